@@ -1,0 +1,64 @@
+//! One Common Log Format line per request, as wsgiref prints it:
+//! `127.0.0.1 - - [21/Nov/2026 12:00:00] "GET / HTTP/1.1" 200 19`.
+//!
+//! The line is written when the response body is finished or dropped, so the
+//! byte count is what was actually handed to the connection.
+
+use hyper::{Method, Uri, Version};
+use std::net::IpAddr;
+use time::OffsetDateTime;
+use time::macros::format_description;
+
+/// The log target of access lines; the CLI prints them bare on stdout.
+pub const TARGET: &str = "wasm_gateway::access";
+
+/// What the access line needs to know about a request.
+#[derive(Debug)]
+pub struct AccessLog {
+    remote: IpAddr,
+    method: Method,
+    uri: Uri,
+    version: Version,
+    /// The status sent.
+    pub status: u16,
+    /// Body bytes sent.
+    pub bytes: u64,
+}
+
+impl AccessLog {
+    /// Starts the record of a request.
+    pub fn new(remote: IpAddr, method: Method, uri: Uri, version: Version) -> Self {
+        AccessLog {
+            remote,
+            method,
+            uri,
+            version,
+            status: 0,
+            bytes: 0,
+        }
+    }
+
+    /// Writes the line.
+    pub fn emit(&self) {
+        if !tracing::enabled!(target: TARGET, tracing::Level::INFO) {
+            return;
+        }
+        let now = OffsetDateTime::now_utc();
+        let date = now
+            .format(format_description!(
+                "[day]/[month repr:short]/[year] [hour]:[minute]:[second]"
+            ))
+            .unwrap_or_default();
+        tracing::info!(
+            target: TARGET,
+            "{} - - [{}] \"{} {} {}\" {} {}",
+            self.remote,
+            date,
+            self.method,
+            self.uri,
+            crate::environ::protocol(self.version),
+            self.status,
+            self.bytes
+        );
+    }
+}

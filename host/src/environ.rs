@@ -1,0 +1,240 @@
+//! Building the WSGI environ record from an HTTP request.
+//!
+//! The host does the parsing once (method, path split, percent-decoding, Host
+//! header, connection addresses) and hands the guest a typed record; guest SDKs
+//! derive the CGI-style names (`HTTP_*`, `wsgi.*`) from it. Paths, query
+//! strings and header values stay bytes so nothing is lost on the way.
+
+use crate::bindings::{Environ, Header};
+use hyper::Version;
+use hyper::http::request::Parts;
+use std::net::SocketAddr;
+
+/// What the server knows about the connection a request came on.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnInfo {
+    /// The address the server accepted the connection on.
+    pub local: SocketAddr,
+    /// The client's address.
+    pub remote: SocketAddr,
+}
+
+/// Where the application is mounted and what the operator adds to its environ.
+#[derive(Debug, Default, Clone)]
+pub struct Mount {
+    /// `SCRIPT_NAME` for requests routed to this application ("" at the root).
+    pub script_name: Vec<u8>,
+    /// Extra environ variables configured by the operator.
+    pub extra: Vec<(String, String)>,
+}
+
+/// Builds the environ for one request.
+pub fn build(parts: &Parts, conn: &ConnInfo, mount: &Mount) -> Environ {
+    let uri = &parts.uri;
+    let raw_path = uri.path().as_bytes();
+    let path_info = percent_decode(
+        raw_path
+            .strip_prefix(&mount.script_name[..])
+            .unwrap_or(raw_path),
+    );
+    let request_uri = match uri.path_and_query() {
+        Some(pq) => pq.as_str().as_bytes().to_vec(),
+        None => b"/".to_vec(),
+    };
+
+    // RFC 9112 section 3.2.2: an absolute-form target overrides Host.
+    let host = uri.authority().map(|a| a.as_str()).or_else(|| {
+        parts
+            .headers
+            .get(hyper::header::HOST)
+            .and_then(|h| h.to_str().ok())
+    });
+    let (server_name, server_port) = match host.and_then(split_host_port) {
+        Some((name, port)) => (name.to_owned(), port.unwrap_or(conn.local.port())),
+        None => (conn.local.ip().to_string(), conn.local.port()),
+    };
+
+    let mut content_type = None;
+    let mut content_length = None;
+    let mut headers = Vec::with_capacity(parts.headers.len());
+    for (name, value) in &parts.headers {
+        if name == hyper::header::CONTENT_TYPE {
+            content_type = Some(value.as_bytes().to_vec());
+        } else if name == hyper::header::CONTENT_LENGTH {
+            // hyper has already refused malformed or conflicting lengths.
+            content_length = value.to_str().ok().and_then(|v| v.parse().ok());
+        }
+        headers.push(Header {
+            name: name.as_str().to_owned(),
+            value: value.as_bytes().to_vec(),
+        });
+    }
+
+    Environ {
+        request_method: parts.method.as_str().to_owned(),
+        script_name: mount.script_name.clone(),
+        path_info,
+        query_string: uri.query().unwrap_or("").as_bytes().to_vec(),
+        request_uri,
+        content_type,
+        content_length,
+        server_name,
+        server_port,
+        server_protocol: protocol(parts.version).to_owned(),
+        remote_addr: conn.remote.ip().to_string(),
+        remote_port: conn.remote.port(),
+        url_scheme: "http".to_owned(),
+        headers,
+        extra: mount.extra.clone(),
+        multithread: false,
+        multiprocess: true,
+        run_once: true,
+        input_terminated: true,
+    }
+}
+
+/// The `SERVER_PROTOCOL` string for an HTTP version.
+pub fn protocol(version: Version) -> &'static str {
+    match version {
+        Version::HTTP_09 => "HTTP/0.9",
+        Version::HTTP_10 => "HTTP/1.0",
+        Version::HTTP_2 => "HTTP/2.0",
+        Version::HTTP_3 => "HTTP/3.0",
+        _ => "HTTP/1.1",
+    }
+}
+
+/// Splits `host[:port]`, keeping IPv6 brackets on the host.
+fn split_host_port(host: &str) -> Option<(&str, Option<u16>)> {
+    if host.is_empty() {
+        return None;
+    }
+    let (name, port) = if host.starts_with('[') {
+        let end = host.find(']')?;
+        let (name, rest) = host.split_at(end + 1);
+        (name, rest.strip_prefix(':'))
+    } else {
+        match host.rsplit_once(':') {
+            Some((name, port)) => (name, Some(port)),
+            None => (host, None),
+        }
+    };
+    let port = match port {
+        Some(p) => Some(p.parse().ok()?),
+        None => None,
+    };
+    Some((name, port))
+}
+
+/// Decodes `%XX` escapes to bytes. A `%` not followed by two hex digits is
+/// kept as it is, as gunicorn and waitress do.
+pub fn percent_decode(input: &[u8]) -> Vec<u8> {
+    fn hex(b: u8) -> Option<u8> {
+        (b as char).to_digit(16).map(|d| d as u8)
+    }
+    let mut out = Vec::with_capacity(input.len());
+    let mut i = 0;
+    while i < input.len() {
+        if input[i] == b'%'
+            && let (Some(hi), Some(lo)) = (
+                input.get(i + 1).copied().and_then(hex),
+                input.get(i + 2).copied().and_then(hex),
+            )
+        {
+            out.push(hi << 4 | lo);
+            i += 3;
+            continue;
+        }
+        out.push(input[i]);
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_percent_escapes_to_raw_bytes() {
+        assert_eq!(percent_decode(b"/a%20b"), b"/a b");
+        assert_eq!(percent_decode(b"/%ff%FE"), [b'/', 0xff, 0xfe]);
+        assert_eq!(percent_decode(b"/a%2Fb"), b"/a/b");
+        assert_eq!(percent_decode(b"/100%"), b"/100%");
+        assert_eq!(percent_decode(b"/%zz%4"), b"/%zz%4");
+    }
+
+    #[test]
+    fn splits_host_and_port() {
+        assert_eq!(split_host_port("example.com"), Some(("example.com", None)));
+        assert_eq!(
+            split_host_port("example.com:81"),
+            Some(("example.com", Some(81)))
+        );
+        assert_eq!(split_host_port("[::1]:8000"), Some(("[::1]", Some(8000))));
+        assert_eq!(split_host_port("[::1]"), Some(("[::1]", None)));
+        assert_eq!(split_host_port("a:b"), None);
+        assert_eq!(split_host_port(""), None);
+    }
+
+    #[test]
+    fn builds_environ_from_request() {
+        let req = hyper::Request::builder()
+            .uri("/blog/post%20one?x=1&y=%20")
+            .header("Host", "example.com:8080")
+            .header("Content-Type", "text/plain")
+            .header("Content-Length", "5")
+            .header("X-A", "1")
+            .header("X-A", "2")
+            .body(())
+            .unwrap();
+        let (parts, ()) = req.into_parts();
+        let conn = ConnInfo {
+            local: "127.0.0.1:9000".parse().unwrap(),
+            remote: "127.0.0.2:5555".parse().unwrap(),
+        };
+        let mount = Mount {
+            script_name: b"/blog".to_vec(),
+            extra: vec![("K".into(), "V".into())],
+        };
+        let env = build(&parts, &conn, &mount);
+        assert_eq!(env.request_method, "GET");
+        assert_eq!(env.script_name, b"/blog");
+        assert_eq!(env.path_info, b"/post one");
+        assert_eq!(env.query_string, b"x=1&y=%20");
+        assert_eq!(env.request_uri, b"/blog/post%20one?x=1&y=%20");
+        assert_eq!(env.server_name, "example.com");
+        assert_eq!(env.server_port, 8080);
+        assert_eq!(env.remote_addr, "127.0.0.2");
+        assert_eq!(env.remote_port, 5555);
+        assert_eq!(env.content_type.as_deref(), Some(&b"text/plain"[..]));
+        assert_eq!(env.content_length, Some(5));
+        let xa: Vec<_> = env
+            .headers
+            .iter()
+            .filter(|h| h.name == "x-a")
+            .map(|h| &h.value[..])
+            .collect();
+        assert_eq!(xa, [b"1", b"2"]);
+        assert_eq!(env.extra, [("K".to_owned(), "V".to_owned())]);
+    }
+
+    #[test]
+    fn falls_back_to_listen_address_without_host() {
+        let (parts, ()) = hyper::Request::builder()
+            .uri("/")
+            .body(())
+            .unwrap()
+            .into_parts();
+        let conn = ConnInfo {
+            local: "127.0.0.1:9000".parse().unwrap(),
+            remote: "127.0.0.1:1".parse().unwrap(),
+        };
+        let env = build(&parts, &conn, &Mount::default());
+        assert_eq!(
+            (env.server_name.as_str(), env.server_port),
+            ("127.0.0.1", 9000)
+        );
+        assert_eq!(env.path_info, b"/");
+    }
+}

@@ -1,0 +1,86 @@
+//! Request errors, and the one place where they become HTTP responses.
+//!
+//! A guest trap and an application error are different things (the first is a
+//! crash the host saw, the second an error the application reported), but the
+//! client sees neither: it gets a fixed page with a status, and the detail goes
+//! to the log, tagged with the application and request.
+
+use crate::request::LogTag;
+use crate::response::ResponseBody;
+use bytes::Bytes;
+use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use hyper::{Response, StatusCode};
+use std::time::Duration;
+
+/// Why a request did not get the application's response.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    /// The guest trapped (panic, unreachable, out-of-bounds, stack overflow...).
+    #[error("the application trapped: {0:?}")]
+    Trap(wasmtime::Error),
+    /// The application returned an error value.
+    #[error("the application failed: {0}")]
+    App(String),
+    /// The application broke the WSGI contract.
+    #[error("the application broke the WSGI contract: {0}")]
+    Contract(&'static str),
+    /// The host could not create an instance for the request.
+    #[error("could not instantiate the application: {0:?}")]
+    Instantiate(wasmtime::Error),
+    /// The request ran past its deadline.
+    #[error("the request ran past its {0:?} deadline")]
+    Timeout(Duration),
+    /// The client went away before the response was complete.
+    #[error("the client went away")]
+    ClientGone,
+}
+
+impl RequestError {
+    /// The status the client gets for this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            RequestError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            RequestError::Instantiate(_) => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Writes the error to the log.
+    pub fn log(&self, tag: &LogTag) {
+        match self {
+            RequestError::ClientGone => {
+                tracing::debug!(app = %tag.app, request = tag.request, "client went away")
+            }
+            _ => tracing::error!(app = %tag.app, request = tag.request, "{self}"),
+        }
+    }
+
+    /// Logs the error and builds the response the client sees instead.
+    pub fn into_response(
+        self,
+        tag: &LogTag,
+        log: crate::access_log::AccessLog,
+    ) -> Response<ResponseBody> {
+        self.log(tag);
+        error_page(self.status(), log)
+    }
+}
+
+/// A plain error page: status line as text, nothing internal.
+pub fn error_page(status: StatusCode, log: crate::access_log::AccessLog) -> Response<ResponseBody> {
+    let text = format!(
+        "{} {}\n",
+        status.as_str(),
+        status.canonical_reason().unwrap_or("Error")
+    );
+    let len = text.len();
+    let mut response = Response::new(ResponseBody::full(Bytes::from(text), log));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
+    response
+}

@@ -1,0 +1,100 @@
+//! The request body as the guest reads it (`wsgi.input`).
+//!
+//! Bytes are pulled from hyper only when the guest asks, so a large upload
+//! streams through in pieces and an application that never reads never makes
+//! the client send (hyper answers `Expect: 100-continue` on the first poll).
+
+use crate::bindings::InputError;
+use bytes::{Buf, Bytes};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+
+/// The most one `read` hands the guest at once, whatever it asked for: the
+/// copy into guest memory is bounded, and the guest simply reads again.
+const MAX_READ: usize = 1 << 20;
+
+/// A request body being read on demand.
+pub struct Input {
+    body: Option<Incoming>,
+    /// Bytes received but not yet given to the guest.
+    pending: Bytes,
+}
+
+impl Input {
+    /// Wraps a request body.
+    pub fn new(body: Incoming) -> Self {
+        Input {
+            body: Some(body),
+            pending: Bytes::new(),
+        }
+    }
+
+    /// A body that is already at end of file.
+    pub fn empty() -> Self {
+        Input {
+            body: None,
+            pending: Bytes::new(),
+        }
+    }
+
+    /// Makes sure `pending` holds data unless the body is finished. Returns
+    /// `false` at end of file.
+    async fn fill(&mut self) -> Result<bool, InputError> {
+        while self.pending.is_empty() {
+            let Some(body) = self.body.as_mut() else {
+                return Ok(false);
+            };
+            match body.frame().await {
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        self.pending = data;
+                    }
+                }
+                Some(Err(err)) => {
+                    tracing::debug!(%err, "request body read failed");
+                    self.body = None;
+                    return Err(InputError::Disconnected);
+                }
+                None => {
+                    self.body = None;
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// `read(max)`: up to `max` bytes, waiting for at least one; empty at EOF.
+    pub async fn read(&mut self, max: u64) -> Result<Vec<u8>, InputError> {
+        let max = usize::try_from(max).unwrap_or(usize::MAX).min(MAX_READ);
+        if max == 0 || !self.fill().await? {
+            return Ok(Vec::new());
+        }
+        let n = max.min(self.pending.len());
+        Ok(self.pending.split_to(n).to_vec())
+    }
+
+    /// `readline(max)`: up to and including the next `\n`, at most `max`
+    /// bytes; empty at EOF.
+    pub async fn read_line(&mut self, max: u64) -> Result<Vec<u8>, InputError> {
+        let max = usize::try_from(max).unwrap_or(usize::MAX).min(MAX_READ);
+        let mut line = Vec::new();
+        while line.len() < max && self.fill().await? {
+            let want = max - line.len();
+            let window = &self.pending[..want.min(self.pending.len())];
+            match window.iter().position(|&b| b == b'\n') {
+                Some(i) => {
+                    line.extend_from_slice(&window[..=i]);
+                    self.pending.advance(i + 1);
+                    break;
+                }
+                None => {
+                    line.extend_from_slice(window);
+                    let n = window.len();
+                    self.pending.advance(n);
+                }
+            }
+        }
+        Ok(line)
+    }
+}

@@ -1,0 +1,159 @@
+//! One request through one fresh instance: the request life cycle.
+//!
+//! The handler builds the environ and the store state, spawns a task that
+//! owns the `Store`, and waits for the response head. The task instantiates
+//! the application, calls it, pulls the body chunk by chunk into a bounded
+//! channel, and drops the body resource (WSGI's `close()`). A deadline and the
+//! client's departure both cancel the task, which drops the instance at once.
+
+use crate::access_log::AccessLog;
+use crate::environ::{self, ConnInfo};
+use crate::error::RequestError;
+use crate::input::Input;
+use crate::request::{LogTag, RequestState, ResponseSink};
+use crate::response::ResponseBody;
+use crate::runtime::App;
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, SERVER};
+use hyper::{Request, Response};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::{mpsc, oneshot};
+use wasmtime::{Store, StoreLimitsBuilder};
+
+/// How many body chunks may wait between the guest and the connection.
+const CHUNKS_IN_FLIGHT: usize = 2;
+
+static NEXT_REQUEST: AtomicU64 = AtomicU64::new(1);
+
+/// Serves one request with `app`.
+pub async fn handle(
+    app: Arc<App>,
+    req: Request<Incoming>,
+    conn: ConnInfo,
+) -> Response<ResponseBody> {
+    let (parts, body) = req.into_parts();
+    let environ = environ::build(&parts, &conn, &app.config.mount);
+    let log = AccessLog::new(conn.remote.ip(), parts.method, parts.uri, parts.version);
+    let tag = Arc::new(LogTag {
+        app: app.config.name.clone(),
+        request: NEXT_REQUEST.fetch_add(1, Ordering::Relaxed),
+    });
+
+    let (head_tx, head_rx) = oneshot::channel();
+    let (body_tx, body_rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
+    let state = RequestState::new(
+        wasi_ctx(),
+        StoreLimitsBuilder::new()
+            .memory_size(app.config.memory)
+            .trap_on_grow_failure(false)
+            .build(),
+        Input::new(body),
+        ResponseSink::new(head_tx, body_tx),
+        tag.clone(),
+    );
+    tokio::spawn(run(app, state, environ));
+
+    match head_rx.await {
+        Ok(Ok(head)) => {
+            let mut body = ResponseBody::stream(body_rx, log);
+            body.set_status(head.status.as_u16());
+            let mut response = Response::new(body);
+            *response.status_mut() = head.status;
+            *response.headers_mut() = head.headers;
+            if let Some(reason) = head.reason {
+                response.extensions_mut().insert(reason);
+            }
+            response
+                .headers_mut()
+                .entry(SERVER)
+                .or_insert(HeaderValue::from_static(concat!(
+                    "wasm-gateway/",
+                    env!("CARGO_PKG_VERSION")
+                )));
+            response
+        }
+        Ok(Err(err)) => err.into_response(&tag, log),
+        // The task ended without deciding; only a host bug gets here.
+        Err(_) => RequestError::Contract("the request task ended without a response")
+            .into_response(&tag, log),
+    }
+}
+
+/// A WASI context that grants nothing: no files, no sockets, no environment,
+/// no stdin; stdout and stderr are discarded. Clocks and randomness work.
+fn wasi_ctx() -> wasmtime_wasi::WasiCtx {
+    wasmtime_wasi::WasiCtx::builder()
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .build()
+}
+
+/// Owns the store for the whole request; cancelled by the deadline or the
+/// client leaving.
+async fn run(app: Arc<App>, state: RequestState, environ: crate::bindings::Environ) {
+    let tag = state.tag.clone();
+    let mut store = Store::new(&app.engine, state);
+    store.limiter(|s| &mut s.limits);
+    store.epoch_deadline_async_yield_and_update(1);
+    let client = store.data().response.watch();
+    let timeout = app.config.timeout;
+
+    let outcome = tokio::select! {
+        r = drive(&app, &mut store, &environ) => r,
+        () = tokio::time::sleep(timeout) => Err(RequestError::Timeout(timeout)),
+        () = client.closed() => Err(RequestError::ClientGone),
+    };
+    if let Err(err) = outcome
+        && let Some(err) = store.data_mut().response.fail(err)
+    {
+        err.log(&tag);
+    }
+}
+
+async fn drive(
+    app: &App,
+    store: &mut Store<RequestState>,
+    environ: &crate::bindings::Environ,
+) -> Result<(), RequestError> {
+    let instance = app.pre.instantiate_async(&mut *store).await.map_err(|e| {
+        if e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
+            .is_some()
+        {
+            RequestError::Instantiate(e)
+        } else {
+            RequestError::Trap(e)
+        }
+    })?;
+    let api = instance.wasm_gateway_wsgi_application();
+    let body = api
+        .call_call(&mut *store, environ)
+        .await
+        .map_err(RequestError::Trap)?
+        .map_err(|e| RequestError::App(e.message))?;
+
+    let pumped = async {
+        loop {
+            match api
+                .body()
+                .call_next(&mut *store, body)
+                .await
+                .map_err(RequestError::Trap)?
+            {
+                Ok(Some(chunk)) => store.data_mut().response.send(chunk).await?,
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(RequestError::App(e.message)),
+            }
+        }
+    }
+    .await;
+    // WSGI's close(): called whether or not the body was read to the end.
+    let closed = body
+        .resource_drop_async(&mut *store)
+        .await
+        .map_err(RequestError::Trap);
+    pumped?;
+    closed?;
+    store.data_mut().response.finish().await
+}

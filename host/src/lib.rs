@@ -1,0 +1,39 @@
+//! wasm-gateway: WSGI rebuilt for the sandbox.
+//!
+//! The host runs web applications compiled to WebAssembly components. Each
+//! application is compiled once; each request gets a fresh instance in its
+//! own `Store`, is handed the request's environ, calls `start-response`
+//! (an import), and returns its body as a resource the host pulls chunk by
+//! chunk. The contract is the WIT package in `wit/`.
+//!
+//! # Layout
+//! - [`cli`]: the command line (`wasm-gateway serve app.wasm`).
+//! - [`server`]: accepting connections and serving them with hyper.
+//! - [`invoke`]: one request's life: instantiate, call, stream, close.
+//! - [`environ`]: the WSGI environ built from an HTTP request.
+//! - [`start_response`]: validating status and headers.
+//! - [`request`]: per-request store state and the guest's imports.
+//! - [`input`]: the request body read on demand (`wsgi.input`).
+//! - [`response`]: the streamed response body.
+//! - [`error`]: request errors and the one place they become responses.
+//! - [`access_log`]: the Common Log Format line.
+//! - [`runtime`]: the wasmtime engine and application loading.
+//! - [`logging`]: log output for the binary.
+
+mod bindings;
+
+pub mod access_log;
+pub mod cli;
+pub mod environ;
+pub mod error;
+pub mod input;
+pub mod invoke;
+pub mod logging;
+pub mod request;
+pub mod response;
+pub mod runtime;
+pub mod server;
+pub mod start_response;
+
+pub use runtime::{App, AppConfig, LoadError, Runtime, RuntimeConfig};
+pub use server::{Server, ServerConfig};

@@ -1,0 +1,236 @@
+//! Per-request store state, and the server side of the WIT interface.
+//!
+//! Every request gets a fresh [`RequestState`] inside a fresh `Store`; the
+//! guest's `start-response`, `write`, `read` and `log` imports act on it. The
+//! response half ([`ResponseSink`]) decides when the head goes to the client:
+//! at the first non-empty body chunk or at the end, as PEP 3333 requires.
+
+use crate::bindings::{Header, InputError, ServerHost, StartResponseError, WriteError};
+use crate::error::RequestError;
+use crate::input::Input;
+use crate::start_response::{self, ResponseHead};
+use bytes::Bytes;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+use wasmtime::StoreLimits;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+/// What travels from the guest task to the connection. A body is complete
+/// only when `End` arrives: if the sender goes away without it (trap,
+/// timeout, panic), the connection aborts instead of passing a truncated body
+/// off as whole.
+#[derive(Debug)]
+pub enum Chunk {
+    /// Body bytes.
+    Data(Bytes),
+    /// The body is complete.
+    End,
+}
+
+/// What the request handler learns once the head is decided.
+pub type HeadResult = Result<ResponseHead, RequestError>;
+
+/// The data of one request's `Store`.
+pub struct RequestState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    /// Caps the guest's memory and tables; installed with `Store::limiter`.
+    pub limits: StoreLimits,
+    input: Input,
+    /// The response as the guest builds it.
+    pub response: ResponseSink,
+    /// Names the application and request in log lines.
+    pub tag: Arc<LogTag>,
+}
+
+/// Identifies a request in the log.
+#[derive(Debug)]
+pub struct LogTag {
+    /// The application's name.
+    pub app: Arc<str>,
+    /// A per-process request number.
+    pub request: u64,
+}
+
+impl RequestState {
+    /// State for one request.
+    pub fn new(
+        wasi: WasiCtx,
+        limits: StoreLimits,
+        input: Input,
+        response: ResponseSink,
+        tag: Arc<LogTag>,
+    ) -> Self {
+        RequestState {
+            wasi,
+            table: ResourceTable::new(),
+            limits,
+            input,
+            response,
+            tag,
+        }
+    }
+}
+
+impl WasiView for RequestState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// The response side of a request: head and body on their way to hyper.
+pub struct ResponseSink {
+    /// Set by `start-response`; taken when the head is sent.
+    head: Option<ResponseHead>,
+    /// Whether `start-response` has succeeded at least once.
+    started: bool,
+    /// Where the head (or an error in its place) goes; `None` once sent.
+    head_tx: Option<oneshot::Sender<HeadResult>>,
+    body_tx: mpsc::Sender<Chunk>,
+    /// Body bytes handed to the connection.
+    pub bytes_sent: u64,
+}
+
+impl ResponseSink {
+    /// A sink sending the head on `head_tx` and body chunks on `body_tx`.
+    pub fn new(head_tx: oneshot::Sender<HeadResult>, body_tx: mpsc::Sender<Chunk>) -> Self {
+        ResponseSink {
+            head: None,
+            started: false,
+            head_tx: Some(head_tx),
+            body_tx,
+            bytes_sent: 0,
+        }
+    }
+
+    /// A handle that tells when the client stopped listening.
+    pub fn watch(&self) -> mpsc::Sender<Chunk> {
+        self.body_tx.clone()
+    }
+
+    /// Whether the head has gone to the client.
+    pub fn head_sent(&self) -> bool {
+        self.head_tx.is_none()
+    }
+
+    fn start(
+        &mut self,
+        status: &str,
+        headers: Vec<Header>,
+        exc_info: Option<String>,
+    ) -> Result<(), StartResponseError> {
+        if let Some(exc) = &exc_info {
+            if self.head_sent() {
+                return Err(StartResponseError::HeadersSent);
+            }
+            if self.started {
+                tracing::debug!(exc, "start_response called again with exc_info");
+            }
+        } else if self.started {
+            return Err(StartResponseError::AlreadyStarted);
+        }
+        self.head = Some(start_response::parse(status, headers)?);
+        self.started = true;
+        Ok(())
+    }
+
+    /// Sends the head if it has not gone yet.
+    fn send_head(&mut self) -> Result<(), RequestError> {
+        let Some(tx) = self.head_tx.take() else {
+            return Ok(());
+        };
+        let head = self.head.take().ok_or(RequestError::Contract(
+            "the application produced a body before calling start_response",
+        ))?;
+        tx.send(Ok(head)).map_err(|_| RequestError::ClientGone)
+    }
+
+    /// Sends one body chunk, sending the head first if needed. Waits while the
+    /// client is slower than the application (backpressure).
+    pub async fn send(&mut self, chunk: Vec<u8>) -> Result<(), RequestError> {
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        self.send_head()?;
+        self.bytes_sent += chunk.len() as u64;
+        self.body_tx
+            .send(Chunk::Data(Bytes::from(chunk)))
+            .await
+            .map_err(|_| RequestError::ClientGone)
+    }
+
+    /// Ends a body that is complete.
+    pub async fn finish(&mut self) -> Result<(), RequestError> {
+        if self.head_tx.is_some() && self.head.is_none() {
+            return Err(RequestError::Contract(
+                "the application returned without calling start_response",
+            ));
+        }
+        self.send_head()?;
+        self.body_tx
+            .send(Chunk::End)
+            .await
+            .map_err(|_| RequestError::ClientGone)
+    }
+
+    /// Reports a failure. Before the head is sent, the error goes to the
+    /// request handler, which answers in its place (and logs it); `None` is
+    /// returned. After that the response can only be aborted, which happens
+    /// when this sink is dropped without `End`; the error is handed back for
+    /// the caller to log.
+    pub fn fail(&mut self, err: RequestError) -> Option<RequestError> {
+        match self.head_tx.take() {
+            Some(tx) => match tx.send(Err(err)) {
+                Ok(()) => None,
+                Err(unsent) => unsent.err(),
+            },
+            None => Some(err),
+        }
+    }
+}
+
+impl ServerHost for RequestState {
+    fn start_response(
+        &mut self,
+        status: String,
+        headers: Vec<Header>,
+        exc_info: Option<String>,
+    ) -> wasmtime::Result<Result<(), StartResponseError>> {
+        let result = self.response.start(&status, headers, exc_info);
+        if let Err(err) = &result {
+            tracing::warn!(app = %self.tag.app, request = self.tag.request, ?err, "start_response refused");
+        }
+        Ok(result)
+    }
+
+    async fn write(&mut self, data: Vec<u8>) -> Result<(), WriteError> {
+        if !self.response.started {
+            return Err(WriteError::NotStarted);
+        }
+        self.response
+            .send(data)
+            .await
+            .map_err(|_| WriteError::Disconnected)
+    }
+
+    async fn read(&mut self, max: u64) -> Result<Vec<u8>, InputError> {
+        self.input.read(max).await
+    }
+
+    async fn read_line(&mut self, max: u64) -> Result<Vec<u8>, InputError> {
+        self.input.read_line(max).await
+    }
+
+    fn log(&mut self, message: String) -> wasmtime::Result<()> {
+        for line in message.lines().filter(|l| !l.is_empty()) {
+            tracing::warn!(target: "wasm_gateway::app", app = %self.tag.app, request = self.tag.request, "{line}");
+        }
+        Ok(())
+    }
+}
+
+impl crate::bindings::TypesHost for RequestState {}

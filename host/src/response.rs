@@ -1,0 +1,97 @@
+//! The response body hyper sends: either a complete buffer (error pages) or a
+//! stream fed by the guest's task through a small bounded channel, so a slow
+//! client slows the guest down instead of making the host buffer.
+
+use crate::access_log::AccessLog;
+use crate::request::Chunk;
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use tokio::sync::mpsc;
+
+/// The body ended before the application finished it (trap, deadline, ...);
+/// hyper aborts the connection so the client cannot mistake it for complete.
+#[derive(Debug, thiserror::Error)]
+#[error("the response body was aborted")]
+pub struct Aborted;
+
+enum Source {
+    Full(Option<Bytes>),
+    Stream(mpsc::Receiver<Chunk>),
+}
+
+/// A response body that writes the access log line when it is done.
+pub struct ResponseBody {
+    source: Source,
+    log: AccessLog,
+}
+
+impl ResponseBody {
+    /// A body already in memory.
+    pub fn full(data: Bytes, mut log: AccessLog) -> Self {
+        log.bytes = data.len() as u64;
+        ResponseBody {
+            source: Source::Full(Some(data)),
+            log,
+        }
+    }
+
+    /// A body streamed from the guest.
+    pub fn stream(rx: mpsc::Receiver<Chunk>, log: AccessLog) -> Self {
+        ResponseBody {
+            source: Source::Stream(rx),
+            log,
+        }
+    }
+
+    /// Records the status for the access log.
+    pub fn set_status(&mut self, status: u16) {
+        self.log.status = status;
+    }
+}
+
+impl Body for ResponseBody {
+    type Data = Bytes;
+    type Error = Aborted;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Aborted>>> {
+        let this = self.get_mut();
+        match &mut this.source {
+            Source::Full(data) => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
+            Source::Stream(rx) => match ready!(rx.poll_recv(cx)) {
+                Some(Chunk::Data(data)) => {
+                    this.log.bytes += data.len() as u64;
+                    Poll::Ready(Some(Ok(Frame::data(data))))
+                }
+                Some(Chunk::End) => {
+                    rx.close();
+                    this.source = Source::Full(None);
+                    Poll::Ready(None)
+                }
+                None => Poll::Ready(Some(Err(Aborted))),
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self.source, Source::Full(None))
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.source {
+            Source::Full(Some(d)) => SizeHint::with_exact(d.len() as u64),
+            Source::Full(None) => SizeHint::with_exact(0),
+            Source::Stream(_) => SizeHint::default(),
+        }
+    }
+}
+
+impl Drop for ResponseBody {
+    fn drop(&mut self) {
+        self.log.emit();
+    }
+}
