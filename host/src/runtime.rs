@@ -155,6 +155,7 @@ impl Drop for Runtime {
 }
 
 /// A compiled and linked application, ready to instantiate.
+#[derive(Clone)]
 pub struct Loaded {
     pub(crate) pre: AppBindingsPre<RequestState>,
 }

@@ -1,0 +1,211 @@
+//! Each test fixture's behaviour: traps, contract breaks, streaming, isolation.
+//! Each test is named after its fixture (see `main.rs`).
+
+use crate::support::{Binary, TestServer, read_response_with, request_to};
+use std::io::{BufReader, Read, Write};
+use wasm_gateway_test_artifacts as wasm;
+
+const INTERNAL_ERROR_PAGE: &str = "500 Internal Server Error\n";
+
+#[test]
+pub fn trap() {
+    let server = TestServer::start(wasm::TRAP);
+    for _ in 0..3 {
+        let r = server.get("/");
+        assert_eq!(r.status, 500);
+        assert_eq!(
+            r.text(),
+            INTERNAL_ERROR_PAGE,
+            "no internal detail reaches the client"
+        );
+    }
+}
+
+#[test]
+fn trap_detail_goes_to_the_log_and_the_server_keeps_serving() {
+    let bin = Binary::serve(wasm::TRAP, &[]);
+    let r = request_to(
+        bin.addr,
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(r.status, 500);
+    assert!(!r.text().contains("fixture panic"));
+    let again = request_to(
+        bin.addr,
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(again.status, 500, "still serving after a trap");
+    let log = bin.stop();
+    assert!(log.contains("fixture panic"), "trap detail logged:\n{log}");
+    assert!(log.contains("trapped"), "{log}");
+}
+
+#[test]
+pub fn counter() {
+    // A fresh instance per request: the guest's global starts at 0 each time.
+    let server = TestServer::start(wasm::COUNTER);
+    for _ in 0..5 {
+        assert_eq!(server.get("/").text(), "count=1");
+    }
+}
+
+#[test]
+pub fn stream() {
+    // 64 MiB streamed through the real binary; its peak memory must stay far
+    // below the body size.
+    let bin = Binary::serve(wasm::STREAM, &[]);
+    let (_, rss_before) = bin.memory_kib();
+    let mut conn = std::net::TcpStream::connect(bin.addr).unwrap();
+    conn.write_all(b"GET /?bytes=67108864 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut total = 0u64;
+    let r = read_response_with(&mut BufReader::new(conn), |_, data| {
+        assert!(data.iter().all(|&b| b == b'x'));
+        total += data.len() as u64;
+    })
+    .unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("transfer-encoding"), Some("chunked"));
+    assert_eq!(total, 64 << 20);
+    let (peak, _) = bin.memory_kib();
+    let growth_mib = peak.saturating_sub(rss_before) / 1024;
+    assert!(
+        growth_mib < 24,
+        "host memory grew by {growth_mib} MiB while streaming 64 MiB"
+    );
+}
+
+#[test]
+pub fn body_before_start() {
+    let server = TestServer::start(wasm::BODY_BEFORE_START);
+    let r = server.get("/");
+    assert_eq!((r.status, r.text().as_str()), (500, INTERNAL_ERROR_PAGE));
+}
+
+#[test]
+pub fn no_start_response() {
+    let server = TestServer::start(wasm::NO_START_RESPONSE);
+    let r = server.get("/");
+    assert_eq!((r.status, r.text().as_str()), (500, INTERNAL_ERROR_PAGE));
+}
+
+#[test]
+pub fn app_error() {
+    let bin = Binary::serve(wasm::APP_ERROR, &[]);
+    let r = request_to(
+        bin.addr,
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!((r.status, r.text().as_str()), (500, INTERNAL_ERROR_PAGE));
+    let log = bin.stop();
+    assert!(log.contains("fixture error"), "app error logged:\n{log}");
+}
+
+#[test]
+pub fn echo() {
+    let server = TestServer::start(wasm::ECHO);
+    let body: Vec<u8> = (0..(3 << 20)).map(|i| (i % 251) as u8).collect();
+    // With a Content-Length...
+    let mut raw = format!(
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    raw.extend_from_slice(&body);
+    let r = server.request(&raw);
+    assert_eq!(r.status, 200);
+    assert!(
+        r.body == body,
+        "echoed {} bytes of {}",
+        r.body.len(),
+        body.len()
+    );
+    // ...and chunked, sent in pieces while the response streams back.
+    let conn = server.connect();
+    let mut writer = conn.try_clone().unwrap();
+    let sender = std::thread::spawn({
+        let body = body.clone();
+        move || {
+            writer
+                .write_all(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            for piece in body.chunks(100_000) {
+                writer
+                    .write_all(format!("{:x}\r\n", piece.len()).as_bytes())
+                    .unwrap();
+                writer.write_all(piece).unwrap();
+                writer.write_all(b"\r\n").unwrap();
+            }
+            writer.write_all(b"0\r\n\r\n").unwrap();
+        }
+    });
+    let r = crate::support::read_response(&mut BufReader::new(conn)).unwrap();
+    sender.join().unwrap();
+    assert_eq!(r.status, 200);
+    assert!(
+        r.body == body,
+        "echoed {} bytes of {}",
+        r.body.len(),
+        body.len()
+    );
+}
+
+#[test]
+pub fn late_start() {
+    let server = TestServer::start(wasm::LATE_START);
+    let r = server.get("/");
+    assert_eq!((r.status, r.text().as_str()), (200, "late"));
+}
+
+#[test]
+pub fn bad_header() {
+    let server = TestServer::start(wasm::BAD_HEADER);
+    let r = server.get("/");
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.text().lines().collect::<Vec<_>>(),
+        [
+            "invalid-header",
+            "hop-by-hop-header",
+            "invalid-status",
+            "invalid-header"
+        ]
+    );
+    assert!(r.header("x-bad").is_none() && r.header("connection") != Some("close"));
+}
+
+#[test]
+pub fn exc_info() {
+    let server = TestServer::start(wasm::EXC_INFO);
+    let r = server.get("/");
+    assert_eq!((r.status, r.text().as_str()), (500, "replaced"));
+}
+
+#[test]
+pub fn write_legacy() {
+    let server = TestServer::start(wasm::WRITE_LEGACY);
+    let r = server.get("/");
+    assert_eq!((r.status, r.text().as_str()), (200, "first,second"));
+}
+
+#[test]
+fn a_client_that_leaves_mid_stream_does_not_stop_the_server() {
+    let server = TestServer::start(wasm::STREAM);
+    let mut conn = server.connect();
+    conn.write_all(b"GET /?bytes=1073741824 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut buf = [0; 4096];
+    conn.read_exact(&mut buf).unwrap();
+    drop(conn);
+    let r = server.get("/?bytes=10");
+    assert_eq!((r.status, r.text().as_str()), (200, "xxxxxxxxxx"));
+}
+
+#[test]
+fn http_1_0_responses_are_close_delimited() {
+    let server = TestServer::start(wasm::STREAM);
+    let r = server.request("GET /?bytes=100000 HTTP/1.0\r\n\r\n");
+    assert_eq!(r.status, 200);
+    assert!(r.header("transfer-encoding").is_none());
+    assert_eq!(r.body.len(), 100_000);
+}

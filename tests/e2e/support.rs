@@ -1,0 +1,335 @@
+//! Test support: an in-process server on 127.0.0.1:0 per test, the real binary
+//! for command-line tests, and a small HTTP/1.1 client over raw sockets (so a
+//! test controls every byte it sends and sees every byte it gets).
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+use wasm_gateway::runtime::Loaded;
+use wasm_gateway::{App, AppConfig, Runtime, RuntimeConfig, Server, ServerConfig};
+
+/// One engine for the whole test process; components are compiled once each.
+fn runtime() -> &'static Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| Runtime::new(&RuntimeConfig::default()).expect("engine"))
+}
+
+fn load(path: &str) -> Loaded {
+    static CACHE: OnceLock<Mutex<HashMap<String, Loaded>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(loaded) = cache.lock().unwrap().get(path) {
+        return loaded.clone();
+    }
+    let loaded = runtime()
+        .load(Path::new(path))
+        .unwrap_or_else(|e| panic!("{e}"));
+    cache
+        .lock()
+        .unwrap()
+        .insert(path.to_owned(), loaded.clone());
+    loaded
+}
+
+/// A server running in a background thread until dropped.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// Serves the component at `wasm` with default settings.
+    pub fn start(wasm: &str) -> TestServer {
+        Self::with_config(wasm, |_| {})
+    }
+
+    /// Serves the component at `wasm`, letting the test adjust its settings.
+    pub fn with_config(wasm: &str, adjust: impl FnOnce(&mut AppConfig)) -> TestServer {
+        let mut config = AppConfig::new(
+            Path::new(wasm)
+                .file_stem()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned(),
+        );
+        adjust(&mut config);
+        let app = Arc::new(App::new(runtime(), load(wasm), config));
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let server =
+                    Server::bind("127.0.0.1:0".parse().unwrap(), app, ServerConfig::default())
+                        .await
+                        .unwrap();
+                addr_tx.send(server.local_addr().unwrap()).unwrap();
+                server
+                    .run(async {
+                        let _ = stop_rx.await;
+                    })
+                    .await
+                    .unwrap();
+            });
+        });
+        let addr = addr_rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("server start");
+        TestServer {
+            addr,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        }
+    }
+
+    /// Sends a GET with `Connection: close` and returns the response.
+    pub fn get(&self, path: &str) -> Response {
+        self.request(&format!(
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        ))
+    }
+
+    /// Sends raw bytes and reads the response until the server closes.
+    pub fn request(&self, raw: impl AsRef<[u8]>) -> Response {
+        let mut conn = self.connect();
+        conn.write_all(raw.as_ref()).unwrap();
+        let mut reader = BufReader::new(conn);
+        read_response(&mut reader).expect("a response")
+    }
+
+    /// A connection to the server with a generous read timeout.
+    pub fn connect(&self) -> TcpStream {
+        let conn = TcpStream::connect(self.addr).unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        conn
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A parsed HTTP response.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub reason: String,
+    /// Header names lower-cased, in order.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Reads one response: status line, headers, then a body framed by
+/// Content-Length, chunked encoding, or the end of the connection.
+pub fn read_response(reader: &mut impl BufRead) -> std::io::Result<Response> {
+    read_response_with(reader, |body: &mut Vec<u8>, data: &[u8]| {
+        body.extend_from_slice(data)
+    })
+}
+
+/// Like [`read_response`], but hands each body piece to `sink` (so a test can
+/// count a huge body without keeping it).
+pub fn read_response_with(
+    reader: &mut impl BufRead,
+    mut sink: impl FnMut(&mut Vec<u8>, &[u8]),
+) -> std::io::Result<Response> {
+    let mut line = String::new();
+    if reader.read_line(&mut line)? == 0 {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "no status line",
+        ));
+    }
+    let mut parts = line.trim_end().splitn(3, ' ');
+    let _version = parts.next();
+    let status: u16 = parts
+        .next()
+        .and_then(|s| s.parse().ok())
+        .expect("status code");
+    let reason = parts.next().unwrap_or("").to_owned();
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line)?;
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        let (name, value) = line.split_once(':').expect("header line");
+        headers.push((name.to_ascii_lowercase(), value.trim().to_owned()));
+    }
+    let mut response = Response {
+        status,
+        reason,
+        headers,
+        body: Vec::new(),
+    };
+    let no_body = status == 204 || status == 304 || (100..200).contains(&status);
+    if no_body {
+        return Ok(response);
+    }
+    let mut buf = vec![0; 64 * 1024];
+    if let Some(len) = response.header("content-length") {
+        let mut left: usize = len.parse().unwrap();
+        while left > 0 {
+            let n = reader.read(&mut buf[..left.min(buf.len())])?;
+            if n == 0 {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "body cut short",
+                ));
+            }
+            sink(&mut response.body, &buf[..n]);
+            left -= n;
+        }
+    } else if response.header("transfer-encoding") == Some("chunked") {
+        loop {
+            let mut size = String::new();
+            reader.read_line(&mut size)?;
+            let size = usize::from_str_radix(size.trim(), 16).map_err(|_| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("bad chunk size {size:?}"),
+                )
+            })?;
+            if size == 0 {
+                let mut end = String::new();
+                reader.read_line(&mut end)?;
+                break;
+            }
+            let mut left = size;
+            while left > 0 {
+                let n = reader.read(&mut buf[..left.min(buf.len())])?;
+                if n == 0 {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "chunk cut short",
+                    ));
+                }
+                sink(&mut response.body, &buf[..n]);
+                left -= n;
+            }
+            let mut crlf = [0; 2];
+            reader.read_exact(&mut crlf)?;
+        }
+    } else {
+        loop {
+            let n = reader.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            sink(&mut response.body, &buf[..n]);
+        }
+    }
+    Ok(response)
+}
+
+/// The real binary, started with `serve` on a free port.
+pub struct Binary {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub stdout: BufReader<ChildStdout>,
+}
+
+impl Binary {
+    /// Starts `wasm-gateway serve WASM --listen 127.0.0.1:0 EXTRA...` and waits
+    /// for the `http://HOST:PORT` line.
+    pub fn serve(wasm: &str, extra: &[&str]) -> Binary {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_wasm-gateway"))
+            .args(["serve", wasm, "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start wasm-gateway");
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("http://")
+            .unwrap_or_else(|| panic!("expected the address line, got {line:?}"))
+            .parse()
+            .unwrap();
+        Binary {
+            child,
+            addr,
+            stdout,
+        }
+    }
+
+    /// Stops the server (SIGTERM, so it shuts down gracefully) and returns
+    /// everything it wrote to stderr.
+    pub fn stop(mut self) -> String {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let mut stderr = String::new();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        let _ = self.child.wait();
+        stderr
+    }
+
+    /// Peak and current resident memory of the server, in KiB.
+    pub fn memory_kib(&self) -> (u64, u64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+                .unwrap_or(0)
+        };
+        (field("VmHWM:"), field("VmRSS:"))
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends `raw` to `addr` and reads one response.
+pub fn request_to(addr: SocketAddr, raw: &[u8]) -> Response {
+    let mut conn = TcpStream::connect(addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    conn.write_all(raw).unwrap();
+    read_response(&mut BufReader::new(conn)).unwrap()
+}
