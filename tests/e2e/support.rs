@@ -201,7 +201,8 @@ pub fn read_response_with(
     if let Some(len) = response.header("content-length") {
         let mut left: usize = len.parse().unwrap();
         while left > 0 {
-            let n = reader.read(&mut buf[..left.min(buf.len())])?;
+            let want = left.min(buf.len());
+            let n = reader.read(&mut buf[..want])?;
             if n == 0 {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::UnexpectedEof,
@@ -228,7 +229,8 @@ pub fn read_response_with(
             }
             let mut left = size;
             while left > 0 {
-                let n = reader.read(&mut buf[..left.min(buf.len())])?;
+                let want = left.min(buf.len());
+                let n = reader.read(&mut buf[..want])?;
                 if n == 0 {
                     return Err(std::io::Error::new(
                         std::io::ErrorKind::UnexpectedEof,

@@ -9,6 +9,9 @@ use std::process::Command;
 /// The guest target.
 pub const TARGET: &str = "wasm32-wasip2";
 
+/// The cargo profile guests are built with (see the workspace `Cargo.toml`).
+pub const PROFILE: &str = "guest";
+
 /// The example crates, by package name, in the order `examples/README.md`
 /// lists them.
 pub const EXAMPLES: &[&str] = &["hello", "environ", "flask-like", "dispatch"];
@@ -28,18 +31,18 @@ pub fn guest_target_dir(workspace: &Path) -> PathBuf {
 
 /// The `.wasm` a cdylib package compiles to.
 pub fn package_wasm(target_dir: &Path, package: &str) -> PathBuf {
-    release_dir(target_dir).join(format!("{}.wasm", package.replace('-', "_")))
+    profile_dir(target_dir).join(format!("{}.wasm", package.replace('-', "_")))
 }
 
 /// The `.wasm` a cdylib example target compiles to.
 pub fn example_wasm(target_dir: &Path, example: &str) -> PathBuf {
-    release_dir(target_dir)
+    profile_dir(target_dir)
         .join("examples")
         .join(format!("{}.wasm", example.replace('-', "_")))
 }
 
-fn release_dir(target_dir: &Path) -> PathBuf {
-    target_dir.join(TARGET).join("release")
+fn profile_dir(target_dir: &Path) -> PathBuf {
+    target_dir.join(TARGET).join(PROFILE)
 }
 
 /// Builds the listed library packages, plus every example target of
@@ -54,10 +57,20 @@ pub fn build(
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(workspace)
-        .args(["build", "--release", "--target", TARGET, "--target-dir"])
+        .args([
+            "build",
+            "--profile",
+            PROFILE,
+            "--target",
+            TARGET,
+            "--target-dir",
+        ])
         .arg(&target_dir);
     for p in packages {
-        cmd.args(["--package", p, "--lib"]);
+        cmd.args(["--package", p]);
+    }
+    if !packages.is_empty() {
+        cmd.arg("--lib");
     }
     if let Some(p) = with_examples {
         cmd.args(["--package", p, "--examples"]);
@@ -75,7 +88,6 @@ pub fn build(
         "CARGO_BUILD_RUSTC_WORKSPACE_WRAPPER",
         "CARGO_PRIMARY_PACKAGE",
         "CARGO_INCREMENTAL",
-        "CARGO_PROFILE_RELEASE_DEBUG",
         "CARGO_LLVM_COV",
         "RUSTC",
         "RUSTDOC",
