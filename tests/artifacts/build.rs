@@ -3,7 +3,7 @@
 //! paths as constants plus a `foreach_fixture!` macro for the tests.
 
 #[path = "../../xtask/src/guest_build.rs"]
-#[allow(dead_code)]
+#[allow(dead_code, reason = "shared with xtask, which uses the rest")]
 mod guest_build;
 
 use std::fmt::Write as _;

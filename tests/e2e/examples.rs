@@ -10,6 +10,7 @@ fn hello_answers_hello_world() {
     let r = server.get("/");
     assert_eq!(r.status, 200);
     assert_eq!(r.text(), "Hello, world!");
+    assert_eq!(r.reason, "OK");
     assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
     assert_eq!(r.header("content-length"), Some("13"));
     assert!(r.header("date").is_some(), "Date header added");
@@ -157,5 +158,9 @@ fn dispatch_routes_paths_like_seed_004() {
     assert_eq!((cat.status, cat.text().as_str()), (200, "This is cat!"));
     let monkey = server.get("/monkey");
     assert_eq!((monkey.status, monkey.text().as_str()), (404, "Not Found"));
+    assert_eq!(
+        monkey.reason, "Not Found",
+        "the app's reason phrase is sent"
+    );
     assert_eq!(monkey.header("content-type"), Some("text/plain"));
 }

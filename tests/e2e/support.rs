@@ -92,7 +92,7 @@ impl TestServer {
 
     /// Sends a GET with `Connection: close` and returns the response.
     pub fn get(&self, path: &str) -> Response {
-        self.request(&format!(
+        self.request(format!(
             "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
         ))
     }

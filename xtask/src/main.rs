@@ -3,6 +3,10 @@
 //! `cargo xtask build-examples` compiles every example to
 //! `target/examples/<name>.wasm` (the alias lives in `.cargo/config.toml`).
 
+#[allow(
+    dead_code,
+    reason = "shared with tests/artifacts/build.rs, which uses the fixture helpers"
+)]
 mod guest_build;
 
 use std::path::{Path, PathBuf};
