@@ -2,17 +2,20 @@
 # Hello-world load test: the sandboxed `hello` example (fresh instance per
 # request) beside a plain hyper server, in one run, on loopback.
 #
-#   bench/run.sh [DURATION_SECONDS] [CONNECTIONS]
+#   bench/run.sh [DURATION_SECONDS] [CONNECTIONS] [ROUNDS]
 #
 # Installs wrk (Debian package) if missing, builds both servers in release
-# mode, runs wrk against each in turn with the same settings, and prints a
+# mode, then runs ROUNDS rounds, each measuring plain hyper then wasm-gateway
+# with the same wrk settings, so slow drifts of a shared machine hit both
+# alike. Reports the median of each figure and the ratio of the medians, as a
 # Markdown table (also written to bench/results/hello.md). Every loop is
-# bounded by wrk's duration; servers are stopped on exit.
+# bounded by wrk's duration and ROUNDS; servers are stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DURATION=${1:-10}
 CONNECTIONS=${2:-32}
+ROUNDS=${3:-3}
 THREADS=1   # one wrk thread leaves the other core to the server under test
 
 if ! command -v wrk >/dev/null; then
@@ -28,10 +31,11 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
-# start NAME CMD... : runs CMD, waits for its http:// line, sets $URL.
+# start CMD... : runs CMD (stderr to $STDERR, default /dev/null), waits for
+# its http:// line, sets $URL.
 start() {
   local fifo; fifo=$(mktemp -u); mkfifo "$fifo"
-  "$@" >"$fifo" 2>/dev/null &
+  "$@" >"$fifo" 2>"${STDERR:-/dev/null}" &
   pids+=($!)
   exec 3<"$fifo"; rm "$fifo"
   read -r URL <&3
@@ -51,9 +55,29 @@ measure() {
 }
 
 start target/release/hyper-hello
-read -r h_rps h_p50 h_p99 < <(measure "$URL/")
+HYPER=$URL
 start target/release/wasm-gateway serve target/examples/hello.wasm --listen 127.0.0.1:0
-read -r w_rps w_p50 w_p99 < <(measure "$URL/")
+WASM=$URL
+hyper_runs=(); wasm_runs=()
+for ((round = 1; round <= ROUNDS; round++)); do
+  hyper_runs+=("$(measure "$HYPER/")")
+  wasm_runs+=("$(measure "$WASM/")")
+  echo "round $round: hyper ${hyper_runs[-1]} | wasm-gateway ${wasm_runs[-1]} (rps p50 p99)" >&2
+done
+# median FIELD RUNS... : the median of column FIELD over the runs
+median_of() { local f=$1; shift; printf '%s\n' "$@" | awk -v f="$f" '{ print $f }' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+h_rps=$(median_of 1 "${hyper_runs[@]}"); h_p50=$(median_of 2 "${hyper_runs[@]}"); h_p99=$(median_of 3 "${hyper_runs[@]}")
+w_rps=$(median_of 1 "${wasm_runs[@]}"); w_p50=$(median_of 2 "${wasm_runs[@]}"); w_p99=$(median_of 3 "${wasm_runs[@]}")
+
+# Where one request's time goes: a short, lighter run with phase timings on.
+phases=$(mktemp)
+STDERR=$phases RUST_LOG=wasm_gateway::timing=trace,wasm_gateway::access=off \
+  start target/release/wasm-gateway serve target/examples/hello.wasm --listen 127.0.0.1:0
+wrk -t1 -c4 -d3s "$URL/" >/dev/null
+median() { { grep -o "$1=[0-9]*" "$phases" || true; } | cut -d= -f2 | sort -n | awk '{ v[NR] = $1 } END { print (NR ? v[int((NR + 1) / 2)] : "n/a") }'; }
+p_inst=$(median instantiate_us); p_call=$(median call_us); p_body=$(median body_us); p_close=$(median close_us)
+samples=$(grep -c instantiate_us "$phases" || true)
+rm -f "$phases"
 
 ratio=$(awk -v a="$w_rps" -v b="$h_rps" 'BEGIN { printf "%.1f", 100 * a / b }')
 mkdir -p bench/results
@@ -63,5 +87,7 @@ mkdir -p bench/results
   echo "| plain hyper (no sandbox) | $h_rps | ${h_p50} ms | ${h_p99} ms |"
   echo "| wasm-gateway, hello.wasm, fresh instance per request | $w_rps | ${w_p50} ms | ${w_p99} ms |"
   echo
-  echo "wasm-gateway reaches **${ratio}%** of plain hyper's requests/s (wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, $(nproc) cores, $(date -u +%Y-%m-%d))."
+  echo "wasm-gateway reaches **${ratio}%** of plain hyper's requests/s (medians of $ROUNDS alternating rounds of wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, $(nproc) cores, $(date -u +%Y-%m-%d))."
+  echo
+  echo "Median time per phase inside one request (wrk -c4, $samples samples): instantiate ${p_inst} µs, call ${p_call} µs, body ${p_body} µs, close (drop the body resource) ${p_close} µs."
 } | tee bench/results/hello.md

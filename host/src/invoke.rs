@@ -16,8 +16,11 @@ use crate::runtime::App;
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, SERVER};
 use hyper::{Request, Response};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 use wasmtime::{Store, StoreLimitsBuilder};
 
@@ -25,6 +28,15 @@ use wasmtime::{Store, StoreLimitsBuilder};
 const CHUNKS_IN_FLIGHT: usize = 2;
 
 static NEXT_REQUEST: AtomicU64 = AtomicU64::new(1);
+
+/// Log target of per-request phase timings (trace level), e.g.
+/// `RUST_LOG=wasm_gateway::timing=trace`. `bench/run.sh` reads them.
+pub const TIMING_TARGET: &str = "wasm_gateway::timing";
+
+/// Microseconds since `since`, or 0 when timing is off.
+fn micros(since: Option<Instant>) -> u128 {
+    since.map_or(0, |t| t.elapsed().as_micros())
+}
 
 /// Serves one request with `app`.
 pub async fn handle(
@@ -40,7 +52,7 @@ pub async fn handle(
         request: NEXT_REQUEST.fetch_add(1, Ordering::Relaxed),
     });
 
-    let (head_tx, head_rx) = oneshot::channel();
+    let (head_tx, mut head_rx) = oneshot::channel();
     let (body_tx, body_rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
     let state = RequestState::new(
         wasi_ctx(),
@@ -52,11 +64,29 @@ pub async fn handle(
         ResponseSink::new(head_tx, body_tx),
         tag.clone(),
     );
-    tokio::spawn(run(app, state, environ));
+    // Drive the guest right here first. A small response is usually complete
+    // after this one poll: then no task is spawned, nothing wakes anyone, and
+    // the head and the whole body leave in a single write. A guest still
+    // running once its head is ready (a streamed body, a slow app) carries on
+    // in a task of its own.
+    let mut task = Box::pin(run(app, state, environ));
+    let mut finished = false;
+    let head = std::future::poll_fn(|cx| {
+        if !finished && task.as_mut().poll(cx).is_ready() {
+            finished = true;
+        }
+        // Once the task is finished the head was sent or its sender dropped,
+        // so this cannot stay pending.
+        Pin::new(&mut head_rx).poll(cx)
+    })
+    .await;
+    if !finished {
+        tokio::spawn(task);
+    }
 
-    match head_rx.await {
+    match head {
         Ok(Ok(head)) => {
-            let mut body = ResponseBody::stream(body_rx, log);
+            let mut body = ResponseBody::from_channel(body_rx, log);
             body.set_status(head.status.as_u16());
             let mut response = Response::new(body);
             *response.status_mut() = head.status;
@@ -100,7 +130,11 @@ async fn run(app: Arc<App>, state: RequestState, environ: crate::bindings::Envir
     let client = store.data().response.watch();
     let timeout = app.config.timeout;
 
+    // Biased: the guest is polled first, so a request that completes in its
+    // first poll (most do) never registers the deadline timer or the
+    // disconnect watch, sparing the timer wheel's lock.
     let outcome = tokio::select! {
+        biased;
         r = drive(&app, &mut store, &environ) => r,
         () = tokio::time::sleep(timeout) => Err(RequestError::Timeout(timeout)),
         () = client.closed() => Err(RequestError::ClientGone),
@@ -117,6 +151,10 @@ async fn drive(
     store: &mut Store<RequestState>,
     environ: &crate::bindings::Environ,
 ) -> Result<(), RequestError> {
+    // Clock reads only when someone is listening.
+    let timing = tracing::enabled!(target: TIMING_TARGET, tracing::Level::TRACE);
+    let now = || timing.then(Instant::now);
+    let start = now();
     let instance = app.pre.instantiate_async(&mut *store).await.map_err(|e| {
         if e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
             .is_some()
@@ -126,13 +164,17 @@ async fn drive(
             RequestError::Trap(e)
         }
     })?;
+    let instantiate_us = micros(start);
     let api = instance.wasm_gateway_wsgi_application();
+    let call_start = now();
     let body = api
         .call_call(&mut *store, environ)
         .await
         .map_err(RequestError::Trap)?
         .map_err(|e| RequestError::App(e.message))?;
 
+    let call_us = micros(call_start);
+    let body_start = now();
     let pumped = async {
         loop {
             match api
@@ -148,11 +190,23 @@ async fn drive(
         }
     }
     .await;
+    let body_us = micros(body_start);
     // WSGI's close(): called whether or not the body was read to the end.
+    let close_start = now();
     let closed = body
         .resource_drop_async(&mut *store)
         .await
         .map_err(RequestError::Trap);
+    if timing {
+        tracing::trace!(
+            target: TIMING_TARGET,
+            instantiate_us,
+            call_us,
+            body_us,
+            close_us = micros(close_start),
+            "request phases"
+        );
+    }
     pumped?;
     closed?;
     store.data_mut().response.finish().await

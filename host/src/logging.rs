@@ -3,6 +3,7 @@
 //! Both go through non-blocking writers so a slow terminal or pipe never
 //! stalls a runtime thread. `RUST_LOG` adjusts the levels.
 
+use std::io::IsTerminal;
 use tracing_subscriber::filter::{EnvFilter, filter_fn};
 use tracing_subscriber::prelude::*;
 
@@ -23,8 +24,10 @@ pub fn init() -> LogGuard {
         .with_level(false)
         .with_target(false)
         .with_filter(filter_fn(|m| m.target() == crate::access_log::TARGET));
+    // Colours only for a terminal: logs piped to files or collectors stay plain.
     let rest = tracing_subscriber::fmt::layer()
         .with_writer(stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_filter(filter_fn(|m| m.target() != crate::access_log::TARGET));
     tracing_subscriber::registry()
         .with(filter)

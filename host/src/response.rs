@@ -6,6 +6,7 @@ use crate::access_log::AccessLog;
 use crate::request::Chunk;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
+use std::collections::VecDeque;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use tokio::sync::mpsc;
@@ -18,7 +19,11 @@ pub struct Aborted;
 
 enum Source {
     Full(Option<Bytes>),
-    Stream(mpsc::Receiver<Chunk>),
+    Stream {
+        /// Chunks taken from the channel before streaming started.
+        pending: VecDeque<Bytes>,
+        rx: mpsc::Receiver<Chunk>,
+    },
 }
 
 /// A response body that writes the access log line when it is done.
@@ -37,10 +42,31 @@ impl ResponseBody {
         }
     }
 
-    /// A body streamed from the guest.
-    pub fn stream(rx: mpsc::Receiver<Chunk>, log: AccessLog) -> Self {
+    /// A body fed by the guest's task. When the whole body is already in the
+    /// channel (the usual case for small responses), it becomes a complete
+    /// buffer: hyper then knows its exact length and writes it with the head.
+    pub fn from_channel(mut rx: mpsc::Receiver<Chunk>, log: AccessLog) -> Self {
+        let mut pending = VecDeque::new();
+        while let Ok(chunk) = rx.try_recv() {
+            match chunk {
+                Chunk::Data(data) => pending.push_back(data),
+                Chunk::End => {
+                    let data = match pending.len() {
+                        0 => Bytes::new(),
+                        1 => pending.pop_front().unwrap_or_default(),
+                        _ => pending
+                            .iter()
+                            .flatten()
+                            .copied()
+                            .collect::<Vec<u8>>()
+                            .into(),
+                    };
+                    return ResponseBody::full(data, log);
+                }
+            }
+        }
         ResponseBody {
-            source: Source::Stream(rx),
+            source: Source::Stream { pending, rx },
             log,
         }
     }
@@ -62,17 +88,23 @@ impl Body for ResponseBody {
         let this = self.get_mut();
         match &mut this.source {
             Source::Full(data) => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
-            Source::Stream(rx) => match ready!(rx.poll_recv(cx)) {
-                Some(Chunk::Data(data)) => {
+            Source::Stream { pending, rx } => match pending.pop_front() {
+                Some(data) => {
                     this.log.bytes += data.len() as u64;
                     Poll::Ready(Some(Ok(Frame::data(data))))
                 }
-                Some(Chunk::End) => {
-                    rx.close();
-                    this.source = Source::Full(None);
-                    Poll::Ready(None)
-                }
-                None => Poll::Ready(Some(Err(Aborted))),
+                None => match ready!(rx.poll_recv(cx)) {
+                    Some(Chunk::Data(data)) => {
+                        this.log.bytes += data.len() as u64;
+                        Poll::Ready(Some(Ok(Frame::data(data))))
+                    }
+                    Some(Chunk::End) => {
+                        rx.close();
+                        this.source = Source::Full(None);
+                        Poll::Ready(None)
+                    }
+                    None => Poll::Ready(Some(Err(Aborted))),
+                },
             },
         }
     }
@@ -85,7 +117,7 @@ impl Body for ResponseBody {
         match &self.source {
             Source::Full(Some(d)) => SizeHint::with_exact(d.len() as u64),
             Source::Full(None) => SizeHint::with_exact(0),
-            Source::Stream(_) => SizeHint::default(),
+            Source::Stream { .. } => SizeHint::default(),
         }
     }
 }

@@ -57,7 +57,11 @@ impl Runtime {
             .total_memories(config.max_instances.saturating_mul(2))
             .total_tables(config.max_instances.saturating_mul(4))
             .total_stacks(config.max_instances)
-            .max_memory_size(config.max_memory);
+            .max_memory_size(config.max_memory)
+            .linear_memory_keep_resident(2 << 20)
+            .table_keep_resident(1 << 16)
+            .pagemap_scan(wasmtime::Enabled::Auto)
+            .decommit_batch_size(32);
 
         let mut wasm = Config::new();
         wasm.wasm_component_model(true)
