@@ -2,7 +2,7 @@
 # Hello-world load test: the sandboxed `hello` example (fresh instance per
 # request) beside a plain hyper server, in one run, on loopback.
 #
-#   bench/run.sh [DURATION_SECONDS] [CONNECTIONS] [ROUNDS]
+#   bench/run.sh [DURATION_SECONDS] [CONNECTIONS] [ROUNDS]     (PIN=0 to not pin cores)
 #
 # Installs wrk (Debian package) if missing, builds both servers in release
 # mode, then runs ROUNDS rounds, each measuring plain hyper then wasm-gateway
@@ -16,7 +16,16 @@ cd "$(dirname "$0")/.."
 DURATION=${1:-10}
 CONNECTIONS=${2:-32}
 ROUNDS=${3:-3}
-THREADS=1   # one wrk thread leaves the other core to the server under test
+THREADS=1
+# On a machine with at least two cores, wrk runs on core 0 and the servers on
+# the others, so client and server never compete for a core (the same for
+# both servers). With one core, or PIN=0, nothing is pinned: the servers then
+# also take CPU time from wrk, which flatters the heavier server.
+if [ "${PIN:-1}" != 0 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+  CLIENT=(taskset -c 0); SERVER=(taskset -c 1-$(($(nproc) - 1)))
+else
+  CLIENT=(); SERVER=()
+fi
 
 if ! command -v wrk >/dev/null; then
   echo "installing wrk..." >&2
@@ -46,34 +55,40 @@ start() {
 
 # measure URL : prints "rps p50_ms p99_ms"
 measure() {
-  wrk -t1 -c"$CONNECTIONS" -d2s "$1" >/dev/null   # warm-up
-  wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "$1" | awk '
+  "${CLIENT[@]}" wrk -t1 -c"$CONNECTIONS" -d2s "$1" >/dev/null   # warm-up
+  "${CLIENT[@]}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "$1" | awk '
     /Requests\/sec/ { rps = $2 }
     /^ +50%/ { p50 = $2 } /^ +99%/ { p99 = $2 }
     function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
     END { printf "%.0f %.3f %.3f\n", rps, ms(p50), ms(p99) }'
 }
 
-start target/release/hyper-hello
+start "${SERVER[@]}" target/release/hyper-hello
 HYPER=$URL
-start target/release/wasm-gateway serve target/examples/hello.wasm --listen 127.0.0.1:0
+# Plain hyper logs nothing, so the like-for-like run has the access log off;
+# a second instance with it on shows what the log line costs.
+RUST_LOG=wasm_gateway::access=off start "${SERVER[@]}" target/release/wasm-gateway serve target/examples/hello.wasm --listen 127.0.0.1:0
 WASM=$URL
-hyper_runs=(); wasm_runs=()
+start "${SERVER[@]}" target/release/wasm-gateway serve target/examples/hello.wasm --listen 127.0.0.1:0
+WASM_LOG=$URL
+hyper_runs=(); wasm_runs=(); log_runs=()
 for ((round = 1; round <= ROUNDS; round++)); do
   hyper_runs+=("$(measure "$HYPER/")")
   wasm_runs+=("$(measure "$WASM/")")
-  echo "round $round: hyper ${hyper_runs[-1]} | wasm-gateway ${wasm_runs[-1]} (rps p50 p99)" >&2
+  log_runs+=("$(measure "$WASM_LOG/")")
+  echo "round $round: hyper ${hyper_runs[-1]} | wasm-gateway ${wasm_runs[-1]} | with access log ${log_runs[-1]} (rps p50 p99)" >&2
 done
 # median FIELD RUNS... : the median of column FIELD over the runs
 median_of() { local f=$1; shift; printf '%s\n' "$@" | awk -v f="$f" '{ print $f }' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 h_rps=$(median_of 1 "${hyper_runs[@]}"); h_p50=$(median_of 2 "${hyper_runs[@]}"); h_p99=$(median_of 3 "${hyper_runs[@]}")
 w_rps=$(median_of 1 "${wasm_runs[@]}"); w_p50=$(median_of 2 "${wasm_runs[@]}"); w_p99=$(median_of 3 "${wasm_runs[@]}")
+l_rps=$(median_of 1 "${log_runs[@]}"); l_p50=$(median_of 2 "${log_runs[@]}"); l_p99=$(median_of 3 "${log_runs[@]}")
 
 # Where one request's time goes: a short, lighter run with phase timings on.
 phases=$(mktemp)
 STDERR=$phases RUST_LOG=wasm_gateway::timing=trace,wasm_gateway::access=off \
-  start target/release/wasm-gateway serve target/examples/hello.wasm --listen 127.0.0.1:0
-wrk -t1 -c4 -d3s "$URL/" >/dev/null
+  start "${SERVER[@]}" target/release/wasm-gateway serve target/examples/hello.wasm --listen 127.0.0.1:0
+"${CLIENT[@]}" wrk -t1 -c4 -d3s "$URL/" >/dev/null
 median() { { grep -o "$1=[0-9]*" "$phases" || true; } | cut -d= -f2 | sort -n | awk '{ v[NR] = $1 } END { print (NR ? v[int((NR + 1) / 2)] : "n/a") }'; }
 p_inst=$(median instantiate_us); p_call=$(median call_us); p_body=$(median body_us); p_close=$(median close_us)
 samples=$(grep -c instantiate_us "$phases" || true)
@@ -85,9 +100,10 @@ mkdir -p bench/results
   echo "| server | requests/s | p50 latency | p99 latency |"
   echo "|---|---:|---:|---:|"
   echo "| plain hyper (no sandbox) | $h_rps | ${h_p50} ms | ${h_p99} ms |"
-  echo "| wasm-gateway, hello.wasm, fresh instance per request | $w_rps | ${w_p50} ms | ${w_p99} ms |"
+  echo "| wasm-gateway, hello.wasm, fresh instance per request (access log off) | $w_rps | ${w_p50} ms | ${w_p99} ms |"
+  echo "| the same with the access log on (stdout to a pipe) | $l_rps | ${l_p50} ms | ${l_p99} ms |"
   echo
-  echo "wasm-gateway reaches **${ratio}%** of plain hyper's requests/s (medians of $ROUNDS alternating rounds of wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, $(nproc) cores, $(date -u +%Y-%m-%d))."
+  echo "wasm-gateway reaches **${ratio}%** of plain hyper's requests/s (medians of $ROUNDS alternating rounds of wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s; $(nproc) cores, ${CLIENT[*]:-no pinning} for wrk, ${SERVER[*]:-no pinning} for the servers; $(date -u +%Y-%m-%d))."
   echo
   echo "Median time per phase inside one request (wrk -c4, $samples samples): instantiate ${p_inst} µs, call ${p_call} µs, body ${p_body} µs, close (drop the body resource) ${p_close} µs."
 } | tee bench/results/hello.md

@@ -5,7 +5,9 @@
 //! byte count is what was actually handed to the connection.
 
 use hyper::{Method, Uri, Version};
+use std::cell::RefCell;
 use std::net::IpAddr;
+use std::rc::Rc;
 use time::OffsetDateTime;
 use time::macros::format_description;
 
@@ -43,12 +45,7 @@ impl AccessLog {
         if !tracing::enabled!(target: TARGET, tracing::Level::INFO) {
             return;
         }
-        let now = OffsetDateTime::now_utc();
-        let date = now
-            .format(format_description!(
-                "[day]/[month repr:short]/[year] [hour]:[minute]:[second]"
-            ))
-            .unwrap_or_default();
+        let date = log_date();
         tracing::info!(
             target: TARGET,
             "{} - - [{}] \"{} {} {}\" {} {}",
@@ -61,4 +58,25 @@ impl AccessLog {
             self.bytes
         );
     }
+}
+
+/// The current time as the access log shows it, formatted at most once per
+/// second per thread: under load many lines share a second.
+fn log_date() -> Rc<str> {
+    thread_local! {
+        static CACHE: RefCell<(i64, Rc<str>)> = RefCell::new((i64::MIN, Rc::from("")));
+    }
+    let now = OffsetDateTime::now_utc();
+    CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if cache.0 != now.unix_timestamp() {
+            let text = now
+                .format(format_description!(
+                    "[day]/[month repr:short]/[year] [hour]:[minute]:[second]"
+                ))
+                .unwrap_or_default();
+            *cache = (now.unix_timestamp(), Rc::from(text));
+        }
+        cache.1.clone()
+    })
 }

@@ -126,6 +126,9 @@ async fn run(app: Arc<App>, state: RequestState, environ: crate::bindings::Envir
     let tag = state.tag.clone();
     let mut store = Store::new(&app.engine, state);
     store.limiter(|s| &mut s.limits);
+    // A new store's deadline is epoch 0, already in the past: without this
+    // the guest would yield at its very first epoch check, every request.
+    store.set_epoch_deadline(1);
     store.epoch_deadline_async_yield_and_update(1);
     let client = store.data().response.watch();
     let timeout = app.config.timeout;
