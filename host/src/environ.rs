@@ -32,11 +32,7 @@ pub struct Mount {
 pub fn build(parts: &Parts, conn: &ConnInfo, mount: &Mount) -> Environ {
     let uri = &parts.uri;
     let raw_path = uri.path().as_bytes();
-    let path_info = percent_decode(
-        raw_path
-            .strip_prefix(&mount.script_name[..])
-            .unwrap_or(raw_path),
-    );
+    let path_info = percent_decode(strip_mount(raw_path, &mount.script_name));
     let request_uri = match uri.path_and_query() {
         Some(pq) => pq.as_str().as_bytes().to_vec(),
         None => b"/".to_vec(),
@@ -90,6 +86,16 @@ pub fn build(parts: &Parts, conn: &ConnInfo, mount: &Mount) -> Environ {
         multiprocess: true,
         run_once: true,
         input_terminated: true,
+    }
+}
+
+/// The path below the mount point `prefix`, which matches whole segments
+/// only: `/app` owns `/app` and `/app/x`, not `/application`. A path outside
+/// the mount is returned whole (the router never sends one here).
+fn strip_mount<'a>(path: &'a [u8], prefix: &[u8]) -> &'a [u8] {
+    match path.strip_prefix(prefix) {
+        Some(rest) if rest.is_empty() || rest.starts_with(b"/") => rest,
+        _ => path,
     }
 }
 
@@ -162,6 +168,14 @@ mod tests {
         assert_eq!(percent_decode(b"/a%2Fb"), b"/a/b");
         assert_eq!(percent_decode(b"/100%"), b"/100%");
         assert_eq!(percent_decode(b"/%zz%4"), b"/%zz%4");
+    }
+
+    #[test]
+    fn mount_prefix_matches_whole_segments() {
+        assert_eq!(strip_mount(b"/app/x", b"/app"), b"/x");
+        assert_eq!(strip_mount(b"/app", b"/app"), b"");
+        assert_eq!(strip_mount(b"/application", b"/app"), b"/application");
+        assert_eq!(strip_mount(b"/x", b""), b"/x");
     }
 
     #[test]

@@ -67,7 +67,11 @@ impl RequestError {
 }
 
 /// A plain error page: status line as text, nothing internal.
-pub fn error_page(status: StatusCode, log: crate::access_log::AccessLog) -> Response<ResponseBody> {
+pub fn error_page(
+    status: StatusCode,
+    mut log: crate::access_log::AccessLog,
+) -> Response<ResponseBody> {
+    log.status = status.as_u16();
     let text = format!(
         "{} {}\n",
         status.as_str(),

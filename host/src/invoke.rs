@@ -20,9 +20,13 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use wasmtime::{Store, StoreLimitsBuilder};
+
+/// How long a guest may keep running after its client left, to notice and
+/// run its `close()`, before it is killed.
+const CLOSE_GRACE: Duration = Duration::from_millis(500);
 
 /// How many body chunks may wait between the guest and the connection.
 const CHUNKS_IN_FLIGHT: usize = 2;
@@ -86,7 +90,8 @@ pub async fn handle(
 
     match head {
         Ok(Ok(head)) => {
-            let mut body = ResponseBody::from_channel(body_rx, log);
+            let declared = head.content_length();
+            let mut body = ResponseBody::from_channel(body_rx, log, declared, &tag);
             body.set_status(head.status.as_u16());
             let mut response = Response::new(body);
             *response.status_mut() = head.status;
@@ -136,11 +141,25 @@ async fn run(app: Arc<App>, state: RequestState, environ: crate::bindings::Envir
     // Biased: the guest is polled first, so a request that completes in its
     // first poll (most do) never registers the deadline timer or the
     // disconnect watch, sparing the timer wheel's lock.
-    let outcome = tokio::select! {
-        biased;
-        r = drive(&app, &mut store, &environ) => r,
-        () = tokio::time::sleep(timeout) => Err(RequestError::Timeout(timeout)),
-        () = client.closed() => Err(RequestError::ClientGone),
+    let outcome = {
+        let deadline = tokio::time::sleep(timeout);
+        let guest = drive(&app, &mut store, &environ);
+        tokio::pin!(deadline, guest);
+        tokio::select! {
+            biased;
+            r = &mut guest => r,
+            () = &mut deadline => Err(RequestError::Timeout(timeout)),
+            () = client.closed() => {
+                // The client left. The guest's next write fails, so a guest
+                // that is streaming leaves its loop and gets its body closed
+                // (WSGI's close()); one that is busy computing is killed
+                // after a short grace.
+                match tokio::time::timeout(CLOSE_GRACE, &mut guest).await {
+                    Ok(Err(err)) => Err(err),
+                    Ok(Ok(())) | Err(_) => Err(RequestError::ClientGone),
+                }
+            }
+        }
     };
     if let Err(err) = outcome
         && let Some(err) = store.data_mut().response.fail(err)

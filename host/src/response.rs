@@ -3,11 +3,12 @@
 //! client slows the guest down instead of making the host buffer.
 
 use crate::access_log::AccessLog;
-use crate::request::Chunk;
+use crate::request::{Chunk, LogTag};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use std::collections::VecDeque;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use tokio::sync::mpsc;
 
@@ -30,6 +31,8 @@ enum Source {
 pub struct ResponseBody {
     source: Source,
     log: AccessLog,
+    /// The application's Content-Length, checked against what it produced.
+    declared: Option<(u64, Arc<LogTag>)>,
 }
 
 impl ResponseBody {
@@ -39,19 +42,31 @@ impl ResponseBody {
         ResponseBody {
             source: Source::Full(Some(data)),
             log,
+            declared: None,
         }
     }
 
     /// A body fed by the guest's task. When the whole body is already in the
     /// channel (the usual case for small responses), it becomes a complete
     /// buffer: hyper then knows its exact length and writes it with the head.
-    pub fn from_channel(mut rx: mpsc::Receiver<Chunk>, log: AccessLog) -> Self {
+    ///
+    /// `declared` is the application's Content-Length. hyper sends that
+    /// header as given, so the body must match it: surplus bytes are cut, and
+    /// a short body aborts the connection (as hyper itself does for streamed
+    /// bodies), so the client never reads one response's bytes as the next.
+    pub fn from_channel(
+        mut rx: mpsc::Receiver<Chunk>,
+        log: AccessLog,
+        declared: Option<u64>,
+        tag: &Arc<LogTag>,
+    ) -> Self {
+        let declared = declared.map(|n| (n, tag.clone()));
         let mut pending = VecDeque::new();
         while let Ok(chunk) = rx.try_recv() {
             match chunk {
                 Chunk::Data(data) => pending.push_back(data),
                 Chunk::End => {
-                    let data = match pending.len() {
+                    let mut data = match pending.len() {
                         0 => Bytes::new(),
                         1 => pending.pop_front().unwrap_or_default(),
                         _ => pending
@@ -61,13 +76,27 @@ impl ResponseBody {
                             .collect::<Vec<u8>>()
                             .into(),
                     };
-                    return ResponseBody::full(data, log);
+                    let produced = data.len() as u64;
+                    match declared {
+                        Some((n, _)) if n < produced => data.truncate(n as usize),
+                        Some((n, _)) if n > produced => {
+                            // Too short: send what there is, then abort.
+                            pending.push_back(data);
+                            break;
+                        }
+                        _ => {}
+                    }
+                    let mut body = ResponseBody::full(data, log);
+                    body.log.bytes = produced;
+                    body.declared = declared;
+                    return body;
                 }
             }
         }
         ResponseBody {
             source: Source::Stream { pending, rx },
             log,
+            declared,
         }
     }
 
@@ -124,6 +153,17 @@ impl Body for ResponseBody {
 
 impl Drop for ResponseBody {
     fn drop(&mut self) {
+        if let Some((declared, tag)) = &self.declared
+            && *declared != self.log.bytes
+        {
+            tracing::warn!(
+                app = %tag.app,
+                request = tag.request,
+                "the application declared Content-Length {declared} but produced {} bytes; {}",
+                self.log.bytes,
+                if self.log.bytes > *declared { "the body was cut" } else { "the connection was closed" }
+            );
+        }
         self.log.emit();
     }
 }

@@ -52,6 +52,16 @@ pub fn parse(status: &str, headers: Vec<Header>) -> Result<ResponseHead, StartRe
                 "value of {name:?} contains a control character (CR, LF, NUL, ...)"
             ))
         })?;
+        if header_name == hyper::header::CONTENT_LENGTH
+            && (map.contains_key(&header_name) || parse_length(&value).is_none())
+        {
+            // hyper sends the header as given but frames the body by its
+            // real size; a bad value would desynchronise the connection.
+            return Err(StartResponseError::InvalidHeader(format!(
+                "Content-Length must be one decimal number, got {:?}",
+                String::from_utf8_lossy(&value)
+            )));
+        }
         map.append(header_name, header_value);
     }
     Ok(ResponseHead {
@@ -59,6 +69,23 @@ pub fn parse(status: &str, headers: Vec<Header>) -> Result<ResponseHead, StartRe
         reason,
         headers: map,
     })
+}
+
+impl ResponseHead {
+    /// The application's Content-Length, if it gave one (validated at
+    /// `start-response`).
+    pub fn content_length(&self) -> Option<u64> {
+        self.headers
+            .get(hyper::header::CONTENT_LENGTH)
+            .and_then(|v| parse_length(v.as_bytes()))
+    }
+}
+
+fn parse_length(value: &[u8]) -> Option<u64> {
+    if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(value).ok()?.parse().ok()
 }
 
 /// A field value may hold visible ASCII, spaces, tabs and obs-text; nothing
@@ -81,6 +108,13 @@ fn parse_status(status: &str) -> Result<(StatusCode, Option<ReasonPhrase>), Star
         return Err(invalid());
     }
     let code = StatusCode::from_bytes(&bytes[..3]).map_err(|_| invalid())?;
+    // 1xx responses are the server's business (100-continue, upgrades);
+    // hyper would turn an application's into a broken connection.
+    if code.is_informational() {
+        return Err(StartResponseError::InvalidStatus(format!(
+            "{status:?}: an application cannot send a 1xx response"
+        )));
+    }
     let reason = &status[4..];
     if reason.starts_with(' ') || reason.ends_with(' ') {
         return Err(invalid());
@@ -148,6 +182,31 @@ mod tests {
         }
         let err = parse("200 OK", vec![h("Bad Name", b"x")]).unwrap_err();
         assert!(matches!(err, StartResponseError::InvalidHeader(_)));
+    }
+
+    #[test]
+    fn content_length_must_be_one_decimal_number() {
+        let head = parse("200 OK", vec![h("Content-Length", b"42")]).unwrap();
+        assert_eq!(head.content_length(), Some(42));
+        for bad in [
+            &b"abc"[..],
+            b"",
+            b"-1",
+            b"1 2",
+            b"+5",
+            b"99999999999999999999999",
+        ] {
+            let err = parse("200 OK", vec![h("Content-Length", bad)]).unwrap_err();
+            assert!(
+                matches!(err, StartResponseError::InvalidHeader(_)),
+                "{bad:?}"
+            );
+        }
+        let twice = vec![h("Content-Length", b"1"), h("content-length", b"1")];
+        assert!(matches!(
+            parse("200 OK", twice),
+            Err(StartResponseError::InvalidHeader(_))
+        ));
     }
 
     #[test]

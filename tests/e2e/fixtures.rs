@@ -212,3 +212,63 @@ fn http_1_0_responses_are_close_delimited() {
     assert!(r.header("transfer-encoding").is_none());
     assert_eq!(r.body.len(), 100_000);
 }
+
+#[test]
+pub fn wrong_length() {
+    let server = TestServer::start(wasm::WRONG_LENGTH);
+    // Declared too short: exactly the declared bytes go out, and the
+    // connection stays in step (the next response on it parses cleanly).
+    let conn = server.connect();
+    let mut writer = conn.try_clone().unwrap();
+    let mut reader = BufReader::new(conn);
+    writer
+        .write_all(b"GET /?declared=5 HTTP/1.1\r\nHost: x\r\n\r\nGET /?declared=10 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let first = crate::support::read_response(&mut reader).unwrap();
+    assert_eq!((first.status, first.text().as_str()), (200, "01234"));
+    let second = crate::support::read_response(&mut reader).unwrap();
+    assert_eq!((second.status, second.text().as_str()), (200, "0123456789"));
+
+    // Declared too long: the connection closes (read_to_end returns rather
+    // than waiting for bytes that never come) and the client never sees a
+    // complete response.
+    let mut conn = server.connect();
+    conn.write_all(b"GET /?declared=20 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut raw = Vec::new();
+    conn.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw);
+    let body_len = text
+        .split_once("\r\n\r\n")
+        .map_or(0, |(_, body)| body.len());
+    assert!(
+        body_len < 20,
+        "an incomplete body must not pass as complete: {text:?}"
+    );
+
+    // Not a number: refused at start_response.
+    let r = server.get("/?declared=abc");
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, "refused: invalid-header")
+    );
+}
+
+#[test]
+pub fn close_on_disconnect() {
+    let bin = Binary::serve(wasm::CLOSE_ON_DISCONNECT, &[]);
+    let mut conn = std::net::TcpStream::connect(bin.addr).unwrap();
+    conn.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut buf = vec![0; 256 * 1024];
+    conn.read_exact(&mut buf).unwrap();
+    drop(conn);
+    // The server notices, the guest's next write fails, and its body is
+    // closed well within a second; the log says so once the server stops.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let stderr = bin.stop();
+    assert!(
+        stderr.contains("fixture body closed"),
+        "close() ran:\n{stderr}"
+    );
+}
