@@ -199,19 +199,10 @@ pub fn read_response_with(
     }
     let mut buf = vec![0; 64 * 1024];
     if let Some(len) = response.header("content-length") {
-        let mut left: usize = len.parse().unwrap();
-        while left > 0 {
-            let want = left.min(buf.len());
-            let n = reader.read(&mut buf[..want])?;
-            if n == 0 {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    "body cut short",
-                ));
-            }
-            sink(&mut response.body, &buf[..n]);
-            left -= n;
-        }
+        let len = len.parse().unwrap();
+        read_exact_into(reader, len, &mut buf, &mut |data| {
+            sink(&mut response.body, data)
+        })?;
     } else if response.header("transfer-encoding") == Some("chunked") {
         loop {
             let mut size = String::new();
@@ -227,19 +218,9 @@ pub fn read_response_with(
                 reader.read_line(&mut end)?;
                 break;
             }
-            let mut left = size;
-            while left > 0 {
-                let want = left.min(buf.len());
-                let n = reader.read(&mut buf[..want])?;
-                if n == 0 {
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::UnexpectedEof,
-                        "chunk cut short",
-                    ));
-                }
-                sink(&mut response.body, &buf[..n]);
-                left -= n;
-            }
+            read_exact_into(reader, size, &mut buf, &mut |data| {
+                sink(&mut response.body, data)
+            })?;
             let mut crlf = [0; 2];
             reader.read_exact(&mut crlf)?;
         }
@@ -253,6 +234,29 @@ pub fn read_response_with(
         }
     }
     Ok(response)
+}
+
+/// Reads exactly `len` bytes, handing them to `sink` piece by piece.
+fn read_exact_into(
+    reader: &mut impl BufRead,
+    len: usize,
+    buf: &mut [u8],
+    sink: &mut dyn FnMut(&[u8]),
+) -> std::io::Result<()> {
+    let mut left = len;
+    while left > 0 {
+        let want = left.min(buf.len());
+        let n = reader.read(&mut buf[..want])?;
+        if n == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "body cut short",
+            ));
+        }
+        sink(&buf[..n]);
+        left -= n;
+    }
+    Ok(())
 }
 
 /// The real binary, started with `serve` on a free port.
