@@ -1,10 +1,12 @@
 //! One request through one fresh instance: the request life cycle.
 //!
-//! The handler builds the environ and the store state, spawns a task that
-//! owns the `Store`, and waits for the response head. The task instantiates
-//! the application, calls it, pulls the body chunk by chunk into a bounded
-//! channel, and drops the body resource (WSGI's `close()`). A deadline and the
-//! client's departure both cancel the task, which drops the instance at once.
+//! The handler builds the environ and the store state, then polls the guest's
+//! future in place: it instantiates the application, calls it, pulls the body
+//! chunk by chunk into a bounded channel, and drops the body resource (WSGI's
+//! `close()`). Most small responses are complete after that first poll and go
+//! out as one buffer; a guest still running when its head is ready moves to a
+//! task of its own. A deadline ends the guest at once; a client that leaves
+//! makes the guest's next write fail, and gives it a short grace to close.
 
 use crate::access_log::AccessLog;
 use crate::environ::{self, ConnInfo};
