@@ -29,14 +29,6 @@ impl Input {
         }
     }
 
-    /// A body that is already at end of file.
-    pub fn empty() -> Self {
-        Input {
-            body: None,
-            pending: Bytes::new(),
-        }
-    }
-
     /// Makes sure `pending` holds data unless the body is finished. Returns
     /// `false` at end of file.
     async fn fill(&mut self) -> Result<bool, InputError> {
