@@ -19,9 +19,11 @@ pub(crate) const READ_CHUNK: usize = 64 * 1024;
 /// End of file is the end of the body (the host sets
 /// `wsgi.input_terminated`), so reading until EOF is always correct, with or
 /// without a `Content-Length`. Errors of the host (`disconnected`,
-/// `too-large`) come back as [`io::Error`]s of kind
-/// [`ConnectionAborted`](io::ErrorKind::ConnectionAborted) and
-/// [`FileTooLarge`](io::ErrorKind::FileTooLarge).
+/// `too-large`, `timed-out`, `malformed`) come back as [`io::Error`]s of kind
+/// [`ConnectionAborted`](io::ErrorKind::ConnectionAborted),
+/// [`FileTooLarge`](io::ErrorKind::FileTooLarge),
+/// [`TimedOut`](io::ErrorKind::TimedOut) and
+/// [`InvalidData`](io::ErrorKind::InvalidData).
 #[derive(Debug)]
 pub struct Input {
     source: Source,
@@ -90,6 +92,14 @@ fn io_error(err: InputError) -> io::Error {
         InputError::TooLarge => io::Error::new(
             io::ErrorKind::FileTooLarge,
             "the request body exceeds the configured size limit",
+        ),
+        InputError::TimedOut => io::Error::new(
+            io::ErrorKind::TimedOut,
+            "the client was too slow sending the request body",
+        ),
+        InputError::Malformed => io::Error::new(
+            io::ErrorKind::InvalidData,
+            "the request body is malformed (bad chunked framing)",
         ),
     }
 }
