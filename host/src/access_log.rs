@@ -14,13 +14,24 @@ use time::macros::format_description;
 /// The log target of access lines; the CLI prints them bare on stdout.
 pub const TARGET: &str = "wasm_gateway::access";
 
+/// The request line as the access log shows it.
+#[derive(Debug)]
+enum Line {
+    /// A request hyper parsed.
+    Parsed {
+        method: Method,
+        uri: Uri,
+        version: Version,
+    },
+    /// A refused request, as received (already made printable).
+    Raw(String),
+}
+
 /// What the access line needs to know about a request.
 #[derive(Debug)]
 pub struct AccessLog {
     remote: IpAddr,
-    method: Method,
-    uri: Uri,
-    version: Version,
+    line: Line,
     /// The status sent.
     pub status: u16,
     /// Body bytes sent.
@@ -32,9 +43,22 @@ impl AccessLog {
     pub fn new(remote: IpAddr, method: Method, uri: Uri, version: Version) -> Self {
         AccessLog {
             remote,
-            method,
-            uri,
-            version,
+            line: Line::Parsed {
+                method,
+                uri,
+                version,
+            },
+            status: 0,
+            bytes: 0,
+        }
+    }
+
+    /// The record of a request refused before it was parsed; `line` is its
+    /// request line, printable.
+    pub fn refused(remote: IpAddr, line: String) -> Self {
+        AccessLog {
+            remote,
+            line: Line::Raw(line),
             status: 0,
             bytes: 0,
         }
@@ -46,17 +70,32 @@ impl AccessLog {
             return;
         }
         let date = log_date();
-        tracing::info!(
-            target: TARGET,
-            "{} - - [{}] \"{} {} {}\" {} {}",
-            self.remote,
-            date,
-            self.method,
-            self.uri,
-            crate::environ::protocol(self.version),
-            self.status,
-            self.bytes
-        );
+        match &self.line {
+            Line::Parsed {
+                method,
+                uri,
+                version,
+            } => tracing::info!(
+                target: TARGET,
+                "{} - - [{}] \"{} {} {}\" {} {}",
+                self.remote,
+                date,
+                method,
+                uri,
+                crate::environ::protocol(*version),
+                self.status,
+                self.bytes
+            ),
+            Line::Raw(line) => tracing::info!(
+                target: TARGET,
+                "{} - - [{}] \"{}\" {} {}",
+                self.remote,
+                date,
+                line,
+                self.status,
+                self.bytes
+            ),
+        }
     }
 }
 

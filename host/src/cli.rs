@@ -3,6 +3,7 @@
 //! The binary is a thin shell around [`main`]; everything it does is
 //! available from the library too.
 
+use crate::limits::HttpLimits;
 use crate::runtime::{App, AppConfig, Runtime, RuntimeConfig};
 use crate::server::{Server, ServerConfig};
 use clap::{Parser, Subcommand};
@@ -50,6 +51,67 @@ struct ServeArgs {
     /// Most instances alive at once.
     #[arg(long, default_value_t = 1000)]
     max_instances: u32,
+
+    /// Largest request body (suffixes KiB, MiB, GiB): a larger Content-Length
+    /// gets 413 before the app runs; a chunked body is cut there.
+    #[arg(long, default_value = "100MiB", value_parser = parse_size)]
+    max_body: usize,
+
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+/// The HTTP limits of `docs/limits.md`.
+#[derive(Debug, clap::Args)]
+struct LimitArgs {
+    /// Longest request line in bytes; longer gets 414 (at most 65534).
+    #[arg(long, default_value_t = 8190)]
+    max_request_line: usize,
+
+    /// Most header fields in a request; more gets 431.
+    #[arg(long, default_value_t = 100)]
+    max_header_count: usize,
+
+    /// Longest header field line (name, colon, value) in bytes; longer gets 431.
+    #[arg(long, default_value_t = 8190)]
+    max_header_field: usize,
+
+    /// Largest request head as a whole (suffixes KiB, MiB); larger gets 431.
+    #[arg(long, default_value = "64KiB", value_parser = parse_size)]
+    max_head_size: usize,
+
+    /// Time from a request head's first byte to its end; past it, 408.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    header_timeout: Duration,
+
+    /// Idle time allowed on a connection before its (next) request; past it
+    /// the connection is closed.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    keep_alive_timeout: Duration,
+
+    /// Longest wait for more request body bytes while the app reads; past
+    /// it the read fails and the client gets 408.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    body_timeout: Duration,
+
+    /// Most open client connections; further ones wait in the listen backlog.
+    #[arg(long, default_value_t = 10_000)]
+    max_connections: usize,
+}
+
+impl LimitArgs {
+    fn to_limits(&self) -> HttpLimits {
+        HttpLimits {
+            max_request_line: self.max_request_line,
+            max_header_count: self.max_header_count,
+            max_header_field: self.max_header_field,
+            max_head_size: self.max_head_size,
+            header_timeout: self.header_timeout,
+            keep_alive_timeout: self.keep_alive_timeout,
+            body_timeout: self.body_timeout,
+            max_connections: self.max_connections,
+        }
+    }
 }
 
 /// Parses `128MiB`, `64KiB`, `1GiB` or a plain number of bytes.
@@ -82,6 +144,11 @@ pub fn main(cli: Cli) -> ExitCode {
 }
 
 fn serve(args: ServeArgs) -> ExitCode {
+    let limits = args.limits.to_limits();
+    if let Err(problem) = limits.validate() {
+        return fail(format_args!("{problem}"));
+    }
+    raise_open_file_limit(limits.max_connections);
     let runtime = match Runtime::new(&RuntimeConfig {
         max_instances: args.max_instances,
         max_memory: args.memory.max(RuntimeConfig::default().max_memory),
@@ -101,6 +168,7 @@ fn serve(args: ServeArgs) -> ExitCode {
     let mut config = AppConfig::new(name);
     config.timeout = args.timeout;
     config.memory = args.memory;
+    config.max_body = args.max_body as u64;
     let app = Arc::new(App::new(&runtime, loaded, config));
 
     let tokio = match tokio::runtime::Builder::new_multi_thread()
@@ -111,7 +179,11 @@ fn serve(args: ServeArgs) -> ExitCode {
         Err(err) => return fail(format_args!("cannot start the async runtime: {err}")),
     };
     tokio.block_on(async {
-        let server = match Server::bind(args.listen, app, ServerConfig::default()).await {
+        let server_config = ServerConfig {
+            limits,
+            ..ServerConfig::default()
+        };
+        let server = match Server::bind(args.listen, app, server_config).await {
             Ok(s) => s,
             Err(err) => return fail(format_args!("cannot listen on {}: {err}", args.listen)),
         };
@@ -130,6 +202,21 @@ fn serve(args: ServeArgs) -> ExitCode {
             Err(err) => fail(format_args!("server error: {err}")),
         }
     })
+}
+
+/// Raises the soft limit on open files to the hard limit: each connection
+/// is a descriptor, and the common soft default (1024) is far below the
+/// default connection limit. Says so when the limit stays too low.
+fn raise_open_file_limit(max_connections: usize) {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) if limit < max_connections as u64 + 64 => tracing::warn!(
+            limit,
+            max_connections,
+            "the open-file limit is below max-connections; raise `ulimit -n` or lower --max-connections"
+        ),
+        Ok(_) => {}
+        Err(err) => tracing::warn!(%err, "cannot raise the open-file limit"),
+    }
 }
 
 fn fail(message: std::fmt::Arguments<'_>) -> ExitCode {

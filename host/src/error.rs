@@ -5,11 +5,13 @@
 //! client sees neither: it gets a fixed page with a status, and the detail goes
 //! to the log, tagged with the application and request.
 
+use crate::guard::Rejection;
 use crate::request::LogTag;
 use crate::response::ResponseBody;
 use bytes::Bytes;
-use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use hyper::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, SERVER};
 use hyper::{Response, StatusCode};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 /// Why a request did not get the application's response.
@@ -33,6 +35,25 @@ pub enum RequestError {
     /// The client went away before the response was complete.
     #[error("the client went away")]
     ClientGone,
+    /// The request body failed as the application read it (or, too large by
+    /// its Content-Length, before the application ran). The client is at
+    /// fault; the application's own answer is replaced if nothing was sent.
+    #[error("the request body {0}")]
+    Input(InputFailure),
+}
+
+/// Why reading a request body failed, in a way the client gets told about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum InputFailure {
+    /// Larger than the configured maximum: 413.
+    #[error("is larger than the configured maximum")]
+    TooLarge,
+    /// The client stopped sending for longer than the body timeout: 408.
+    #[error("did not arrive within the body timeout")]
+    TimedOut,
+    /// Broken chunked framing: 400.
+    #[error("has broken chunked framing")]
+    Malformed,
 }
 
 impl RequestError {
@@ -41,6 +62,9 @@ impl RequestError {
         match self {
             RequestError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             RequestError::Instantiate(_) => StatusCode::SERVICE_UNAVAILABLE,
+            RequestError::Input(InputFailure::TooLarge) => StatusCode::PAYLOAD_TOO_LARGE,
+            RequestError::Input(InputFailure::TimedOut) => StatusCode::REQUEST_TIMEOUT,
+            RequestError::Input(InputFailure::Malformed) => StatusCode::BAD_REQUEST,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -50,6 +74,9 @@ impl RequestError {
         match self {
             RequestError::ClientGone => {
                 tracing::debug!(app = %tag.app, request = tag.request, "client went away")
+            }
+            RequestError::Input(_) => {
+                tracing::warn!(app = %tag.app, request = tag.request, "{self}")
             }
             _ => tracing::error!(app = %tag.app, request = tag.request, "{self}"),
         }
@@ -62,8 +89,35 @@ impl RequestError {
         log: crate::access_log::AccessLog,
     ) -> Response<ResponseBody> {
         self.log(tag);
-        error_page(self.status(), log)
+        let mut response = error_page(self.status(), log);
+        if let RequestError::Input(_) = self {
+            // The rest of the body is unread or unreadable: the connection
+            // cannot carry another request.
+            response
+                .headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
+        }
+        response
     }
+}
+
+/// The answer to a request the connection guard refused (malformed, too
+/// large, too slow): logged with its reason, access-logged with the request
+/// line as received, and the connection closes after it.
+pub fn refusal_page(rejection: &Rejection, remote: SocketAddr) -> Response<ResponseBody> {
+    tracing::warn!(
+        %remote,
+        status = rejection.status.as_u16(),
+        line = %rejection.line,
+        "refused a request: {}",
+        rejection.reason
+    );
+    let log = crate::access_log::AccessLog::refused(remote.ip(), rejection.line.clone());
+    let mut response = error_page(rejection.status, log);
+    response
+        .headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 /// A plain error page: status line as text, nothing internal.
@@ -86,5 +140,6 @@ pub fn error_page(
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
+    headers.insert(SERVER, HeaderValue::from_static(crate::SERVER_SOFTWARE));
     response
 }

@@ -5,6 +5,7 @@
 //! the client send (hyper answers `Expect: 100-continue` on the first poll).
 
 use crate::bindings::InputError;
+use crate::error::InputFailure;
 use bytes::{Buf, Bytes};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -18,14 +19,40 @@ pub struct Input {
     body: Option<Incoming>,
     /// Bytes received but not yet given to the guest.
     pending: Bytes,
+    /// Bytes received so far, against `max`.
+    received: u64,
+    max: u64,
+    /// Why the body failed, when the client is to be told.
+    failure: Option<InputFailure>,
 }
 
 impl Input {
-    /// Wraps a request body.
-    pub fn new(body: Incoming) -> Self {
+    /// Wraps a request body of at most `max` bytes. (A body whose
+    /// Content-Length is over `max` never gets here; this catches chunked
+    /// ones.)
+    pub fn new(body: Incoming, max: u64) -> Self {
         Input {
             body: Some(body),
             pending: Bytes::new(),
+            received: 0,
+            max,
+            failure: None,
+        }
+    }
+
+    /// Why reading the body failed, if the failure is the client's to hear
+    /// about (413, 408, 400).
+    pub fn failure(&self) -> Option<InputFailure> {
+        self.failure
+    }
+
+    fn failed(&mut self, failure: InputFailure) -> InputError {
+        self.body = None;
+        self.failure = Some(failure);
+        match failure {
+            InputFailure::TooLarge => InputError::TooLarge,
+            InputFailure::TimedOut => InputError::TimedOut,
+            InputFailure::Malformed => InputError::Malformed,
         }
     }
 
@@ -39,13 +66,27 @@ impl Input {
             match body.frame().await {
                 Some(Ok(frame)) => {
                     if let Ok(data) = frame.into_data() {
+                        self.received += data.len() as u64;
+                        if self.received > self.max {
+                            return Err(self.failed(InputFailure::TooLarge));
+                        }
                         self.pending = data;
                     }
                 }
                 Some(Err(err)) => {
                     tracing::debug!(%err, "request body read failed");
-                    self.body = None;
-                    return Err(InputError::Disconnected);
+                    // The connection guard reports broken framing and slow
+                    // clients as I/O errors of these kinds.
+                    return Err(match io_error_kind(&err) {
+                        Some(std::io::ErrorKind::TimedOut) => self.failed(InputFailure::TimedOut),
+                        Some(std::io::ErrorKind::InvalidData) => {
+                            self.failed(InputFailure::Malformed)
+                        }
+                        _ => {
+                            self.body = None;
+                            InputError::Disconnected
+                        }
+                    });
                 }
                 None => {
                     self.body = None;
@@ -89,4 +130,16 @@ impl Input {
         }
         Ok(line)
     }
+}
+
+/// The kind of the I/O error behind a body error, if there is one.
+fn io_error_kind(err: &hyper::Error) -> Option<std::io::ErrorKind> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(err);
+    while let Some(err) = source {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            return Some(io.kind());
+        }
+        source = err.source();
+    }
+    None
 }

@@ -10,7 +10,7 @@
 
 use crate::access_log::AccessLog;
 use crate::environ::{self, ConnInfo};
-use crate::error::RequestError;
+use crate::error::{InputFailure, RequestError};
 use crate::input::Input;
 use crate::request::{LogTag, RequestState, ResponseSink};
 use crate::response::ResponseBody;
@@ -57,6 +57,14 @@ pub async fn handle(
         app: app.config.name.clone(),
         request: NEXT_REQUEST.fetch_add(1, Ordering::Relaxed),
     });
+    if environ
+        .content_length
+        .is_some_and(|length| length > app.config.max_body)
+    {
+        // Refused before the application runs or a byte of the body is read
+        // (so no `100 Continue` goes out either).
+        return RequestError::Input(InputFailure::TooLarge).into_response(&tag, log);
+    }
 
     let (head_tx, mut head_rx) = oneshot::channel();
     let (body_tx, body_rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
@@ -66,7 +74,7 @@ pub async fn handle(
             .memory_size(app.config.memory)
             .trap_on_grow_failure(false)
             .build(),
-        Input::new(body),
+        Input::new(body, app.config.max_body),
         ResponseSink::new(head_tx, body_tx),
         tag.clone(),
     );
@@ -104,10 +112,7 @@ pub async fn handle(
             response
                 .headers_mut()
                 .entry(SERVER)
-                .or_insert(HeaderValue::from_static(concat!(
-                    "wasm-gateway/",
-                    env!("CARGO_PKG_VERSION")
-                )));
+                .or_insert(HeaderValue::from_static(crate::SERVER_SOFTWARE));
             response
         }
         Ok(Err(err)) => err.into_response(&tag, log),

@@ -9,6 +9,9 @@
 //! # Layout
 //! - [`cli`]: the command line (`wasm-gateway serve app.wasm`).
 //! - [`server`]: accepting connections and serving them with hyper.
+//! - [`guard`]: strict request framing, head limits and client timeouts,
+//!   checked before hyper sees a byte.
+//! - [`limits`]: the limits clients must stay within.
 //! - [`invoke`]: one request's life: instantiate, call, stream, close.
 //! - [`environ`]: the WSGI environ built from an HTTP request.
 //! - [`start_response`]: validating status and headers.
@@ -26,8 +29,10 @@ pub mod access_log;
 pub mod cli;
 pub mod environ;
 pub mod error;
+pub mod guard;
 pub mod input;
 pub mod invoke;
+pub mod limits;
 pub mod logging;
 pub mod request;
 pub mod response;
@@ -35,5 +40,9 @@ pub mod runtime;
 pub mod server;
 pub mod start_response;
 
+/// The `Server` header value (and `SERVER_SOFTWARE`).
+pub const SERVER_SOFTWARE: &str = concat!("wasm-gateway/", env!("CARGO_PKG_VERSION"));
+
+pub use limits::HttpLimits;
 pub use runtime::{App, AppConfig, LoadError, Runtime, RuntimeConfig};
 pub use server::{Server, ServerConfig};

@@ -6,7 +6,7 @@
 //! at the first non-empty body chunk or at the end, as PEP 3333 requires.
 
 use crate::bindings::{Header, InputError, ServerHost, StartResponseError, WriteError};
-use crate::error::RequestError;
+use crate::error::{InputFailure, RequestError};
 use crate::input::Input;
 use crate::start_response::{self, ResponseHead};
 use bytes::Bytes;
@@ -93,6 +93,10 @@ pub struct ResponseSink {
     body_tx: mpsc::Sender<Chunk>,
     /// Body bytes handed to the connection.
     pub bytes_sent: u64,
+    /// Set when reading the request body failed through the client's fault:
+    /// then the client hears about that (413, 408, 400), not whatever the
+    /// application answers, as long as no header was sent.
+    input_failure: Option<InputFailure>,
 }
 
 impl ResponseSink {
@@ -104,6 +108,7 @@ impl ResponseSink {
             head_tx: Some(head_tx),
             body_tx,
             bytes_sent: 0,
+            input_failure: None,
         }
     }
 
@@ -143,6 +148,13 @@ impl ResponseSink {
         let Some(tx) = self.head_tx.take() else {
             return Ok(());
         };
+        if let Some(failure) = self.input_failure {
+            // Whatever the application made of its failed read, the client
+            // gets told what it did wrong; the application sees a client
+            // that has gone.
+            let _ = tx.send(Err(RequestError::Input(failure)));
+            return Err(RequestError::ClientGone);
+        }
         let head = self.head.take().ok_or(RequestError::Contract(
             "the application produced a body before calling start_response",
         ))?;
@@ -183,12 +195,18 @@ impl ResponseSink {
     /// when this sink is dropped without `End`; the error is handed back for
     /// the caller to log.
     pub fn fail(&mut self, err: RequestError) -> Option<RequestError> {
-        match self.head_tx.take() {
-            Some(tx) => match tx.send(Err(err)) {
-                Ok(()) => None,
-                Err(unsent) => unsent.err(),
-            },
-            None => Some(err),
+        let Some(tx) = self.head_tx.take() else {
+            return Some(err);
+        };
+        // After a failed body read the client hears about its own fault; the
+        // application's error is still handed back to be logged.
+        let (answer, also) = match self.input_failure {
+            Some(failure) => (RequestError::Input(failure), Some(err)),
+            None => (err, None),
+        };
+        match tx.send(Err(answer)) {
+            Ok(()) => also,
+            Err(unsent) => unsent.err(),
         }
     }
 }
@@ -218,11 +236,19 @@ impl ServerHost for RequestState {
     }
 
     async fn read(&mut self, max: u64) -> Result<Vec<u8>, InputError> {
-        self.input.read(max).await
+        let read = self.input.read(max).await;
+        if read.is_err() {
+            self.response.input_failure = self.input.failure();
+        }
+        read
     }
 
     async fn read_line(&mut self, max: u64) -> Result<Vec<u8>, InputError> {
-        self.input.read_line(max).await
+        let read = self.input.read_line(max).await;
+        if read.is_err() {
+            self.response.input_failure = self.input.failure();
+        }
+        read
     }
 
     fn log(&mut self, message: String) -> wasmtime::Result<()> {

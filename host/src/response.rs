@@ -3,6 +3,7 @@
 //! client slows the guest down instead of making the host buffer.
 
 use crate::access_log::AccessLog;
+use crate::guard::ActiveRequest;
 use crate::request::{Chunk, LogTag};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
@@ -33,6 +34,8 @@ pub struct ResponseBody {
     log: AccessLog,
     /// The application's Content-Length, checked against what it produced.
     declared: Option<(u64, Arc<LogTag>)>,
+    /// Keeps the connection's request marked active until the body is done.
+    active: Option<ActiveRequest>,
 }
 
 impl ResponseBody {
@@ -43,6 +46,7 @@ impl ResponseBody {
             source: Source::Full(Some(data)),
             log,
             declared: None,
+            active: None,
         }
     }
 
@@ -97,12 +101,19 @@ impl ResponseBody {
             source: Source::Stream { pending, rx },
             log,
             declared,
+            active: None,
         }
     }
 
     /// Records the status for the access log.
     pub fn set_status(&mut self, status: u16) {
         self.log.status = status;
+    }
+
+    /// Keeps `active` alive until this body is finished or dropped, so the
+    /// connection does not count as idle while the response is going out.
+    pub fn hold(&mut self, active: ActiveRequest) {
+        self.active = Some(active);
     }
 }
 

@@ -175,17 +175,22 @@ pub struct AppConfig {
     pub timeout: Duration,
     /// The most linear memory one instance may grow to, in bytes.
     pub memory: usize,
+    /// The largest request body accepted, in bytes: a larger Content-Length
+    /// gets 413 before the application runs, and a chunked body is cut there.
+    pub max_body: u64,
 }
 
 impl AppConfig {
     /// Defaults for an application called `name`: mounted at the root, 30 s
-    /// deadline (gunicorn's default timeout), 128 MiB of memory.
+    /// deadline (gunicorn's default timeout), 128 MiB of memory, 100 MiB
+    /// request bodies.
     pub fn new(name: impl Into<Arc<str>>) -> Self {
         AppConfig {
             name: name.into(),
             mount: Mount::default(),
             timeout: Duration::from_secs(30),
             memory: 128 << 20,
+            max_body: 100 << 20,
         }
     }
 }

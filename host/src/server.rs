@@ -2,6 +2,8 @@
 //! drains them on shutdown.
 
 use crate::environ::ConnInfo;
+use crate::guard::{ConnShared, Guard};
+use crate::limits::HttpLimits;
 use crate::runtime::App;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -13,12 +15,19 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+/// hyper's smallest allowed read buffer.
+const MIN_HYPER_BUFFER: usize = 8192;
+
+/// How many header fields hyper parses without being told otherwise.
+const HYPER_DEFAULT_MAX_HEADERS: usize = 100;
 
 /// Server-wide HTTP settings.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    /// How long a client may take to send a request's headers.
-    pub header_read_timeout: Duration,
+    /// What clients must stay within.
+    pub limits: HttpLimits,
     /// How long open connections get to finish after shutdown begins.
     pub shutdown_grace: Duration,
 }
@@ -26,7 +35,7 @@ pub struct ServerConfig {
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
-            header_read_timeout: Duration::from_secs(30),
+            limits: HttpLimits::default(),
             shutdown_grace: Duration::from_secs(30),
         }
     }
@@ -63,14 +72,28 @@ impl Server {
     /// open connections [`ServerConfig::shutdown_grace`] to finish.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
         let local = self.listener.local_addr()?;
+        let limits = Arc::new(self.config.limits.clone());
         let mut http = http1::Builder::new();
+        // The guard enforces the head limits and timeouts before hyper reads
+        // a head, so hyper's own must never be the tighter ones.
         http.timer(TokioTimer::new())
-            .header_read_timeout(self.config.header_read_timeout)
+            .header_read_timeout(None)
+            .max_buf_size(limits.max_head_size.max(MIN_HYPER_BUFFER) + 8192)
             .keep_alive(true);
+        if limits.max_header_count > HYPER_DEFAULT_MAX_HEADERS {
+            http.max_headers(limits.max_header_count);
+        }
         let graceful = GracefulShutdown::new();
+        let connections = Arc::new(Semaphore::new(limits.max_connections));
         tokio::pin!(shutdown);
 
         loop {
+            // At the connection limit, stop accepting: further clients wait
+            // in the kernel's backlog rather than being accepted and starved.
+            let permit = tokio::select! {
+                permit = connections.clone().acquire_owned() => permit.expect("never closed"),
+                () = &mut shutdown => break,
+            };
             let (stream, remote) = tokio::select! {
                 accepted = self.listener.accept() => match accepted {
                     Ok(pair) => pair,
@@ -88,15 +111,26 @@ impl Server {
             let _ = stream.set_nodelay(true);
             let conn_info = ConnInfo { local, remote };
             let app = self.app.clone();
+            let shared = Arc::new(ConnShared::default());
+            let io = Guard::new(stream, limits.clone(), shared.clone(), remote);
             let service = service_fn(move |req| {
+                let (refused, active) = shared.begin();
                 let app = app.clone();
-                async move { Ok::<_, Infallible>(crate::invoke::handle(app, req, conn_info).await) }
+                async move {
+                    let mut response = match refused {
+                        Some(rejection) => crate::error::refusal_page(&rejection, remote),
+                        None => crate::invoke::handle(app, req, conn_info).await,
+                    };
+                    response.body_mut().hold(active);
+                    Ok::<_, Infallible>(response)
+                }
             });
-            let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+            let conn = graceful.watch(http.serve_connection(TokioIo::new(io), service));
             tokio::spawn(async move {
                 if let Err(err) = conn.await {
                     tracing::debug!(%remote, %err, "connection ended with an error");
                 }
+                drop(permit);
             });
         }
 

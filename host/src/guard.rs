@@ -1,0 +1,967 @@
+//! The connection guard: a strict HTTP/1.1 framing check between the socket
+//! and hyper.
+//!
+//! hyper is lenient where request smuggling lives: it takes bare LF line
+//! ends, reads a request with both Content-Length and Transfer-Encoding as
+//! chunked, accepts codings before `chunked`, has no separate limit for the
+//! request line or one header field, and closes without a word when a head
+//! is too slow. So every byte a client sends passes through the guard first.
+//! It checks each request head line by line against [`HttpLimits`] and
+//! RFC 9112 before hyper sees any of it, follows the body framing
+//! (Content-Length or chunked) to know where the next head starts, and runs
+//! the header, keep-alive and body-read timers.
+//!
+//! A refused head never reaches hyper. In its place hyper reads a fixed
+//! placeholder request, then end of file; the service, told by
+//! [`ConnShared`] that this request is the refused one, answers it with the
+//! refusal's status through the one error-page path (so it is access-logged)
+//! and closes. Pipelined requests before it are answered first, in order,
+//! because hyper answers requests in the order it reads them.
+//!
+//! Body bytes are read straight into hyper's buffer and only scanned; head
+//! bytes are held until the head is complete and valid.
+
+use crate::limits::HttpLimits;
+use bytes::{Buf, BytesMut};
+use hyper::StatusCode;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::{Instant, Sleep};
+
+/// What hyper reads in place of a refused head.
+const PLACEHOLDER: &[u8] = b"GET / HTTP/1.1\r\nhost: refused\r\n\r\n";
+
+/// Empty lines tolerated before a request line (RFC 9112 section 2.2 asks
+/// servers to ignore at least one, as some clients send one after a body).
+const MAX_LEADING_EMPTY_LINES: u32 = 8;
+
+/// The longest chunk extension accepted, per chunk.
+const MAX_CHUNK_EXTENSION: usize = 4096;
+
+/// A request the guard refused, for the service to answer.
+#[derive(Debug, Clone)]
+pub struct Rejection {
+    /// The status the client gets.
+    pub status: StatusCode,
+    /// What was wrong, for the log.
+    pub reason: &'static str,
+    /// The request line as received, made printable and shortened, for the
+    /// access log.
+    pub line: String,
+}
+
+/// What the guard and the service of one connection share.
+#[derive(Debug, Default)]
+pub struct ConnShared {
+    /// Heads handed to hyper, the placeholder included.
+    heads: AtomicU64,
+    /// Requests the service has been given.
+    served: AtomicU64,
+    /// Requests whose response is not finished.
+    active: AtomicUsize,
+    /// The refused request (its index among the heads) and why.
+    rejection: OnceLock<(u64, Rejection)>,
+}
+
+impl ConnShared {
+    /// Called by the service for each request hyper hands it: the refusal to
+    /// answer instead, if this request is the guard's placeholder, and a token
+    /// that marks the request active until its response is finished.
+    pub fn begin(self: &Arc<Self>) -> (Option<Rejection>, ActiveRequest) {
+        let index = self.served.fetch_add(1, Ordering::Relaxed);
+        self.active.fetch_add(1, Ordering::Relaxed);
+        let rejection = match self.rejection.get() {
+            Some((at, rejection)) if *at == index => Some(rejection.clone()),
+            _ => None,
+        };
+        (rejection, ActiveRequest(self.clone()))
+    }
+
+    fn idle(&self) -> bool {
+        self.active.load(Ordering::Relaxed) == 0
+    }
+}
+
+/// Marks a request as in progress; dropped when its response is done. While
+/// any is, a quiet socket is not an idle connection.
+#[derive(Debug)]
+pub struct ActiveRequest(Arc<ConnShared>);
+
+impl Drop for ActiveRequest {
+    fn drop(&mut self) {
+        self.0.active.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Where the guard is in the byte stream.
+#[derive(Debug)]
+enum Phase {
+    /// Reading a request head.
+    Head(HeadScan),
+    /// Inside a body of known length: this many bytes are left.
+    Length(u64),
+    /// Inside a chunked body.
+    Chunked(Chunk),
+    /// A head was refused: nothing more goes to hyper.
+    Closed,
+}
+
+/// The position inside a chunked body (RFC 9112 section 7.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chunk {
+    /// Reading the hexadecimal size; `digits` read so far.
+    Size {
+        value: u64,
+        digits: u8,
+    },
+    /// Whitespace after the size, before `;` or CR.
+    SizeSpace {
+        value: u64,
+    },
+    /// A chunk extension, up to CR.
+    Extension {
+        value: u64,
+        len: usize,
+    },
+    /// After the size line's CR.
+    SizeLf {
+        value: u64,
+    },
+    /// Chunk data; this many bytes left.
+    Data(u64),
+    /// After the data: CR, then LF.
+    DataCr,
+    DataLf,
+    /// A trailer field line (after the last chunk) of `len` bytes so far;
+    /// `fields` lines done.
+    Trailer {
+        len: usize,
+        fields: usize,
+    },
+    /// After a trailer line's CR (`len` is that line's length: 0 ends the body).
+    TrailerLf {
+        len: usize,
+        fields: usize,
+    },
+}
+
+/// How a scan of body bytes ended.
+enum BodyScan {
+    /// Every byte belongs to the body, which goes on.
+    More,
+    /// The body ended after this many bytes.
+    End(usize),
+    /// The framing broke after this many good bytes.
+    Broken(usize, &'static str),
+}
+
+/// What the guard knows about the head it is reading.
+#[derive(Debug, Default)]
+struct HeadScan {
+    /// The head so far.
+    buf: Vec<u8>,
+    /// Where the current line starts in `buf`.
+    line_start: usize,
+    /// Complete lines so far (the request line included).
+    lines: usize,
+    leading_empty: u32,
+    /// When its first byte arrived.
+    started: Option<Instant>,
+    http11: bool,
+    content_length: Option<u64>,
+    transfer_encodings: u32,
+    hosts: u32,
+}
+
+/// Why a head was refused.
+type Refusal = (StatusCode, &'static str);
+
+const fn bad(reason: &'static str) -> Refusal {
+    (StatusCode::BAD_REQUEST, reason)
+}
+
+/// What is being waited for when the socket has nothing to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wait {
+    Idle,
+    Header,
+    Body,
+}
+
+/// The socket as hyper sees it; see the module documentation.
+pub struct Guard<S> {
+    io: S,
+    limits: Arc<HttpLimits>,
+    shared: Arc<ConnShared>,
+    remote: SocketAddr,
+    phase: Phase,
+    /// Checked bytes waiting for hyper.
+    out: BytesMut,
+    /// Bytes read but not yet checked.
+    raw: BytesMut,
+    timer: Pin<Box<Sleep>>,
+    armed: Option<Wait>,
+    /// A body framing error or timeout, reported to hyper after the good
+    /// bytes before it.
+    failure: Option<io::Error>,
+    /// Once set (and `out` drained), hyper reads end of file.
+    eof: bool,
+}
+
+impl<S> Guard<S> {
+    /// Guards the connection `io` from `remote`.
+    pub fn new(
+        io: S,
+        limits: Arc<HttpLimits>,
+        shared: Arc<ConnShared>,
+        remote: SocketAddr,
+    ) -> Self {
+        Guard {
+            io,
+            limits,
+            shared,
+            remote,
+            phase: Phase::Head(HeadScan::default()),
+            out: BytesMut::new(),
+            raw: BytesMut::new(),
+            timer: Box::pin(tokio::time::sleep_until(Instant::now())),
+            armed: None,
+            failure: None,
+            eof: false,
+        }
+    }
+
+    /// Refuses the head being read: hyper gets the placeholder and then end
+    /// of file, and the service answers with `status`.
+    fn refuse(&mut self, (status, reason): Refusal) {
+        let line = match &self.phase {
+            Phase::Head(head) => printable_line(&head.buf),
+            _ => String::new(),
+        };
+        let index = self.shared.heads.fetch_add(1, Ordering::Relaxed);
+        let _ = self.shared.rejection.set((
+            index,
+            Rejection {
+                status,
+                reason,
+                line,
+            },
+        ));
+        self.out.extend_from_slice(PLACEHOLDER);
+        self.raw.clear();
+        self.phase = Phase::Closed;
+        self.eof = true;
+    }
+
+    /// A broken body: the bytes before the break still go to hyper, then the
+    /// error, so the application's read fails with `malformed`.
+    fn break_body(&mut self, kind: io::ErrorKind, reason: &'static str) {
+        tracing::warn!(remote = %self.remote, "{reason}; closing the connection");
+        self.failure = Some(io::Error::new(kind, reason));
+        self.raw.clear();
+        self.phase = Phase::Closed;
+    }
+
+    /// Checks the bytes in `raw` and moves the good ones to `out`.
+    fn process_raw(&mut self) {
+        while !self.raw.is_empty() {
+            match &mut self.phase {
+                Phase::Closed => self.raw.clear(),
+                Phase::Head(head) => match scan_head(head, &mut self.raw, &self.limits) {
+                    Ok(None) => return,
+                    Ok(Some(next)) => {
+                        let Phase::Head(head) = std::mem::replace(&mut self.phase, next) else {
+                            unreachable!("scanning a head")
+                        };
+                        self.shared.heads.fetch_add(1, Ordering::Relaxed);
+                        self.out.extend_from_slice(&head.buf);
+                    }
+                    Err(refusal) => return self.refuse(refusal),
+                },
+                Phase::Length(_) | Phase::Chunked(_) => {
+                    let scan = scan_body(&mut self.phase, &self.raw, &self.limits);
+                    let good = match scan {
+                        BodyScan::More => self.raw.len(),
+                        BodyScan::End(n) | BodyScan::Broken(n, _) => n,
+                    };
+                    self.out.extend_from_slice(&self.raw[..good]);
+                    self.raw.advance(good);
+                    if let BodyScan::Broken(_, reason) = scan {
+                        return self.break_body(io::ErrorKind::InvalidData, reason);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs the timer for what the connection is waiting for. `Ready(None)`
+    /// means there is something new to hand hyper; `Ready(Some(..))` is the
+    /// result to return as it is.
+    fn poll_wait(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<()>>> {
+        let want = match &self.phase {
+            Phase::Head(head) if head.buf.is_empty() => self.shared.idle().then_some(Wait::Idle),
+            Phase::Head(_) => Some(Wait::Header),
+            Phase::Length(_) | Phase::Chunked(_) => Some(Wait::Body),
+            Phase::Closed => None,
+        };
+        let Some(want) = want else {
+            self.armed = None;
+            return Poll::Pending;
+        };
+        if self.armed != Some(want) {
+            let now = Instant::now();
+            let deadline = match (&self.phase, want) {
+                (_, Wait::Idle) => now + self.limits.keep_alive_timeout,
+                (Phase::Head(head), Wait::Header) => {
+                    head.started.unwrap_or(now) + self.limits.header_timeout
+                }
+                _ => now + self.limits.body_timeout,
+            };
+            self.timer.as_mut().reset(deadline);
+            self.armed = Some(want);
+        }
+        if self.timer.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        self.armed = None;
+        match want {
+            Wait::Idle => {
+                tracing::debug!(remote = %self.remote, "closing an idle connection");
+                self.eof = true;
+                Poll::Ready(None)
+            }
+            Wait::Header => {
+                self.refuse((
+                    StatusCode::REQUEST_TIMEOUT,
+                    "the request head was not complete within the header timeout",
+                ));
+                Poll::Ready(None)
+            }
+            Wait::Body => {
+                self.break_body(
+                    io::ErrorKind::TimedOut,
+                    "the client sent no request body bytes within the body timeout",
+                );
+                Poll::Ready(None)
+            }
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Guard<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        loop {
+            if !this.out.is_empty() {
+                let n = this.out.len().min(buf.remaining());
+                buf.put_slice(&this.out[..n]);
+                this.out.advance(n);
+                return Poll::Ready(Ok(()));
+            }
+            if let Some(err) = this.failure.take() {
+                this.eof = true;
+                return Poll::Ready(Err(err));
+            }
+            if this.eof {
+                return Poll::Ready(Ok(()));
+            }
+            if !this.raw.is_empty() {
+                this.process_raw();
+                continue;
+            }
+
+            // Read more. hyper's buffer takes the bytes either way: body
+            // bytes stay there after a scan, head bytes move to `raw` until
+            // their head is complete.
+            let before = buf.filled().len();
+            match Pin::new(&mut this.io).poll_read(cx, buf) {
+                Poll::Pending => match this.poll_wait(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(None) => continue,
+                    Poll::Ready(Some(result)) => return Poll::Ready(result),
+                },
+                Poll::Ready(Err(err)) => return Poll::Ready(Err(err)),
+                Poll::Ready(Ok(())) => {}
+            }
+            let got = buf.filled().len() - before;
+            if got == 0 {
+                // The client closed its side; hyper decides what that means.
+                return Poll::Ready(Ok(()));
+            }
+            this.armed = None;
+            match &mut this.phase {
+                Phase::Length(_) | Phase::Chunked(_) => {
+                    match scan_body(&mut this.phase, &buf.filled()[before..], &this.limits) {
+                        BodyScan::More => return Poll::Ready(Ok(())),
+                        BodyScan::End(n) => {
+                            this.raw.extend_from_slice(&buf.filled()[before + n..]);
+                            buf.set_filled(before + n);
+                            return Poll::Ready(Ok(()));
+                        }
+                        BodyScan::Broken(n, reason) => {
+                            buf.set_filled(before + n);
+                            this.break_body(io::ErrorKind::InvalidData, reason);
+                            if n > 0 {
+                                return Poll::Ready(Ok(()));
+                            }
+                        }
+                    }
+                }
+                Phase::Head(head) => {
+                    if head.started.is_none() {
+                        head.started = Some(Instant::now());
+                    }
+                    this.raw.extend_from_slice(&buf.filled()[before..]);
+                    buf.set_filled(before);
+                }
+                Phase::Closed => buf.set_filled(before),
+            }
+        }
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Guard<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+/// Moves bytes from `raw` into the head, line by line. `Ok(Some(phase))`
+/// once the head is complete and valid (the phase of what follows it),
+/// `Ok(None)` when more bytes are needed.
+fn scan_head(
+    head: &mut HeadScan,
+    raw: &mut BytesMut,
+    limits: &HttpLimits,
+) -> Result<Option<Phase>, Refusal> {
+    loop {
+        let Some(newline) = raw.iter().position(|&b| b == b'\n') else {
+            head.buf.extend_from_slice(raw);
+            raw.clear();
+            check_sizes(head, limits, true)?;
+            return Ok(None);
+        };
+        head.buf.extend_from_slice(&raw[..=newline]);
+        raw.advance(newline + 1);
+        check_sizes(head, limits, false)?;
+        let line_end = head.buf.len() - 1;
+        let Some(line_end) = line_end.checked_sub(1).filter(|&i| head.buf[i] == b'\r') else {
+            return Err(bad("a line ends in a bare LF instead of CRLF"));
+        };
+        let line = &head.buf[head.line_start..line_end];
+        if head.lines == 0 {
+            if line.is_empty() {
+                head.leading_empty += 1;
+                if head.leading_empty > MAX_LEADING_EMPTY_LINES {
+                    return Err(bad("too many empty lines before the request line"));
+                }
+                head.buf.clear();
+                continue;
+            }
+            head.http11 = check_request_line(line)?;
+        } else if line.is_empty() {
+            return finish_head(head).map(Some);
+        } else {
+            if head.lines > limits.max_header_count {
+                return Err((
+                    StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                    "too many header fields",
+                ));
+            }
+            match check_field(line)? {
+                Framing::Other => {}
+                Framing::ContentLength(length) => {
+                    if head.content_length.is_some_and(|seen| seen != length) {
+                        return Err(bad("several different Content-Length values"));
+                    }
+                    head.content_length = Some(length);
+                }
+                Framing::Chunked => {
+                    head.transfer_encodings += 1;
+                    if head.transfer_encodings > 1 {
+                        return Err(bad("a transfer coding other than a single `chunked`"));
+                    }
+                }
+                Framing::Host => head.hosts += 1,
+            }
+        }
+        head.lines += 1;
+        head.line_start = head.buf.len();
+    }
+}
+
+/// The size limits, checked as bytes arrive so an oversized head is refused
+/// without waiting for (or holding) the rest of it. `partial` when the
+/// current line has no LF yet (its CR may already be there).
+fn check_sizes(head: &HeadScan, limits: &HttpLimits, partial: bool) -> Result<(), Refusal> {
+    let len = head.buf.len() - head.line_start;
+    // The line's own length, not counting the CRLF (or the CR of a partial line).
+    let len = len.saturating_sub(if partial { 1 } else { 2 });
+    if head.lines == 0 {
+        if len > limits.max_request_line {
+            return Err((StatusCode::URI_TOO_LONG, "the request line is too long"));
+        }
+    } else if len > limits.max_header_field {
+        return Err((
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "a header field is too long",
+        ));
+    }
+    if head.buf.len() > limits.max_head_size {
+        return Err((
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "the request head is too large",
+        ));
+    }
+    Ok(())
+}
+
+/// `method SP request-target SP HTTP-version`, exactly (RFC 9112 section 3).
+/// Returns whether the version is HTTP/1.1.
+fn check_request_line(line: &[u8]) -> Result<bool, Refusal> {
+    let mut parts = line.split(|&b| b == b' ');
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(bad(
+            "the request line is not `METHOD target HTTP/x.y` with single spaces",
+        ));
+    };
+    if method.is_empty() || !method.iter().all(|&b| is_tchar(b)) {
+        return Err(bad("the method is not a token"));
+    }
+    if target.is_empty() || !target.iter().all(|&b| (0x21..0x7f).contains(&b)) {
+        return Err(bad(
+            "the request target has a character that is not allowed",
+        ));
+    }
+    let origin_form = target[0] == b'/';
+    let asterisk = target == b"*" && method == b"OPTIONS";
+    let absolute =
+        starts_with_ignore_case(target, b"http://") || starts_with_ignore_case(target, b"https://");
+    let authority = method == b"CONNECT";
+    if !(origin_form || asterisk || absolute || authority) {
+        return Err(bad(
+            "the request target is not in a form this method allows",
+        ));
+    }
+    match version {
+        b"HTTP/1.1" => Ok(true),
+        b"HTTP/1.0" => Ok(false),
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
+            Err((
+                StatusCode::HTTP_VERSION_NOT_SUPPORTED,
+                "the HTTP version is not 1.0 or 1.1",
+            ))
+        }
+        _ => Err(bad("the request line has no valid HTTP version")),
+    }
+}
+
+/// What a header field means for the framing checks.
+enum Framing {
+    ContentLength(u64),
+    Chunked,
+    Host,
+    Other,
+}
+
+/// `field-name ":" OWS field-value OWS` (RFC 9110 section 5, RFC 9112
+/// section 5), and what the field says about the body's framing.
+fn check_field(line: &[u8]) -> Result<Framing, Refusal> {
+    if matches!(line[0], b' ' | b'\t') {
+        return Err(bad("obsolete line folding in the header"));
+    }
+    let Some(colon) = line.iter().position(|&b| b == b':') else {
+        return Err(bad("a header line has no colon"));
+    };
+    let (name, value) = (&line[..colon], &line[colon + 1..]);
+    if name.is_empty() {
+        return Err(bad("a header has an empty name"));
+    }
+    if name.iter().any(|&b| matches!(b, b' ' | b'\t')) {
+        return Err(bad("whitespace between a header name and its colon"));
+    }
+    if !name.iter().all(|&b| is_tchar(b)) {
+        return Err(bad("a header name is not a token"));
+    }
+    if !value
+        .iter()
+        .all(|&b| b == b'\t' || (b' '..0x7f).contains(&b) || b >= 0x80)
+    {
+        return Err(bad("a header value contains a control character"));
+    }
+    let value = trim_ows(value);
+    if name.eq_ignore_ascii_case(b"content-length") {
+        parse_decimal(value)
+            .map(Framing::ContentLength)
+            .ok_or(bad("the Content-Length is not a number"))
+    } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+        if value.eq_ignore_ascii_case(b"chunked") {
+            Ok(Framing::Chunked)
+        } else {
+            Err(bad("a transfer coding other than a single `chunked`"))
+        }
+    } else if name.eq_ignore_ascii_case(b"host") {
+        if value.iter().all(|&b| is_host_char(b)) {
+            Ok(Framing::Host)
+        } else {
+            Err(bad("the Host header is not a valid host"))
+        }
+    } else {
+        Ok(Framing::Other)
+    }
+}
+
+/// The checks that need the whole head; returns what comes after it.
+fn finish_head(head: &HeadScan) -> Result<Phase, Refusal> {
+    let chunked = head.transfer_encodings > 0;
+    if chunked && head.content_length.is_some() {
+        return Err(bad("both Content-Length and Transfer-Encoding"));
+    }
+    if chunked && !head.http11 {
+        return Err(bad("Transfer-Encoding in an HTTP/1.0 request"));
+    }
+    if head.hosts > 1 {
+        return Err(bad("several Host headers"));
+    }
+    if head.http11 && head.hosts == 0 {
+        return Err(bad("an HTTP/1.1 request without a Host header"));
+    }
+    Ok(match head.content_length {
+        _ if chunked => Phase::Chunked(Chunk::Size {
+            value: 0,
+            digits: 0,
+        }),
+        Some(length) if length > 0 => Phase::Length(length),
+        _ => Phase::Head(HeadScan::default()),
+    })
+}
+
+/// Follows the body framing over `data`; when the body ends, `phase` becomes
+/// the next head.
+fn scan_body(phase: &mut Phase, data: &[u8], limits: &HttpLimits) -> BodyScan {
+    match phase {
+        Phase::Length(left) => {
+            if (data.len() as u64) < *left {
+                *left -= data.len() as u64;
+                BodyScan::More
+            } else {
+                let end = *left as usize;
+                *phase = Phase::Head(HeadScan::default());
+                BodyScan::End(end)
+            }
+        }
+        Phase::Chunked(state) => {
+            let scan = scan_chunked(state, data, limits);
+            if let BodyScan::End(_) = scan {
+                *phase = Phase::Head(HeadScan::default());
+            }
+            scan
+        }
+        Phase::Head(_) | Phase::Closed => BodyScan::End(0),
+    }
+}
+
+/// Follows chunked framing over `data` (RFC 9112 section 7.1).
+fn scan_chunked(state: &mut Chunk, data: &[u8], limits: &HttpLimits) -> BodyScan {
+    let mut i = 0;
+    while i < data.len() {
+        let b = data[i];
+        *state = match *state {
+            Chunk::Data(left) => {
+                let take = left.min((data.len() - i) as u64);
+                i += take as usize;
+                *state = if take == left {
+                    Chunk::DataCr
+                } else {
+                    Chunk::Data(left - take)
+                };
+                continue;
+            }
+            Chunk::Size { value, digits } => match (b as char).to_digit(16) {
+                Some(d) if digits < 16 => Chunk::Size {
+                    value: value * 16 + u64::from(d),
+                    digits: digits + 1,
+                },
+                Some(_) => return BodyScan::Broken(i, "a chunk size is too large"),
+                None if digits == 0 => {
+                    return BodyScan::Broken(i, "a chunk size is not hexadecimal");
+                }
+                None => match b {
+                    b' ' | b'\t' => Chunk::SizeSpace { value },
+                    b';' => Chunk::Extension { value, len: 0 },
+                    b'\r' => Chunk::SizeLf { value },
+                    _ => return BodyScan::Broken(i, "a chunk size is not hexadecimal"),
+                },
+            },
+            Chunk::SizeSpace { value } => match b {
+                b' ' | b'\t' => Chunk::SizeSpace { value },
+                b';' => Chunk::Extension { value, len: 0 },
+                b'\r' => Chunk::SizeLf { value },
+                _ => return BodyScan::Broken(i, "junk after a chunk size"),
+            },
+            Chunk::Extension { value, len } => match b {
+                b'\r' => Chunk::SizeLf { value },
+                _ if len >= MAX_CHUNK_EXTENSION => {
+                    return BodyScan::Broken(i, "a chunk extension is too long");
+                }
+                b'\t' | b' '..=0x7e | 0x80.. => Chunk::Extension {
+                    value,
+                    len: len + 1,
+                },
+                _ => return BodyScan::Broken(i, "a control character in a chunk extension"),
+            },
+            Chunk::SizeLf { value } => match b {
+                b'\n' if value == 0 => Chunk::Trailer { len: 0, fields: 0 },
+                b'\n' => Chunk::Data(value),
+                _ => return BodyScan::Broken(i, "a chunk size line does not end in CRLF"),
+            },
+            Chunk::DataCr => match b {
+                b'\r' => Chunk::DataLf,
+                _ => return BodyScan::Broken(i, "chunk data longer than its size"),
+            },
+            Chunk::DataLf => match b {
+                b'\n' => Chunk::Size {
+                    value: 0,
+                    digits: 0,
+                },
+                _ => return BodyScan::Broken(i, "chunk data does not end in CRLF"),
+            },
+            Chunk::Trailer { len, fields } => match b {
+                b'\r' => Chunk::TrailerLf { len, fields },
+                _ if len >= limits.max_header_field => {
+                    return BodyScan::Broken(i, "a trailer field is too long");
+                }
+                b'\t' | b' '..=0x7e | 0x80.. => Chunk::Trailer {
+                    len: len + 1,
+                    fields,
+                },
+                _ => return BodyScan::Broken(i, "a control character in a trailer field"),
+            },
+            Chunk::TrailerLf { len, fields } => match b {
+                b'\n' if len == 0 => return BodyScan::End(i + 1),
+                b'\n' if fields + 1 > limits.max_header_count => {
+                    return BodyScan::Broken(i, "too many trailer fields");
+                }
+                b'\n' => Chunk::Trailer {
+                    len: 0,
+                    fields: fields + 1,
+                },
+                _ => return BodyScan::Broken(i, "a trailer line does not end in CRLF"),
+            },
+        };
+        i += 1;
+    }
+    BodyScan::More
+}
+
+/// RFC 9110 `tchar`.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// Characters of `uri-host [ ":" port ]`, IPv6 literals included.
+fn is_host_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%:[]".contains(&b)
+}
+
+fn starts_with_ignore_case(text: &[u8], prefix: &[u8]) -> bool {
+    text.len() >= prefix.len() && text[..prefix.len()].eq_ignore_ascii_case(prefix)
+}
+
+fn trim_ows(mut value: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = value {
+        value = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = value {
+        value = rest;
+    }
+    value
+}
+
+/// `1*DIGIT` that fits in a u64.
+fn parse_decimal(text: &[u8]) -> Option<u64> {
+    if text.is_empty() || !text.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(text).ok()?.parse().ok()
+}
+
+/// The first line of `head`, without its line end, non-printable bytes
+/// escaped and cut at 200 bytes: safe to put in a log line.
+fn printable_line(head: &[u8]) -> String {
+    const MAX: usize = 200;
+    let end = head
+        .iter()
+        .position(|&b| b == b'\r' || b == b'\n')
+        .unwrap_or(head.len());
+    let line = &head[..end];
+    let mut text: String = line[..line.len().min(MAX)]
+        .iter()
+        .flat_map(|&b| std::ascii::escape_default(b))
+        .map(char::from)
+        .collect();
+    if line.len() > MAX {
+        text.push_str("...");
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> HttpLimits {
+        HttpLimits::default()
+    }
+
+    /// Scans `input` as one connection's bytes; returns the refusal, or the
+    /// phase after the last byte.
+    fn scan(input: &[u8]) -> Result<Phase, Refusal> {
+        let limits = limits();
+        let mut phase = Phase::Head(HeadScan::default());
+        let mut raw = BytesMut::from(input);
+        while !raw.is_empty() {
+            match &mut phase {
+                Phase::Head(head) => match scan_head(head, &mut raw, &limits)? {
+                    Some(next) => phase = next,
+                    None => break,
+                },
+                _ => {
+                    match scan_body(&mut phase, &raw, &limits) {
+                        BodyScan::More => raw.clear(),
+                        BodyScan::End(n) => raw.advance(n),
+                        BodyScan::Broken(_, reason) => return Err(bad(reason)),
+                    };
+                }
+            }
+        }
+        Ok(phase)
+    }
+
+    fn status(input: &[u8]) -> u16 {
+        match scan(input) {
+            Ok(_) => 200,
+            Err((status, _)) => status.as_u16(),
+        }
+    }
+
+    #[test]
+    fn valid_heads_and_bodies_pass_and_end_where_they_should() {
+        assert!(matches!(
+            scan(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"),
+            Ok(Phase::Head(h)) if h.buf.is_empty()
+        ));
+        assert!(matches!(
+            scan(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabcGET"),
+            Ok(Phase::Head(h)) if h.buf == b"GET"
+        ));
+        assert!(matches!(
+            scan(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3;x=1\r\nabc\r\n0\r\nT: 1\r\n\r\nG"),
+            Ok(Phase::Head(h)) if h.buf == b"G"
+        ));
+        assert!(matches!(
+            scan(b"\r\nGET / HTTP/1.0\r\n\r\n"),
+            Ok(Phase::Head(h)) if h.buf.is_empty()
+        ));
+    }
+
+    #[test]
+    fn malformed_heads_are_refused_with_their_status() {
+        assert_eq!(status(b"GET / HTTP/1.1\nHost: a\r\n\r\n"), 400);
+        assert_eq!(status(b"G(T / HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+        assert_eq!(status(b"GET /\r\n\r\n"), 400);
+        assert_eq!(status(b"GET / HTTP/2.0\r\nHost: a\r\n\r\n"), 505);
+        assert_eq!(status(b"GET  / HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+        assert_eq!(status(b"GET / HTTP/1.1\r\nHost : a\r\n\r\n"), 400);
+        assert_eq!(
+            status(b"GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\n  2\r\n\r\n"),
+            400
+        );
+        assert_eq!(status(b"GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n"), 400);
+        assert_eq!(status(b"GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n"), 400);
+        assert_eq!(
+            status(b"GET / HTTP/1.1\r\nHost: a\r\nX\xc3\xa9: 1\r\n\r\n"),
+            400
+        );
+        assert_eq!(status(b"GET / HTTP/1.1\r\n\r\n"), 400);
+        assert_eq!(status(b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"), 400);
+        assert_eq!(
+            status(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            400
+        );
+        assert_eq!(
+            status(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"),
+            400
+        );
+        assert_eq!(
+            status(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"),
+            400
+        );
+        assert_eq!(
+            status(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nz\r\n"),
+            400
+        );
+    }
+
+    #[test]
+    fn size_limits_are_refused_before_the_line_ends() {
+        let long = vec![b'a'; 9000];
+        let mut line = b"GET /".to_vec();
+        line.extend_from_slice(&long);
+        assert_eq!(status(&line), 414);
+        let mut field = b"GET / HTTP/1.1\r\nX: ".to_vec();
+        field.extend_from_slice(&long);
+        assert_eq!(status(&field), 431);
+        let mut many = b"GET / HTTP/1.1\r\nHost: a\r\n".to_vec();
+        for i in 0..101 {
+            many.extend_from_slice(format!("X-{i}: 1\r\n").as_bytes());
+        }
+        assert_eq!(status(&many), 431);
+    }
+
+    #[test]
+    fn printable_line_escapes_and_shortens() {
+        assert_eq!(
+            printable_line(b"GET /\x01 HTTP/1.1\r\nX"),
+            "GET /\\x01 HTTP/1.1"
+        );
+        assert_eq!(printable_line(&[b'a'; 300]).len(), 203);
+    }
+}
