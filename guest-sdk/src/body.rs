@@ -31,6 +31,11 @@ pub struct Body {
     source: Option<ChunkIter>,
     /// The total size, when the body is in memory.
     known_length: Option<u64>,
+    /// Keep `source` after it ends or fails instead of dropping it there, so
+    /// that it sees every later pull and is dropped only with the body, when
+    /// the host drops the resource (WSGI's `close()`). Only the validator's
+    /// wrapper asks for that (`validate`).
+    keep_source: bool,
 }
 
 impl Body {
@@ -45,6 +50,7 @@ impl Body {
             pending: bytes,
             offset: 0,
             source: None,
+            keep_source: false,
         }
     }
 
@@ -83,6 +89,20 @@ impl Body {
             offset: 0,
             source: Some(Box::new(chunks.into_iter())),
             known_length: None,
+            keep_source: false,
+        }
+    }
+
+    /// A lazy body whose iterator lives as long as the body and is asked
+    /// for every chunk the host pulls, even after it returned `None` or an
+    /// error.
+    pub(crate) fn from_kept_iter<I>(chunks: I) -> Self
+    where
+        I: Iterator<Item = Result<Vec<u8>, Error>> + 'static,
+    {
+        Self {
+            keep_source: true,
+            ..Self::from_result_iter(chunks)
         }
     }
 
@@ -132,11 +152,15 @@ impl Iterator for Body {
             }
             Some(Ok(chunk)) => Some(Ok(chunk)),
             Some(Err(err)) => {
-                self.source = None;
+                if !self.keep_source {
+                    self.source = None;
+                }
                 Some(Err(err))
             }
             None => {
-                self.source = None;
+                if !self.keep_source {
+                    self.source = None;
+                }
                 None
             }
         }
@@ -248,6 +272,39 @@ mod tests {
     fn big_iterator_items_are_split_and_empty_items_kept() {
         let body = Body::from_iter(vec![vec![0; MAX_CHUNK + 1], Vec::new(), vec![1; 2]]);
         assert_eq!(chunk_sizes(body), [MAX_CHUNK, 1, 0, 2]);
+    }
+
+    #[test]
+    fn a_kept_iterator_sees_every_pull_and_drops_with_the_body() {
+        struct Probe(Rc<Cell<(u32, bool)>>);
+        impl Iterator for Probe {
+            type Item = Result<Vec<u8>, Error>;
+            fn next(&mut self) -> Option<Self::Item> {
+                let (pulls, dropped) = self.0.get();
+                self.0.set((pulls + 1, dropped));
+                None
+            }
+        }
+        impl Drop for Probe {
+            fn drop(&mut self) {
+                let (pulls, _) = self.0.get();
+                self.0.set((pulls, true));
+            }
+        }
+        let seen = Rc::new(Cell::new((0, false)));
+        let mut body = Body::from_kept_iter(Probe(Rc::clone(&seen)));
+        assert!(body.next().is_none());
+        assert!(body.next().is_none());
+        assert_eq!(seen.get(), (2, false));
+        drop(body);
+        assert_eq!(seen.get(), (2, true));
+
+        // Without keeping, the iterator goes at its end.
+        let seen = Rc::new(Cell::new((0, false)));
+        let mut body = Body::from_result_iter(Probe(Rc::clone(&seen)));
+        assert!(body.next().is_none());
+        assert!(body.next().is_none());
+        assert_eq!(seen.get(), (1, true));
     }
 
     #[test]

@@ -46,10 +46,17 @@ impl Environ {
     /// for unit-testing handlers natively, outside a component (note that
     /// [`StartResponse`](crate::StartResponse) and [`log`](crate::log) still
     /// need the host).
+    ///
+    /// As with the host, the body ends at `raw.content_length` when that is
+    /// set: bytes beyond it are never read.
     pub fn with_body(raw: WitEnviron, body: impl Into<Vec<u8>>) -> Self {
+        let mut body = body.into();
+        if let Some(length) = raw.content_length {
+            body.truncate(usize::try_from(length).unwrap_or(usize::MAX));
+        }
         Self {
             raw,
-            input: Input::from_memory(body.into()),
+            input: Input::from_memory(body),
         }
     }
 
@@ -504,7 +511,7 @@ pub(crate) mod tests {
     #[test]
     fn body_from_memory() {
         let mut raw = raw("POST", "/");
-        raw.content_length = Some(11);
+        raw.content_length = Some(14);
         let mut env = Environ::with_body(raw, b"name=Ada+L&x=1".to_vec());
         assert_eq!(
             env.form().unwrap(),
@@ -514,5 +521,16 @@ pub(crate) mod tests {
             ]
         );
         assert!(env.read_body().unwrap().is_empty());
+    }
+
+    #[test]
+    fn body_from_memory_ends_at_content_length() {
+        let mut raw = raw("POST", "/");
+        raw.content_length = Some(5);
+        let mut env = Environ::with_body(raw, b"12345 and trailing bytes".to_vec());
+        let input = env.input();
+        assert_eq!(input.read_up_to(100).unwrap(), b"12345");
+        assert!(input.read_all().unwrap().is_empty());
+        assert!(input.read_line_bytes().unwrap().is_empty());
     }
 }

@@ -72,19 +72,23 @@ where
         .map_err(|err| app_error(&err))?;
     let wire = response.into_wire();
     if let Some((status, headers)) = wire.start {
-        server::start(&status, headers, None).map_err(|err| {
-            let detail = err.detail().map(|d| format!(": {d}")).unwrap_or_default();
-            AppError {
-                message: format!(
-                    "start_response({status:?}) was refused ({}{detail})",
-                    err.kind()
-                ),
-            }
+        server::start(&status, headers, None).map_err(|err| AppError {
+            message: refused_message(&status, &err),
         })?;
     }
     Ok(application::Body::new(BodyResource {
         body: RefCell::new(wire.body),
     }))
+}
+
+/// The error message for a `start_response` call the SDK made on the
+/// application's behalf and the host refused.
+pub(crate) fn refused_message(status: &str, err: &server::StartResponseError) -> String {
+    let detail = err.detail().map(|d| format!(": {d}")).unwrap_or_default();
+    format!(
+        "start_response({status:?}) was refused ({}{detail})",
+        err.kind()
+    )
 }
 
 /// Makes a panic's message reach the server log: a panic aborts, which

@@ -63,13 +63,18 @@
 //! A panic traps the instance, with the same result for the client; the SDK
 //! writes the panic message to the server log first.
 //!
+//! While developing, `app!(wasm_gateway_sdk::validate::validated(handler))`
+//! checks every request and response against PEP 3333, as Python's
+//! `wsgiref.validate` does, and fails the request with a `wsgi validator:`
+//! line in the server log at the first violation (see [`validate`]).
+//!
 //! # Layout
 //!
 //! | Module | Contents |
 //! |---|---|
 //! | [`app!`] (here) | the export macro |
 //! | `environ` | [`Environ`] (the request), [`cgi_vars`], [`WitEnviron`] |
-//! | `input` | [`Input`], the request body as `Read` + `BufRead` |
+//! | `input` | [`Input`], the request body as `Read` + `BufRead` and PEP 3333's `wsgi.input` methods |
 //! | `server` | [`StartResponse`], [`Write`], [`log`], [`StartResponseError`], [`WriteError`] |
 //! | `response` | [`Response`], [`IntoResponse`] |
 //! | `body` | [`Body`], the response body the host pulls |
@@ -78,6 +83,7 @@
 //! | `error` | [`Error`], [`Result`] |
 //! | `status` | [`reason_phrase`] |
 //! | [`urlencoded`] | query string and form parsing |
+//! | [`validate`] | a port of `wsgiref.validate`: [`validate::validated`] checks host and application against PEP 3333 |
 //! | `bindings` | the `wit-bindgen` output (hidden) |
 //!
 //! Everything except the calls into the host (`start_response`, `write`,
@@ -97,6 +103,7 @@ mod router;
 mod server;
 mod status;
 pub mod urlencoded;
+pub mod validate;
 
 pub use body::Body;
 pub use environ::{Environ, WitEnviron, WitHeader, cgi_vars, http_var_name};
@@ -104,7 +111,7 @@ pub use error::{Error, Result};
 #[doc(hidden)]
 pub use handler::__private;
 pub use handler::Handler;
-pub use input::Input;
+pub use input::{ByteLines, Input};
 pub use response::{IntoResponse, Response};
 pub use router::{Params, Router};
 pub use server::{StartResponse, StartResponseError, Write, WriteError, log};

@@ -8,24 +8,57 @@
 //! WSGI-style code that wants to control the exact moment the status and
 //! headers are set (handlers of the form `fn(Environ, StartResponse) -> Body`).
 
-use crate::bindings::wasm_gateway::wsgi::{server, types};
+use crate::bindings::wasm_gateway::wsgi::types;
 
 pub use types::{StartResponseError, WriteError};
+
+/// The `server` imports this module wraps. In the SDK's own unit tests they
+/// are a recording fake instead: on the build machine the generated imports
+/// are stubs that panic.
+mod host {
+    #[cfg(not(test))]
+    pub(crate) use crate::bindings::wasm_gateway::wsgi::server::{log, start_response, write};
+
+    #[cfg(test)]
+    pub(crate) use super::fake_host::{log, start_response, write};
+}
 
 /// WSGI's `start_response` callable, handed to handlers that take a second
 /// argument.
 ///
-/// It is zero-sized and `Copy`: move it into a body iterator to start the
+/// It is `Copy` (and one byte): move it into a body iterator to start the
 /// response lazily, right before the first chunk (the host allows that until
 /// the body yields its first non-empty chunk).
 #[derive(Clone, Copy, Debug)]
 pub struct StartResponse {
-    _private: (),
+    /// Calls go through the validator ([`crate::validate`]) first. A flag
+    /// rather than a hook object keeps this type `Copy`, and costs calls
+    /// that are not validated one branch.
+    checked: bool,
 }
 
 impl StartResponse {
     pub(crate) const fn new() -> Self {
-        Self { _private: () }
+        Self { checked: false }
+    }
+
+    /// The `start_response` that [`validated`](crate::validate::validated)
+    /// hands to the application.
+    pub(crate) const fn checked() -> Self {
+        Self { checked: true }
+    }
+
+    fn start(
+        &self,
+        status: &str,
+        headers: Vec<types::Header>,
+        exc_info: Option<&str>,
+    ) -> Result<Write, StartResponseError> {
+        if self.checked {
+            crate::validate::start_checked(status, headers, exc_info)
+        } else {
+            start(status, headers, exc_info)
+        }
     }
 
     /// `start_response(status, headers)`: sets the status line (e.g.
@@ -39,7 +72,7 @@ impl StartResponse {
         status: &str,
         headers: &[(&str, &str)],
     ) -> Result<Write, StartResponseError> {
-        start(status, text_headers(headers), None)
+        self.start(status, text_headers(headers), None)
     }
 
     /// `start_response(status, headers, exc_info)`: replaces the status and
@@ -52,7 +85,7 @@ impl StartResponse {
         headers: &[(&str, &str)],
         exc_info: &str,
     ) -> Result<Write, StartResponseError> {
-        start(status, text_headers(headers), Some(exc_info))
+        self.start(status, text_headers(headers), Some(exc_info))
     }
 
     /// Like [`call`](Self::call) and [`call_with_exc_info`](Self::call_with_exc_info),
@@ -70,7 +103,7 @@ impl StartResponse {
                 value: value.to_vec(),
             })
             .collect();
-        start(status, headers, exc_info)
+        self.start(status, headers, exc_info)
     }
 }
 
@@ -84,14 +117,23 @@ fn text_headers(headers: &[(&str, &str)]) -> Vec<types::Header> {
         .collect()
 }
 
-/// The one place the `start-response` import is called.
+/// Calls `start_response` on the host, unchecked.
 pub(crate) fn start(
     status: &str,
     headers: Vec<types::Header>,
     exc_info: Option<&str>,
 ) -> Result<Write, StartResponseError> {
-    server::start_response(status, &headers, exc_info)?;
-    Ok(Write { _private: () })
+    start_on_host(status, &headers, exc_info)?;
+    Ok(Write { checked: false })
+}
+
+/// The one place the `start-response` import is called.
+pub(crate) fn start_on_host(
+    status: &str,
+    headers: &[types::Header],
+    exc_info: Option<&str>,
+) -> Result<(), StartResponseError> {
+    host::start_response(status, headers, exc_info)
 }
 
 /// WSGI's legacy `write(data)` callable, returned by
@@ -99,20 +141,35 @@ pub(crate) fn start(
 /// chunk of the returned body. New code should return a body instead.
 #[derive(Clone, Copy, Debug)]
 pub struct Write {
-    _private: (),
+    /// As in [`StartResponse`]: calls go through the validator first.
+    checked: bool,
 }
 
 impl Write {
+    /// The `write` a validated `start_response` returns.
+    pub(crate) const fn checked() -> Self {
+        Self { checked: true }
+    }
+
     /// Sends `data` to the client now (before the body).
     pub fn write(&self, data: &[u8]) -> Result<(), WriteError> {
-        server::write(data)
+        if self.checked {
+            crate::validate::write_checked(data)
+        } else {
+            write_on_host(data)
+        }
     }
+}
+
+/// The one place the `write` import is called.
+pub(crate) fn write_on_host(data: &[u8]) -> Result<(), WriteError> {
+    host::write(data)
 }
 
 /// Writes `message` to the server's error log (`wsgi.errors`), tagged with
 /// the application and the request. Multi-line text is logged line by line.
 pub fn log(message: impl AsRef<str>) {
-    server::log(message.as_ref());
+    host::log(message.as_ref());
 }
 
 impl StartResponseError {
@@ -147,6 +204,105 @@ impl WriteError {
             Self::NotStarted => "not-started",
             Self::Disconnected => "disconnected",
         }
+    }
+}
+
+/// A stand-in for the host's `server` imports in the SDK's unit tests: it
+/// records what the guest sends and answers `start_response` and `write`
+/// with the host's rules (see `wit/wsgi.wit`), or with whatever a test asks
+/// for. One per test thread.
+#[cfg(test)]
+pub(crate) mod fake_host {
+    use std::cell::RefCell;
+
+    use super::types::{Header, StartResponseError, WriteError};
+
+    /// What the fake host saw, and how it should answer.
+    #[derive(Debug, Default)]
+    pub(crate) struct FakeHost {
+        /// Accepted `start_response` calls.
+        pub(crate) starts: Vec<Started>,
+        /// Bytes accepted through `write`.
+        pub(crate) written: Vec<u8>,
+        /// Lines sent to `wsgi.errors`.
+        pub(crate) logs: Vec<String>,
+        /// The status line and headers have gone to the client (a test sets
+        /// this when it pulls a non-empty body chunk; `write` sets it too).
+        pub(crate) headers_sent: bool,
+        /// The answer to the next `start_response` call, instead of the
+        /// host's rules (to play a host that breaks them).
+        pub(crate) next_start_answer: Option<Result<(), StartResponseError>>,
+    }
+
+    /// One accepted `start_response` call.
+    #[derive(Debug)]
+    pub(crate) struct Started {
+        pub(crate) status: String,
+        pub(crate) headers: Vec<(String, Vec<u8>)>,
+        pub(crate) exc_info: Option<String>,
+    }
+
+    thread_local! {
+        static HOST: RefCell<FakeHost> = RefCell::new(FakeHost::default());
+    }
+
+    /// Starts a test with a fresh host.
+    pub(crate) fn reset() {
+        HOST.with(|host| *host.borrow_mut() = FakeHost::default());
+    }
+
+    /// Looks at or changes the host's state.
+    pub(crate) fn with<R>(f: impl FnOnce(&mut FakeHost) -> R) -> R {
+        HOST.with(|host| f(&mut host.borrow_mut()))
+    }
+
+    pub(crate) fn start_response(
+        status: &str,
+        headers: &[Header],
+        exc_info: Option<&str>,
+    ) -> Result<(), StartResponseError> {
+        with(|host| {
+            let answer = host.next_start_answer.take().unwrap_or_else(|| {
+                let valid = status.len() > 4
+                    && status.as_bytes()[..3].iter().all(u8::is_ascii_digit)
+                    && status.as_bytes()[3] == b' ';
+                if !valid {
+                    Err(StartResponseError::InvalidStatus(status.to_owned()))
+                } else if exc_info.is_none() && !host.starts.is_empty() {
+                    Err(StartResponseError::AlreadyStarted)
+                } else if exc_info.is_some() && host.headers_sent {
+                    Err(StartResponseError::HeadersSent)
+                } else {
+                    Ok(())
+                }
+            });
+            if answer.is_ok() {
+                host.starts.push(Started {
+                    status: status.to_owned(),
+                    headers: headers
+                        .iter()
+                        .map(|h| (h.name.clone(), h.value.clone()))
+                        .collect(),
+                    exc_info: exc_info.map(str::to_owned),
+                });
+            }
+            answer
+        })
+    }
+
+    pub(crate) fn write(data: &[u8]) -> Result<(), WriteError> {
+        with(|host| {
+            if host.starts.is_empty() {
+                return Err(WriteError::NotStarted);
+            }
+            host.headers_sent |= !data.is_empty();
+            host.written.extend_from_slice(data);
+            Ok(())
+        })
+    }
+
+    pub(crate) fn log(message: &str) {
+        with(|host| host.logs.push(message.to_owned()));
     }
 }
 
