@@ -22,6 +22,7 @@
 //! bytes are held until the head is complete and valid.
 
 use crate::limits::HttpLimits;
+use atomic_waker::AtomicWaker;
 use bytes::{Buf, BytesMut};
 use hyper::StatusCode;
 use std::io;
@@ -29,7 +30,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
@@ -39,6 +40,11 @@ const PLACEHOLDER: &[u8] = b"GET / HTTP/1.1\r\nhost: refused\r\n\r\n";
 /// Empty lines tolerated before a request line (RFC 9112 section 2.2 asks
 /// servers to ignore at least one, as some clients send one after a body).
 const MAX_LEADING_EMPTY_LINES: u32 = 8;
+
+/// How long, and for how many bytes, a closing connection keeps reading
+/// what the client still sends (see [`Guard::poll_shutdown`]).
+const LINGER_TIME: std::time::Duration = std::time::Duration::from_secs(2);
+const LINGER_BYTES: usize = 1 << 20;
 
 /// The longest chunk extension accepted, per chunk.
 const MAX_CHUNK_EXTENSION: usize = 4096;
@@ -66,6 +72,9 @@ pub struct ConnShared {
     active: AtomicUsize,
     /// The refused request (its index among the heads) and why.
     rejection: OnceLock<(u64, Rejection)>,
+    /// The guard's reader, parked while a request was active, to wake when
+    /// the last one finishes: the keep-alive timer starts then.
+    parked: AtomicWaker,
 }
 
 impl ConnShared {
@@ -94,7 +103,9 @@ pub struct ActiveRequest(Arc<ConnShared>);
 
 impl Drop for ActiveRequest {
     fn drop(&mut self) {
-        self.0.active.fetch_sub(1, Ordering::Relaxed);
+        if self.0.active.fetch_sub(1, Ordering::Relaxed) == 1 {
+            self.0.parked.wake();
+        }
     }
 }
 
@@ -211,6 +222,8 @@ pub struct Guard<S> {
     failure: Option<io::Error>,
     /// Once set (and `out` drained), hyper reads end of file.
     eof: bool,
+    /// Bytes discarded while lingering after shutdown; `None` before it.
+    lingered: Option<usize>,
 }
 
 impl<S> Guard<S> {
@@ -233,6 +246,7 @@ impl<S> Guard<S> {
             armed: None,
             failure: None,
             eof: false,
+            lingered: None,
         }
     }
 
@@ -254,8 +268,10 @@ impl<S> Guard<S> {
         ));
         self.out.extend_from_slice(PLACEHOLDER);
         self.raw.clear();
+        // Not end of file: hyper would take that as the client leaving and
+        // drop the answer. It reads nothing more, answers the placeholder
+        // with `Connection: close`, and closes.
         self.phase = Phase::Closed;
-        self.eof = true;
     }
 
     /// A broken body: the bytes before the break still go to hyper, then the
@@ -311,6 +327,13 @@ impl<S> Guard<S> {
         };
         let Some(want) = want else {
             self.armed = None;
+            if let Phase::Head(_) = self.phase {
+                self.shared.parked.register(cx.waker());
+                // The request may have finished since `idle()` was read.
+                if self.shared.idle() {
+                    return Poll::Ready(None);
+                }
+            }
             return Poll::Pending;
         };
         if self.armed != Some(want) {
@@ -394,6 +417,11 @@ impl<S: AsyncRead + Unpin> AsyncRead for Guard<S> {
             }
             let got = buf.filled().len() - before;
             if got == 0 {
+                if let Phase::Closed = this.phase {
+                    // The refusal is still to be written; hyper must not
+                    // see the client's half-close and give up on it.
+                    return Poll::Pending;
+                }
                 // The client closed its side; hyper decides what that means.
                 return Poll::Ready(Ok(()));
             }
@@ -429,7 +457,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Guard<S> {
     }
 }
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for Guard<S> {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Guard<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -454,8 +482,41 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Guard<S> {
         Pin::new(&mut self.io).poll_flush(cx)
     }
 
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
+    /// Sends FIN, then lingers: reads and discards what the client still
+    /// sends until it closes too, for at most [`LINGER_TIME`] and
+    /// [`LINGER_BYTES`]. Closing a socket with unread bytes makes the kernel
+    /// send a reset, which can destroy the response still in flight (a 414
+    /// to a client that is still sending its long request line, say).
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.lingered.is_none() {
+            if let Err(err) = ready!(Pin::new(&mut this.io).poll_shutdown(cx)) {
+                return Poll::Ready(Err(err));
+            }
+            this.lingered = Some(0);
+            this.timer.as_mut().reset(Instant::now() + LINGER_TIME);
+            this.armed = None;
+        }
+        let mut scratch = [0u8; 4096];
+        loop {
+            let mut read = ReadBuf::new(&mut scratch);
+            match Pin::new(&mut this.io).poll_read(cx, &mut read) {
+                Poll::Ready(Ok(())) if !read.filled().is_empty() => {
+                    let drained = this.lingered.unwrap_or(0) + read.filled().len();
+                    this.lingered = Some(drained);
+                    if drained > LINGER_BYTES {
+                        return Poll::Ready(Ok(()));
+                    }
+                }
+                Poll::Ready(_) => return Poll::Ready(Ok(())),
+                Poll::Pending => {
+                    return match this.timer.as_mut().poll(cx) {
+                        Poll::Ready(()) => Poll::Ready(Ok(())),
+                        Poll::Pending => Poll::Pending,
+                    };
+                }
+            }
+        }
     }
 }
 
@@ -504,8 +565,11 @@ fn scan_head(
             match check_field(line)? {
                 Framing::Other => {}
                 Framing::ContentLength(length) => {
-                    if head.content_length.is_some_and(|seen| seen != length) {
-                        return Err(bad("several different Content-Length values"));
+                    // Even identical repeats: a proxy in front may have
+                    // merged or picked differently (gunicorn and waitress
+                    // refuse them too).
+                    if head.content_length.is_some() {
+                        return Err(bad("several Content-Length fields"));
                     }
                     head.content_length = Some(length);
                 }

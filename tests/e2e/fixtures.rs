@@ -1,9 +1,12 @@
 //! Each test fixture's behaviour: traps, contract breaks, streaming, isolation.
 //! Each test is named after its fixture (see `main.rs`).
 
-use crate::support::{Binary, TestServer, read_response_with, request_to};
+use crate::support::{Binary, TestServer, read_response, read_response_with, request_to};
 use std::io::{BufReader, Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
 use wasm_gateway_test_artifacts as wasm;
+use wasm_gateway_test_artifacts::{RESPOND, SLEEP};
 
 const INTERNAL_ERROR_PAGE: &str = "500 Internal Server Error\n";
 
@@ -271,4 +274,97 @@ pub fn close_on_disconnect() {
         stderr.contains("fixture body closed"),
         "close() ran:\n{stderr}"
     );
+}
+
+/// 204 and 304 carry no body even when the app gives one; HEAD gets the
+/// headers only but still runs the app and closes its body; Date and
+/// Server appear once each, the app's own winning.
+#[test]
+pub fn respond() {
+    let server = TestServer::start(RESPOND);
+    let mut conn = server.connect();
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    for (query, status) in [
+        ("status=204+No+Content&body=ignored", 204),
+        ("status=304+Not+Modified&body=ignored", 304),
+    ] {
+        conn.write_all(format!("GET /?{query} HTTP/1.1\r\nHost: h\r\n\r\n").as_bytes())
+            .unwrap();
+        let r = read_response(&mut reader).unwrap();
+        assert_eq!(r.status, status);
+        assert!(r.body.is_empty());
+        assert_eq!(r.header("transfer-encoding"), None);
+    }
+    // The same connection still frames the next response correctly, so no
+    // stray body bytes were written after the 204 or 304.
+    conn.write_all(b"GET /?body=next HTTP/1.1\r\nHost: h\r\n\r\n")
+        .unwrap();
+    let r = read_response(&mut reader).unwrap();
+    assert_eq!((r.status, r.text().as_str()), (200, "next"));
+    assert_eq!(r.headers.iter().filter(|(n, _)| n == "date").count(), 1);
+    assert_eq!(r.headers.iter().filter(|(n, _)| n == "server").count(), 1);
+    assert!(r.header("server").unwrap().starts_with("wasm-gateway/"));
+
+    let r = server.get("/?header=Server:app/1.0&header=Date:Mon,+01+Jan+2024+00:00:00+GMT&body=x");
+    let count = |name: &str| r.headers.iter().filter(|(n, _)| n == name).count();
+    assert_eq!((count("server"), count("date")), (1, 1));
+    assert_eq!(r.header("server"), Some("app/1.0"));
+    assert_eq!(r.header("date"), Some("Mon, 01 Jan 2024 00:00:00 GMT"));
+}
+
+#[test]
+fn head_sends_headers_only_but_runs_the_app_and_closes_it() {
+    let binary = Binary::serve(RESPOND, &[]);
+    let mut conn = TcpStream::connect(binary.addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    conn.write_all(b"HEAD /?body=hello HTTP/1.1\r\nHost: h\r\n\r\nGET /?body=after HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut raw = Vec::new();
+    conn.read_to_end(&mut raw).unwrap();
+    let raw = String::from_utf8(raw).unwrap();
+    // The HEAD response announces the body's length but sends none: the next
+    // bytes are the second response's status line.
+    let (head_response, rest) = raw.split_once("\r\n\r\n").unwrap();
+    assert!(head_response.starts_with("HTTP/1.1 200"), "{raw}");
+    assert!(rest.starts_with("HTTP/1.1 200"), "{raw}");
+    assert!(rest.ends_with("after"), "{raw}");
+    let stderr = binary.stop();
+    assert_eq!(stderr.matches("respond closed").count(), 2, "{stderr}");
+}
+
+/// A request still being served is not an idle connection: the keep-alive
+/// timer only runs between requests.
+#[test]
+pub fn sleep() {
+    let server = TestServer::with_limits(SLEEP, |limits| {
+        limits.keep_alive_timeout = Duration::from_millis(200);
+    });
+    let mut conn = server.connect();
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    conn.write_all(b"GET /one?ms=600 HTTP/1.1\r\nHost: h\r\n\r\n")
+        .unwrap();
+    let r = read_response(&mut reader).unwrap();
+    assert_eq!((r.status, r.text().as_str()), (200, "slept /one"));
+    // Idle past the keep-alive timeout: the server closes without a word.
+    std::thread::sleep(Duration::from_millis(800));
+    let _ = conn.write_all(b"GET /two?ms=0 HTTP/1.1\r\nHost: h\r\n\r\n");
+    let mut rest = Vec::new();
+    let _ = reader.read_to_end(&mut rest);
+    assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
+}
+
+/// The fixtures really run under the validator: a response the host would
+/// pass but wsgiref's checks refuse becomes a 500 with the reason logged.
+#[test]
+pub fn no_content_type() {
+    let binary = Binary::serve(wasm::NO_CONTENT_TYPE, &[]);
+    let response = request_to(
+        binary.addr,
+        b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(response.status, 500);
+    let stderr = binary.stop();
+    assert!(stderr.contains("wsgi validator:"), "{stderr}");
+    assert!(stderr.contains("Content-Type"), "{stderr}");
 }

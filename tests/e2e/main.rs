@@ -5,8 +5,10 @@
 //! `foreach_fixture!` check below fails to compile if one is missing.
 
 mod cli;
+mod corpus;
 mod examples;
 mod fixtures;
+mod hostile;
 mod support;
 
 macro_rules! assert_fixture_tested {

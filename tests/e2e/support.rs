@@ -10,7 +10,7 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use wasm_gateway::runtime::Loaded;
-use wasm_gateway::{App, AppConfig, Runtime, RuntimeConfig, Server, ServerConfig};
+use wasm_gateway::{App, AppConfig, HttpLimits, Runtime, RuntimeConfig, Server, ServerConfig};
 
 /// One engine for the whole test process; components are compiled once each.
 fn runtime() -> &'static Runtime {
@@ -49,6 +49,23 @@ impl TestServer {
 
     /// Serves the component at `wasm`, letting the test adjust its settings.
     pub fn with_config(wasm: &str, adjust: impl FnOnce(&mut AppConfig)) -> TestServer {
+        Self::with_settings(wasm, adjust, |_| {})
+    }
+
+    /// Serves the component at `wasm` with adjusted HTTP limits.
+    pub fn with_limits(wasm: &str, adjust: impl FnOnce(&mut HttpLimits)) -> TestServer {
+        Self::with_settings(wasm, |_| {}, adjust)
+    }
+
+    /// Serves the component at `wasm` with adjusted application settings and
+    /// HTTP limits.
+    pub fn with_settings(
+        wasm: &str,
+        adjust: impl FnOnce(&mut AppConfig),
+        adjust_limits: impl FnOnce(&mut HttpLimits),
+    ) -> TestServer {
+        let mut server_config = ServerConfig::default();
+        adjust_limits(&mut server_config.limits);
         let mut config = AppConfig::new(
             Path::new(wasm)
                 .file_stem()
@@ -67,10 +84,9 @@ impl TestServer {
                 .build()
                 .unwrap();
             rt.block_on(async move {
-                let server =
-                    Server::bind("127.0.0.1:0".parse().unwrap(), app, ServerConfig::default())
-                        .await
-                        .unwrap();
+                let server = Server::bind("127.0.0.1:0".parse().unwrap(), app, server_config)
+                    .await
+                    .unwrap();
                 addr_tx.send(server.local_addr().unwrap()).unwrap();
                 server
                     .run(async {
@@ -148,12 +164,18 @@ impl Response {
     }
 }
 
-/// Reads one response: status line, headers, then a body framed by
-/// Content-Length, chunked encoding, or the end of the connection.
+/// Reads one final response: status line, headers, then a body framed by
+/// Content-Length, chunked encoding, or the end of the connection. Interim
+/// responses (`100 Continue`) are skipped, as HTTP clients do.
 pub fn read_response(reader: &mut impl BufRead) -> std::io::Result<Response> {
-    read_response_with(reader, |body: &mut Vec<u8>, data: &[u8]| {
-        body.extend_from_slice(data)
-    })
+    loop {
+        let response = read_response_with(reader, |body: &mut Vec<u8>, data: &[u8]| {
+            body.extend_from_slice(data)
+        })?;
+        if !(100..200).contains(&response.status) {
+            return Ok(response);
+        }
+    }
 }
 
 /// Like [`read_response`], but hands each body piece to `sink` (so a test can

@@ -1,0 +1,257 @@
+//! Hostile and broken clients: configurable limits, slow clients, bodies
+//! over the maximum, `Expect: 100-continue`, pipelining, and a slowloris
+//! crowd that must not keep a normal client out. (The table of malformed
+//! requests is in `corpus.rs`.)
+
+use crate::support::{Binary, TestServer, read_response};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+use wasm_gateway_test_artifacts::{ENVIRON, HELLO, SLEEP};
+
+/// Reads until the server closes; panics if it does not within the read
+/// timeout.
+fn read_until_closed(conn: &mut impl Read) -> Vec<u8> {
+    let mut rest = Vec::new();
+    conn.read_to_end(&mut rest)
+        .expect("the server closes the connection");
+    rest
+}
+
+#[test]
+fn head_limits_are_configurable() {
+    let server = TestServer::with_limits(ENVIRON, |limits| {
+        limits.max_request_line = 100;
+        limits.max_header_count = 5;
+        limits.max_header_field = 50;
+    });
+    let line = format!("GET /{} HTTP/1.1\r\nHost: h\r\n\r\n", "a".repeat(100));
+    assert_eq!(server.request(line).status, 414);
+    let ok = format!(
+        "GET /{} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+        "a".repeat(80)
+    );
+    assert_eq!(server.request(ok).status, 200);
+
+    let fields: String = (0..5).map(|i| format!("X-{i}: 1\r\n")).collect();
+    let six = format!("GET / HTTP/1.1\r\nHost: h\r\n{fields}\r\n");
+    assert_eq!(server.request(six).status, 431);
+    let field = format!("GET / HTTP/1.1\r\nHost: h\r\nX: {}\r\n\r\n", "v".repeat(50));
+    assert_eq!(server.request(field).status, 431);
+}
+
+#[test]
+fn refusals_are_logged_and_access_logged() {
+    let mut binary = Binary::serve(HELLO, &[]);
+    let mut conn = TcpStream::connect(binary.addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    conn.write_all(b"GET / HTTP/1.1\r\nHost : h\r\n\r\n")
+        .unwrap();
+    let response = read_response(&mut BufReader::new(&mut conn)).unwrap();
+    assert_eq!(response.status, 400);
+    assert_eq!(response.header("connection"), Some("close"));
+    let mut access = String::new();
+    binary.stdout.read_line(&mut access).unwrap();
+    assert!(access.contains("\"GET / HTTP/1.1\" 400 "), "{access}");
+    let stderr = binary.stop();
+    assert!(
+        stderr.contains("refused a request: whitespace between a header name and its colon"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_slow_head_gets_408_and_the_connection_closes() {
+    let server = TestServer::with_limits(HELLO, |limits| {
+        limits.header_timeout = Duration::from_millis(300);
+    });
+    let mut conn = server.connect();
+    conn.write_all(b"GET / HTTP/1.1\r\nHost: h\r\n").unwrap();
+    let response = read_response(&mut BufReader::new(&mut conn)).unwrap();
+    assert_eq!(response.status, 408);
+    assert!(read_until_closed(&mut conn).is_empty());
+}
+
+#[test]
+fn an_idle_connection_is_closed_without_a_response() {
+    let server = TestServer::with_limits(HELLO, |limits| {
+        limits.keep_alive_timeout = Duration::from_millis(200);
+    });
+    // Idle from the start: closed, nothing written.
+    let mut conn = server.connect();
+    assert!(read_until_closed(&mut conn).is_empty());
+
+    // Idle after a request: the first response, then the close.
+    let mut conn = server.connect();
+    conn.write_all(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+        .unwrap();
+    let mut reader = BufReader::new(conn);
+    assert_eq!(read_response(&mut reader).unwrap().status, 200);
+    assert!(read_until_closed(&mut reader).is_empty());
+}
+
+#[test]
+fn a_slow_body_gets_408() {
+    let server = TestServer::with_limits(ENVIRON, |limits| {
+        limits.body_timeout = Duration::from_millis(300);
+    });
+    let mut conn = server.connect();
+    conn.write_all(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabc")
+        .unwrap();
+    let response = read_response(&mut BufReader::new(&mut conn)).unwrap();
+    assert_eq!(response.status, 408);
+    assert_eq!(response.header("connection"), Some("close"));
+    assert!(read_until_closed(&mut conn).is_empty());
+}
+
+#[test]
+fn a_chunked_body_over_the_maximum_is_cut_with_413() {
+    let server = TestServer::with_config(ENVIRON, |app| app.max_body = 1000);
+    let mut conn = server.connect();
+    conn.write_all(b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n")
+        .unwrap();
+    // Up to the limit is fine; the chunk that crosses it ends the request.
+    let chunk = format!("200\r\n{}\r\n", "x".repeat(0x200));
+    for _ in 0..3 {
+        if conn.write_all(chunk.as_bytes()).is_err() {
+            break;
+        }
+    }
+    let response = read_response(&mut BufReader::new(&mut conn)).unwrap();
+    assert_eq!(response.status, 413);
+    assert_eq!(response.header("connection"), Some("close"));
+
+    // A body exactly at the limit passes.
+    let body = "y".repeat(1000);
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: h\r\nConnection: close\r\nContent-Length: 1000\r\n\r\n{body}"
+    );
+    let response = server.request(request);
+    assert_eq!(response.status, 200);
+    assert!(response.text().contains("BODY_LEN=1000"));
+}
+
+#[test]
+fn an_oversized_declared_body_gets_413_without_100_continue() {
+    let server = TestServer::with_config(ENVIRON, |app| app.max_body = 1000);
+    let mut conn = server.connect();
+    conn.write_all(
+        b"POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 1001\r\n\r\n",
+    )
+    .unwrap();
+    // The answer comes without the client sending a byte of the body, and
+    // is the final one: no interim 100.
+    let mut reader = BufReader::new(&mut conn);
+    let mut first = String::new();
+    reader.read_line(&mut first).unwrap();
+    assert_eq!(first, "HTTP/1.1 413 Payload Too Large\r\n");
+}
+
+#[test]
+fn expect_100_continue_is_answered_on_the_first_read() {
+    let server = TestServer::start(ENVIRON);
+    let mut conn = server.connect();
+    conn.write_all(
+        b"POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 5\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    // The app reads the body, so the server asks for it before we send it.
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    assert_eq!(line, "HTTP/1.1 100 Continue\r\n");
+    let mut blank = String::new();
+    reader.read_line(&mut blank).unwrap();
+    assert_eq!(blank, "\r\n");
+    conn.write_all(b"hello").unwrap();
+    let response = read_response(&mut reader).unwrap();
+    assert_eq!(response.status, 200);
+    assert!(response.text().contains("BODY_LEN=5"));
+}
+
+#[test]
+fn expect_100_continue_is_not_sent_when_the_app_never_reads() {
+    let server = TestServer::start(HELLO);
+    let mut conn = server.connect();
+    conn.write_all(
+        b"POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 5\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let mut reader = BufReader::new(&mut conn);
+    let mut first = String::new();
+    reader.read_line(&mut first).unwrap();
+    assert_eq!(
+        first, "HTTP/1.1 200 OK\r\n",
+        "the final response, no 100 before it"
+    );
+}
+
+#[test]
+fn pipelined_requests_are_answered_in_order() {
+    let server = TestServer::start(SLEEP);
+    let mut conn = server.connect();
+    // The first takes longest; answers must still come back in order.
+    conn.write_all(
+        b"GET /first?ms=300 HTTP/1.1\r\nHost: h\r\n\r\n\
+          GET /second?ms=0 HTTP/1.1\r\nHost: h\r\n\r\n\
+          GET /third?ms=100 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let mut reader = BufReader::new(conn);
+    for path in ["/first", "/second", "/third"] {
+        let response = read_response(&mut reader).unwrap();
+        assert_eq!(response.text(), format!("slept {path}"));
+    }
+}
+
+#[test]
+fn a_refused_request_in_a_pipeline_is_answered_after_the_good_ones() {
+    let server = TestServer::start(ENVIRON);
+    let mut conn = server.connect();
+    conn.write_all(
+        b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n\
+          POST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nxyz\
+          GET /c HTTP/1.1\r\nHost : h\r\n\r\n\
+          GET /d HTTP/1.1\r\nHost: h\r\n\r\n",
+    )
+    .unwrap();
+    let mut reader = BufReader::new(conn);
+    let first = read_response(&mut reader).unwrap();
+    assert!(first.text().contains("PATH_INFO=/a\n"));
+    let second = read_response(&mut reader).unwrap();
+    assert!(second.text().contains("PATH_INFO=/b\n"));
+    assert!(second.text().contains("BODY_LEN=3\n"));
+    let third = read_response(&mut reader).unwrap();
+    assert_eq!(third.status, 400);
+    // Nothing after the refused request is served.
+    assert!(read_until_closed(&mut reader).is_empty());
+}
+
+#[test]
+fn a_slowloris_crowd_does_not_keep_a_normal_client_out() {
+    // Two descriptors per connection in this process (client and server).
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
+    let server = TestServer::start(HELLO);
+    let mut crowd = Vec::new();
+    for _ in 0..1000 {
+        let mut conn = TcpStream::connect(server.addr).unwrap();
+        // A head that never ends, a byte at a time.
+        conn.write_all(b"GET / HTTP/1.1\r\nHost: h\r\nX-Slow: ")
+            .unwrap();
+        crowd.push(conn);
+    }
+    for conn in &mut crowd {
+        let _ = conn.write_all(b"a");
+    }
+    let response = server.get("/");
+    assert_eq!(response.status, 200);
+    assert_eq!(response.text(), "Hello, world!");
+    // The crowd is still connected (nobody was dropped to make room).
+    let mut probe = [0u8; 1];
+    crowd[0].set_nonblocking(true).unwrap();
+    assert!(matches!(
+        crowd[0].read(&mut probe),
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock
+    ));
+}
