@@ -54,6 +54,13 @@ pub fn build(parts: &Parts, conn: &ConnInfo, mount: &Mount) -> Environ {
     let mut content_length = None;
     let mut headers = Vec::with_capacity(parts.headers.len());
     for (name, value) in &parts.headers {
+        // `X_Forwarded_For` and `X-Forwarded-For` would both be
+        // HTTP_X_FORWARDED_FOR: a client could smuggle the first past a
+        // proxy that strips the second. Dropped, as gunicorn does, here so
+        // that no guest language ever sees them.
+        if name.as_str().contains('_') {
+            continue;
+        }
         if name == hyper::header::CONTENT_TYPE {
             content_type = Some(value.as_bytes().to_vec());
         } else if name == hyper::header::CONTENT_LENGTH {

@@ -187,6 +187,7 @@ struct HeadScan {
     content_length: Option<u64>,
     transfer_encodings: u32,
     hosts: u32,
+    content_types: u32,
 }
 
 /// Why a head was refused.
@@ -580,6 +581,14 @@ fn scan_head(
                     }
                 }
                 Framing::Host => head.hosts += 1,
+                Framing::ContentType => {
+                    // Which one would CONTENT_TYPE be? Refused, as by
+                    // gunicorn and waitress.
+                    head.content_types += 1;
+                    if head.content_types > 1 {
+                        return Err(bad("several Content-Type fields"));
+                    }
+                }
             }
         }
         head.lines += 1;
@@ -662,6 +671,7 @@ enum Framing {
     ContentLength(u64),
     Chunked,
     Host,
+    ContentType,
     Other,
 }
 
@@ -707,6 +717,8 @@ fn check_field(line: &[u8]) -> Result<Framing, Refusal> {
         } else {
             Err(bad("the Host header is not a valid host"))
         }
+    } else if name.eq_ignore_ascii_case(b"content-type") {
+        Ok(Framing::ContentType)
     } else {
         Ok(Framing::Other)
     }

@@ -295,6 +295,11 @@ fn cases() -> Vec<Case> {
         refused("header line without a colon", b"GET / HTTP/1.1\r\nHost: h\r\nNoColon\r\n\r\n", 400),
         refused("HTTP/1.1 without Host", b"GET / HTTP/1.1\r\nX: 1\r\n\r\n", 400),
         refused("two Host fields", b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+        refused(
+            "two Content-Type fields",
+            b"POST / HTTP/1.1\r\nHost: h\r\nContent-Type: a/b\r\nContent-Type: c/d\r\nContent-Length: 0\r\n\r\n",
+            400,
+        ),
         refused("Host with a space", b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400),
         refused("Host with a slash", b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400),
         // --- body framing and smuggling ----------------------------------------

@@ -368,3 +368,11 @@ pub fn no_content_type() {
     assert!(stderr.contains("wsgi validator:"), "{stderr}");
     assert!(stderr.contains("Content-Type"), "{stderr}");
 }
+
+#[test]
+pub fn restart() {
+    let server = TestServer::start(wasm::RESTART);
+    let r = server.get("/");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "sent\nalready-started\nheaders-sent\n");
+}
