@@ -3,13 +3,15 @@
 //! The binary is a thin shell around [`main`]; everything it does is
 //! available from the library too.
 
+use crate::config;
+use crate::gateway::Gateway;
 use crate::limits::HttpLimits;
 use crate::runtime::{App, AppConfig, Runtime, RuntimeConfig};
 use crate::server::{Server, ServerConfig};
 use clap::{Parser, Subcommand};
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,35 +27,49 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve one application over HTTP.
-    Serve(ServeArgs),
+    /// Serve one application, or a whole gateway described by a TOML file.
+    Serve(Box<ServeArgs>),
+    /// Check an application or a gateway file without serving: load and
+    /// compile everything, print the route table; exit 0 if all is well, 2
+    /// otherwise.
+    Check(CheckArgs),
 }
 
 #[derive(Debug, clap::Args)]
 struct ServeArgs {
-    /// The application: a component built with wasm-gateway-sdk.
-    app: PathBuf,
+    /// What to serve: a component built with wasm-gateway-sdk (`app.wasm`,
+    /// served at the root of every host), or a gateway file (`gateway.toml`,
+    /// see docs/configuration.md).
+    #[arg(required_unless_present = "config", conflicts_with = "config")]
+    app: Option<PathBuf>,
 
-    /// Address to listen on; port 0 picks a free port. The bound address is
+    /// A gateway file to serve (the same as giving it as APP).
+    #[arg(long)]
+    config: Option<PathBuf>,
+
+    /// Address to listen on (default 127.0.0.1:8000, or the file's
+    /// `[server] listen`); port 0 picks a free port. The bound address is
     /// printed as `http://HOST:PORT` once the server is ready.
-    #[arg(long, default_value = "127.0.0.1:8000", env = "WASM_GATEWAY_LISTEN")]
-    listen: SocketAddr,
+    #[arg(long, env = "WASM_GATEWAY_LISTEN")]
+    listen: Option<SocketAddr>,
 
-    /// Wall-clock deadline of one request (e.g. 30s, 500ms); past it the
-    /// instance is killed and the client gets 504.
+    /// One-app mode: wall-clock deadline of one request (e.g. 30s, 500ms);
+    /// past it the instance is killed and the client gets 504.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     timeout: Duration,
 
-    /// Most linear memory one instance may use (bytes; suffixes KiB, MiB, GiB).
+    /// One-app mode: most linear memory one instance may use (bytes;
+    /// suffixes KiB, MiB, GiB).
     #[arg(long, default_value = "128MiB", value_parser = parse_size)]
     memory: usize,
 
-    /// Most instances alive at once.
-    #[arg(long, default_value_t = 1000)]
-    max_instances: u32,
+    /// Most instances alive at once, all applications together (default
+    /// 1000, or the file's `[server] max-instances`).
+    #[arg(long)]
+    max_instances: Option<u32>,
 
-    /// Largest request body (suffixes KiB, MiB, GiB): a larger Content-Length
-    /// gets 413 before the app runs; a chunked body is cut there.
+    /// One-app mode: largest request body (suffixes KiB, MiB, GiB): a larger
+    /// Content-Length gets 413 before the app runs; a chunked body is cut.
     #[arg(long, default_value = "100MiB", value_parser = parse_size)]
     max_body: usize,
 
@@ -61,57 +77,86 @@ struct ServeArgs {
     limits: LimitArgs,
 }
 
-/// The HTTP limits of `docs/limits.md`.
+#[derive(Debug, clap::Args)]
+struct CheckArgs {
+    /// A component (`app.wasm`) or a gateway file (`gateway.toml`).
+    path: PathBuf,
+}
+
+/// The HTTP limits of `docs/limits.md`. Given on the command line, they win
+/// over the gateway file's `[server]` values.
 #[derive(Debug, clap::Args)]
 struct LimitArgs {
-    /// Longest request line in bytes; longer gets 414 (at most 65534).
-    #[arg(long, default_value_t = 8190)]
-    max_request_line: usize,
+    /// Longest request line in bytes; longer gets 414 (at most 65534)
+    /// [default: 8190].
+    #[arg(long)]
+    max_request_line: Option<usize>,
 
-    /// Most header fields in a request; more gets 431.
-    #[arg(long, default_value_t = 100)]
-    max_header_count: usize,
+    /// Most header fields in a request; more gets 431 [default: 100].
+    #[arg(long)]
+    max_header_count: Option<usize>,
 
-    /// Longest header field line (name, colon, value) in bytes; longer gets 431.
-    #[arg(long, default_value_t = 8190)]
-    max_header_field: usize,
+    /// Longest header field line (name, colon, value) in bytes; longer gets
+    /// 431 [default: 8190].
+    #[arg(long)]
+    max_header_field: Option<usize>,
 
-    /// Largest request head as a whole (suffixes KiB, MiB); larger gets 431.
-    #[arg(long, default_value = "64KiB", value_parser = parse_size)]
-    max_head_size: usize,
+    /// Largest request head as a whole (suffixes KiB, MiB); larger gets 431
+    /// [default: 64KiB].
+    #[arg(long, value_parser = parse_size)]
+    max_head_size: Option<usize>,
 
-    /// Time from a request head's first byte to its end; past it, 408.
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
-    header_timeout: Duration,
+    /// Time from a request head's first byte to its end; past it, 408
+    /// [default: 30s].
+    #[arg(long, value_parser = humantime::parse_duration)]
+    header_timeout: Option<Duration>,
 
     /// Idle time allowed on a connection before its (next) request; past it
-    /// the connection is closed.
-    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
-    keep_alive_timeout: Duration,
+    /// the connection is closed [default: 5s].
+    #[arg(long, value_parser = humantime::parse_duration)]
+    keep_alive_timeout: Option<Duration>,
 
     /// Longest wait for more request body bytes while the app reads; past
-    /// it the read fails and the client gets 408.
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
-    body_timeout: Duration,
+    /// it the read fails and the client gets 408 [default: 30s].
+    #[arg(long, value_parser = humantime::parse_duration)]
+    body_timeout: Option<Duration>,
 
-    /// Most open client connections; further ones wait in the listen backlog.
-    #[arg(long, default_value_t = 10_000)]
-    max_connections: usize,
+    /// Longest a client may leave its response unread; past it the
+    /// connection is dropped [default: 30s].
+    #[arg(long, value_parser = humantime::parse_duration)]
+    send_timeout: Option<Duration>,
+
+    /// Most open client connections; further ones wait in the listen
+    /// backlog [default: 10000].
+    #[arg(long)]
+    max_connections: Option<usize>,
 }
 
 impl LimitArgs {
-    fn to_limits(&self) -> HttpLimits {
-        HttpLimits {
-            max_request_line: self.max_request_line,
-            max_header_count: self.max_header_count,
-            max_header_field: self.max_header_field,
-            max_head_size: self.max_head_size,
-            header_timeout: self.header_timeout,
-            keep_alive_timeout: self.keep_alive_timeout,
-            body_timeout: self.body_timeout,
-            max_connections: self.max_connections,
+    /// `base` with the limits given on the command line.
+    fn apply(&self, mut base: HttpLimits) -> HttpLimits {
+        fn set<T: Copy>(field: &mut T, value: Option<T>) {
+            if let Some(value) = value {
+                *field = value;
+            }
         }
+        set(&mut base.max_request_line, self.max_request_line);
+        set(&mut base.max_header_count, self.max_header_count);
+        set(&mut base.max_header_field, self.max_header_field);
+        set(&mut base.max_head_size, self.max_head_size);
+        set(&mut base.header_timeout, self.header_timeout);
+        set(&mut base.keep_alive_timeout, self.keep_alive_timeout);
+        set(&mut base.body_timeout, self.body_timeout);
+        set(&mut base.send_timeout, self.send_timeout);
+        set(&mut base.max_connections, self.max_connections);
+        base
     }
+}
+
+/// Whether `path` names a gateway file rather than a component.
+fn is_config(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|ext| ext.eq_ignore_ascii_case("toml"))
 }
 
 /// Parses `128MiB`, `64KiB`, `1GiB` or a plain number of bytes.
@@ -136,40 +181,112 @@ pub fn parse_size(text: &str) -> Result<usize, String> {
 }
 
 /// Runs the command line; returns the process exit status (2 when the
-/// application cannot be loaded or the address cannot be bound).
+/// configuration or an application cannot be loaded, or the address cannot
+/// be bound).
 pub fn main(cli: Cli) -> ExitCode {
     match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
+        Command::Check(args) => check(args),
     }
 }
 
-fn serve(args: ServeArgs) -> ExitCode {
-    let limits = args.limits.to_limits();
-    if let Err(problem) = limits.validate() {
-        return fail(format_args!("{problem}"));
+/// What `serve` and `check` load: the gateway, and the server settings.
+struct Loaded {
+    gateway: Gateway,
+    listen: Option<SocketAddr>,
+    limits: HttpLimits,
+}
+
+/// Loads a gateway file or a single component, compiling everything.
+fn load(
+    path: &Path,
+    one_app: impl FnOnce(&mut AppConfig),
+    max_instances: Option<u32>,
+) -> Result<Loaded, String> {
+    if is_config(path) {
+        let config = config::load(path).map_err(|err| err.to_string())?;
+        let runtime = Runtime::new(&RuntimeConfig {
+            max_instances: max_instances.unwrap_or(config.max_instances),
+            max_memory: config
+                .apps
+                .iter()
+                .map(|app| app.config.memory)
+                .max()
+                .unwrap_or(0)
+                .max(RuntimeConfig::default().max_memory),
+        })
+        .map_err(|err| format!("cannot start the WebAssembly engine: {err:#}"))?;
+        let gateway = Gateway::load(&config, &runtime)?;
+        return Ok(Loaded {
+            gateway,
+            listen: config.listen,
+            limits: config.limits,
+        });
     }
-    raise_open_file_limit(limits.max_connections);
-    let runtime = match Runtime::new(&RuntimeConfig {
-        max_instances: args.max_instances,
-        max_memory: args.memory.max(RuntimeConfig::default().max_memory),
-    }) {
-        Ok(r) => r,
-        Err(err) => return fail(format_args!("cannot start the WebAssembly engine: {err:#}")),
-    };
-    let loaded = match runtime.load(&args.app) {
-        Ok(loaded) => loaded,
-        Err(err) => return fail(format_args!("{err}")),
-    };
-    let name = args
-        .app
+    let name = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "app".into());
     let mut config = AppConfig::new(name);
-    config.timeout = args.timeout;
-    config.memory = args.memory;
-    config.max_body = args.max_body as u64;
-    let app = Arc::new(App::new(&runtime, loaded, config));
+    one_app(&mut config);
+    let runtime = Runtime::new(&RuntimeConfig {
+        max_instances: max_instances.unwrap_or(RuntimeConfig::default().max_instances),
+        max_memory: config.memory.max(RuntimeConfig::default().max_memory),
+    })
+    .map_err(|err| format!("cannot start the WebAssembly engine: {err:#}"))?;
+    let loaded = runtime.load(path).map_err(|err| err.to_string())?;
+    Ok(Loaded {
+        gateway: Gateway::single(Arc::new(App::new(&runtime, loaded, config))),
+        listen: None,
+        limits: HttpLimits::default(),
+    })
+}
+
+fn check(args: CheckArgs) -> ExitCode {
+    match load(&args.path, |_| {}, None) {
+        Ok(loaded) => {
+            if let Err(problem) = loaded.limits.validate() {
+                return fail(format_args!("{problem}"));
+            }
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{}: ok", args.path.display());
+            for line in loaded.gateway.route_lines() {
+                let _ = writeln!(out, "  {line}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(err) => fail(format_args!("{err}")),
+    }
+}
+
+fn serve(args: ServeArgs) -> ExitCode {
+    let Some(path) = args.config.as_ref().or(args.app.as_ref()) else {
+        return fail(format_args!(
+            "nothing to serve: give APP.wasm or a gateway file"
+        ));
+    };
+    let loaded = match load(
+        path,
+        |config| {
+            config.timeout = args.timeout;
+            config.memory = args.memory;
+            config.max_body = args.max_body as u64;
+        },
+        args.max_instances,
+    ) {
+        Ok(loaded) => loaded,
+        Err(err) => return fail(format_args!("{err}")),
+    };
+    let limits = args.limits.apply(loaded.limits);
+    if let Err(problem) = limits.validate() {
+        return fail(format_args!("{problem}"));
+    }
+    raise_open_file_limit(limits.max_connections);
+    let listen = args
+        .listen
+        .or(loaded.listen)
+        .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8000)));
+    let gateway = Arc::new(loaded.gateway);
 
     let tokio = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -183,9 +300,9 @@ fn serve(args: ServeArgs) -> ExitCode {
             limits,
             ..ServerConfig::default()
         };
-        let server = match Server::bind(args.listen, app, server_config).await {
+        let server = match Server::bind(listen, gateway, server_config).await {
             Ok(s) => s,
-            Err(err) => return fail(format_args!("cannot listen on {}: {err}", args.listen)),
+            Err(err) => return fail(format_args!("cannot listen on {listen}: {err}")),
         };
         let addr = match server.local_addr() {
             Ok(a) => a,
@@ -196,7 +313,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         let _ = writeln!(out, "http://{addr}");
         let _ = out.flush();
         drop(out);
-        tracing::info!(app = %args.app.display(), "serving on http://{addr}");
+        tracing::info!(serving = %path.display(), "serving on http://{addr}");
         match server.run(shutdown_signal()).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => fail(format_args!("server error: {err}")),

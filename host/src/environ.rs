@@ -19,20 +19,18 @@ pub struct ConnInfo {
     pub remote: SocketAddr,
 }
 
-/// Where the application is mounted and what the operator adds to its environ.
-#[derive(Debug, Default, Clone)]
-pub struct Mount {
-    /// `SCRIPT_NAME` for requests routed to this application ("" at the root).
-    pub script_name: Vec<u8>,
-    /// Extra environ variables configured by the operator.
-    pub extra: Vec<(String, String)>,
-}
-
-/// Builds the environ for one request.
-pub fn build(parts: &Parts, conn: &ConnInfo, mount: &Mount) -> Environ {
+/// Builds the environ for one request to an application mounted at
+/// `script_name` (the route's prefix, "" at the root), with the operator's
+/// `extra` variables.
+pub fn build(
+    parts: &Parts,
+    conn: &ConnInfo,
+    script_name: &[u8],
+    extra: &[(String, String)],
+) -> Environ {
     let uri = &parts.uri;
     let raw_path = uri.path().as_bytes();
-    let path_info = percent_decode(strip_mount(raw_path, &mount.script_name));
+    let path_info = percent_decode(strip_mount(raw_path, script_name));
     let request_uri = match uri.path_and_query() {
         Some(pq) => pq.as_str().as_bytes().to_vec(),
         None => b"/".to_vec(),
@@ -75,7 +73,7 @@ pub fn build(parts: &Parts, conn: &ConnInfo, mount: &Mount) -> Environ {
 
     Environ {
         request_method: parts.method.as_str().to_owned(),
-        script_name: mount.script_name.clone(),
+        script_name: script_name.to_vec(),
         path_info,
         query_string: uri.query().unwrap_or("").as_bytes().to_vec(),
         request_uri,
@@ -88,7 +86,7 @@ pub fn build(parts: &Parts, conn: &ConnInfo, mount: &Mount) -> Environ {
         remote_port: conn.remote.port(),
         url_scheme: "http".to_owned(),
         headers,
-        extra: mount.extra.clone(),
+        extra: extra.to_vec(),
         multithread: false,
         multiprocess: true,
         run_once: true,
@@ -214,11 +212,7 @@ mod tests {
             local: "127.0.0.1:9000".parse().unwrap(),
             remote: "127.0.0.2:5555".parse().unwrap(),
         };
-        let mount = Mount {
-            script_name: b"/blog".to_vec(),
-            extra: vec![("K".into(), "V".into())],
-        };
-        let env = build(&parts, &conn, &mount);
+        let env = build(&parts, &conn, b"/blog", &[("K".into(), "V".into())]);
         assert_eq!(env.request_method, "GET");
         assert_eq!(env.script_name, b"/blog");
         assert_eq!(env.path_info, b"/post one");
@@ -251,7 +245,7 @@ mod tests {
             local: "127.0.0.1:9000".parse().unwrap(),
             remote: "127.0.0.1:1".parse().unwrap(),
         };
-        let env = build(&parts, &conn, &Mount::default());
+        let env = build(&parts, &conn, b"", &[]);
         assert_eq!(
             (env.server_name.as_str(), env.server_port),
             ("127.0.0.1", 9000)

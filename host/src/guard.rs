@@ -225,6 +225,9 @@ pub struct Guard<S> {
     eof: bool,
     /// Bytes discarded while lingering after shutdown; `None` before it.
     lingered: Option<usize>,
+    /// When a blocked write gives up; `None` while writes go through.
+    send_deadline: Option<Instant>,
+    send_timer: Option<Pin<Box<Sleep>>>,
 }
 
 impl<S> Guard<S> {
@@ -248,6 +251,8 @@ impl<S> Guard<S> {
             failure: None,
             eof: false,
             lingered: None,
+            send_deadline: None,
+            send_timer: None,
         }
     }
 
@@ -282,6 +287,46 @@ impl<S> Guard<S> {
         self.failure = Some(io::Error::new(kind, reason));
         self.raw.clear();
         self.phase = Phase::Closed;
+    }
+
+    /// Runs the send timer around a write: a client that stops reading its
+    /// response gets `send_timeout`, then the connection fails (hyper drops
+    /// it, and a guest still streaming sees its client gone). While a write
+    /// is blocked the connection is not idle, whatever the request count
+    /// says: hyper drops a response body before its last bytes are out.
+    fn after_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        written: Poll<io::Result<usize>>,
+    ) -> Poll<io::Result<usize>> {
+        match written {
+            Poll::Pending => {
+                let deadline = *self
+                    .send_deadline
+                    .get_or_insert_with(|| Instant::now() + self.limits.send_timeout);
+                let timer = self
+                    .send_timer
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+                if timer.deadline() != deadline {
+                    timer.as_mut().reset(deadline);
+                }
+                if timer.as_mut().poll(cx).is_ready() {
+                    tracing::warn!(remote = %self.remote, "the client stopped reading its response; closing the connection");
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the client did not read the response within the send timeout",
+                    )));
+                }
+                Poll::Pending
+            }
+            done => {
+                if self.send_deadline.take().is_some() {
+                    // Unblocked: the connection may be idle now.
+                    self.shared.parked.wake();
+                }
+                done
+            }
+        }
     }
 
     /// Checks the bytes in `raw` and moves the good ones to `out`.
@@ -321,7 +366,9 @@ impl<S> Guard<S> {
     /// result to return as it is.
     fn poll_wait(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<()>>> {
         let want = match &self.phase {
-            Phase::Head(head) if head.buf.is_empty() => self.shared.idle().then_some(Wait::Idle),
+            Phase::Head(head) if head.buf.is_empty() => {
+                (self.shared.idle() && self.send_deadline.is_none()).then_some(Wait::Idle)
+            }
             Phase::Head(_) => Some(Wait::Header),
             Phase::Length(_) | Phase::Chunked(_) => Some(Wait::Body),
             Phase::Closed => None,
@@ -331,7 +378,7 @@ impl<S> Guard<S> {
             if let Phase::Head(_) = self.phase {
                 self.shared.parked.register(cx.waker());
                 // The request may have finished since `idle()` was read.
-                if self.shared.idle() {
+                if self.shared.idle() && self.send_deadline.is_none() {
                     return Poll::Ready(None);
                 }
             }
@@ -445,10 +492,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Guard<S> {
                         }
                     }
                 }
-                Phase::Head(head) => {
-                    if head.started.is_none() {
-                        head.started = Some(Instant::now());
-                    }
+                Phase::Head(_) => {
                     this.raw.extend_from_slice(&buf.filled()[before..]);
                     buf.set_filled(before);
                 }
@@ -460,19 +504,23 @@ impl<S: AsyncRead + Unpin> AsyncRead for Guard<S> {
 
 impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Guard<S> {
     fn poll_write(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
+        let this = self.get_mut();
+        let written = Pin::new(&mut this.io).poll_write(cx, buf);
+        this.after_write(cx, written)
     }
 
     fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+        let this = self.get_mut();
+        let written = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+        this.after_write(cx, written)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -529,6 +577,11 @@ fn scan_head(
     raw: &mut BytesMut,
     limits: &HttpLimits,
 ) -> Result<Option<Phase>, Refusal> {
+    if head.started.is_none() && !raw.is_empty() {
+        // The header timer counts from the head's first byte, even when it
+        // arrived in the same read as the request before it.
+        head.started = Some(Instant::now());
+    }
     loop {
         let Some(newline) = raw.iter().position(|&b| b == b'\n') else {
             head.buf.extend_from_slice(raw);
@@ -581,6 +634,13 @@ fn scan_head(
                     }
                 }
                 Framing::Host => head.hosts += 1,
+                Framing::Upgrade => {
+                    // The host never switches protocols, and hyper, seeing
+                    // an upgrade offered, would end the connection without
+                    // its final flush. The line is left out.
+                    head.buf.truncate(head.line_start);
+                    continue;
+                }
                 Framing::ContentType => {
                     // Which one would CONTENT_TYPE be? Refused, as by
                     // gunicorn and waitress.
@@ -645,8 +705,13 @@ fn check_request_line(line: &[u8]) -> Result<bool, Refusal> {
     let asterisk = target == b"*" && method == b"OPTIONS";
     let absolute =
         starts_with_ignore_case(target, b"http://") || starts_with_ignore_case(target, b"https://");
-    let authority = method == b"CONNECT";
-    if !(origin_form || asterisk || absolute || authority) {
+    if method == b"CONNECT" {
+        return Err((
+            StatusCode::NOT_IMPLEMENTED,
+            "CONNECT: this server is not a proxy",
+        ));
+    }
+    if !(origin_form || asterisk || absolute) {
         return Err(bad(
             "the request target is not in a form this method allows",
         ));
@@ -672,6 +737,7 @@ enum Framing {
     Chunked,
     Host,
     ContentType,
+    Upgrade,
     Other,
 }
 
@@ -719,6 +785,8 @@ fn check_field(line: &[u8]) -> Result<Framing, Refusal> {
         }
     } else if name.eq_ignore_ascii_case(b"content-type") {
         Ok(Framing::ContentType)
+    } else if name.eq_ignore_ascii_case(b"upgrade") {
+        Ok(Framing::Upgrade)
     } else {
         Ok(Framing::Other)
     }

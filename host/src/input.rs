@@ -79,9 +79,10 @@ impl Input {
                     // clients as I/O errors of these kinds.
                     return Err(match io_error_kind(&err) {
                         Some(std::io::ErrorKind::TimedOut) => self.failed(InputFailure::TimedOut),
-                        Some(std::io::ErrorKind::InvalidData) => {
-                            self.failed(InputFailure::Malformed)
-                        }
+                        // hyper's own checks (trailers) say InvalidInput.
+                        Some(
+                            std::io::ErrorKind::InvalidData | std::io::ErrorKind::InvalidInput,
+                        ) => self.failed(InputFailure::Malformed),
                         _ => {
                             self.body = None;
                             InputError::Disconnected

@@ -44,14 +44,16 @@ fn micros(since: Option<Instant>) -> u128 {
     since.map_or(0, |t| t.elapsed().as_micros())
 }
 
-/// Serves one request with `app`.
+/// Serves one request with `app`, mounted at `script_name` (the matched
+/// route's prefix).
 pub async fn handle(
     app: Arc<App>,
     req: Request<Incoming>,
     conn: ConnInfo,
+    script_name: &[u8],
 ) -> Response<ResponseBody> {
     let (parts, body) = req.into_parts();
-    let environ = environ::build(&parts, &conn, &app.config.mount);
+    let environ = environ::build(&parts, &conn, script_name, &app.config.env);
     let log = AccessLog::new(conn.remote.ip(), parts.method, parts.uri, parts.version);
     let tag = Arc::new(LogTag {
         app: app.config.name.clone(),

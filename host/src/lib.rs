@@ -8,6 +8,8 @@
 //!
 //! # Layout
 //! - [`cli`]: the command line (`wasm-gateway serve app.wasm`).
+//! - [`config`]: the gateway configuration file (`gateway.toml`).
+//! - [`gateway`]: the loaded applications and the route table.
 //! - [`server`]: accepting connections and serving them with hyper.
 //! - [`guard`]: strict request framing, head limits and client timeouts,
 //!   checked before hyper sees a byte.
@@ -18,6 +20,8 @@
 //! - [`request`]: per-request store state and the guest's imports.
 //! - [`input`]: the request body read on demand (`wsgi.input`).
 //! - [`response`]: the streamed response body.
+//! - [`routing`]: the route table: virtual host and path prefix to target.
+//! - [`static_files`]: directories served read-only (files, ranges, caching).
 //! - [`error`]: request errors and the one place they become responses.
 //! - [`access_log`]: the Common Log Format line.
 //! - [`runtime`]: the wasmtime engine and application loading.
@@ -27,8 +31,10 @@ mod bindings;
 
 pub mod access_log;
 pub mod cli;
+pub mod config;
 pub mod environ;
 pub mod error;
+pub mod gateway;
 pub mod guard;
 pub mod input;
 pub mod invoke;
@@ -36,13 +42,16 @@ pub mod limits;
 pub mod logging;
 pub mod request;
 pub mod response;
+pub mod routing;
 pub mod runtime;
 pub mod server;
 pub mod start_response;
+pub mod static_files;
 
 /// The `Server` header value (and `SERVER_SOFTWARE`).
 pub const SERVER_SOFTWARE: &str = concat!("wasm-gateway/", env!("CARGO_PKG_VERSION"));
 
+pub use gateway::Gateway;
 pub use limits::HttpLimits;
 pub use runtime::{App, AppConfig, LoadError, Runtime, RuntimeConfig};
 pub use server::{Server, ServerConfig};

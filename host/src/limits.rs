@@ -33,6 +33,9 @@ pub struct HttpLimits {
     /// Longest wait for more request body bytes while the application reads.
     /// Past it the read fails and the client gets 408 (if nothing was sent).
     pub body_timeout: Duration,
+    /// Longest a client may leave its response unread (a write that makes
+    /// no progress). Past it the connection is dropped.
+    pub send_timeout: Duration,
     /// Most open client connections. Further ones wait in the listen backlog.
     pub max_connections: usize,
 }
@@ -47,6 +50,7 @@ impl Default for HttpLimits {
             header_timeout: Duration::from_secs(30),
             keep_alive_timeout: Duration::from_secs(5),
             body_timeout: Duration::from_secs(30),
+            send_timeout: Duration::from_secs(30),
             max_connections: 10_000,
         }
     }
@@ -87,6 +91,7 @@ impl HttpLimits {
             ("header-timeout", self.header_timeout),
             ("keep-alive-timeout", self.keep_alive_timeout),
             ("body-timeout", self.body_timeout),
+            ("send-timeout", self.send_timeout),
         ] {
             if value.is_zero() {
                 return Err(format!("{name} is 0: use a positive duration such as 5s"));

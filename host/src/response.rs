@@ -1,10 +1,12 @@
-//! The response body hyper sends: either a complete buffer (error pages) or a
+//! The response body hyper sends: either a complete buffer (error pages), a
 //! stream fed by the guest's task through a small bounded channel, so a slow
-//! client slows the guest down instead of making the host buffer.
+//! client slows the guest down instead of making the host buffer, or a static
+//! file read chunk by chunk as the client takes it.
 
 use crate::access_log::AccessLog;
 use crate::guard::ActiveRequest;
 use crate::request::{Chunk, LogTag};
+use crate::static_files::FileChunks;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use std::collections::VecDeque;
@@ -26,6 +28,8 @@ enum Source {
         pending: VecDeque<Bytes>,
         rx: mpsc::Receiver<Chunk>,
     },
+    /// A static file (or a byte range of one), read as the client takes it.
+    File(FileChunks),
 }
 
 /// A response body that writes the access log line when it is done.
@@ -44,6 +48,17 @@ impl ResponseBody {
         log.bytes = data.len() as u64;
         ResponseBody {
             source: Source::Full(Some(data)),
+            log,
+            declared: None,
+            active: None,
+        }
+    }
+
+    /// A static file's bytes, read chunk by chunk off the runtime threads;
+    /// the access log counts what was handed to the connection.
+    pub fn file(chunks: FileChunks, log: AccessLog) -> Self {
+        ResponseBody {
+            source: Source::File(chunks),
             log,
             declared: None,
             active: None,
@@ -110,6 +125,12 @@ impl ResponseBody {
         self.log.status = status;
     }
 
+    /// The access record so far: status and body bytes sent.
+    #[cfg(test)]
+    pub(crate) fn access_record(&self) -> (u16, u64) {
+        (self.log.status, self.log.bytes)
+    }
+
     /// Keeps `active` alive until this body is finished or dropped, so the
     /// connection does not count as idle while the response is going out.
     pub fn hold(&mut self, active: ActiveRequest) {
@@ -146,11 +167,26 @@ impl Body for ResponseBody {
                     None => Poll::Ready(Some(Err(Aborted))),
                 },
             },
+            Source::File(chunks) => match ready!(chunks.poll_chunk(cx)) {
+                Some(Ok(data)) => {
+                    this.log.bytes += data.len() as u64;
+                    Poll::Ready(Some(Ok(Frame::data(data))))
+                }
+                Some(Err(Aborted)) => Poll::Ready(Some(Err(Aborted))),
+                None => {
+                    this.source = Source::Full(None);
+                    Poll::Ready(None)
+                }
+            },
         }
     }
 
     fn is_end_stream(&self) -> bool {
-        matches!(self.source, Source::Full(None))
+        match &self.source {
+            Source::Full(None) => true,
+            Source::File(chunks) => chunks.remaining() == 0,
+            _ => false,
+        }
     }
 
     fn size_hint(&self) -> SizeHint {
@@ -158,6 +194,7 @@ impl Body for ResponseBody {
             Source::Full(Some(d)) => SizeHint::with_exact(d.len() as u64),
             Source::Full(None) => SizeHint::with_exact(0),
             Source::Stream { .. } => SizeHint::default(),
+            Source::File(chunks) => SizeHint::with_exact(chunks.remaining()),
         }
     }
 }

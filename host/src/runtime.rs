@@ -5,7 +5,6 @@
 //! and links it once into an `InstancePre`; requests only instantiate.
 
 use crate::bindings::{AppBindings, AppBindingsPre};
-use crate::environ::Mount;
 use crate::request::RequestState;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -169,8 +168,9 @@ pub struct Loaded {
 pub struct AppConfig {
     /// The name used in log lines.
     pub name: Arc<str>,
-    /// Where the application is mounted and its extra environ.
-    pub mount: Mount,
+    /// Extra environ variables set by the operator (`env` in the
+    /// configuration), in order.
+    pub env: Vec<(String, String)>,
     /// The wall-clock deadline of one request.
     pub timeout: Duration,
     /// The most linear memory one instance may grow to, in bytes.
@@ -187,7 +187,7 @@ impl AppConfig {
     pub fn new(name: impl Into<Arc<str>>) -> Self {
         AppConfig {
             name: name.into(),
-            mount: Mount::default(),
+            env: Vec::new(),
             timeout: Duration::from_secs(30),
             memory: 128 << 20,
             max_body: 100 << 20,

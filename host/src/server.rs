@@ -2,9 +2,9 @@
 //! drains them on shutdown.
 
 use crate::environ::ConnInfo;
+use crate::gateway::Gateway;
 use crate::guard::{ConnShared, Guard};
 use crate::limits::HttpLimits;
-use crate::runtime::App;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -44,7 +44,7 @@ impl Default for ServerConfig {
 /// A bound, not yet running, server.
 pub struct Server {
     listener: TcpListener,
-    app: Arc<App>,
+    gateway: Arc<Gateway>,
     config: ServerConfig,
 }
 
@@ -52,13 +52,13 @@ impl Server {
     /// Binds `addr` (port 0 picks a free port; see [`Server::local_addr`]).
     pub async fn bind(
         addr: SocketAddr,
-        app: Arc<App>,
+        gateway: Arc<Gateway>,
         config: ServerConfig,
     ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
         Ok(Server {
             listener,
-            app,
+            gateway,
             config,
         })
     }
@@ -110,16 +110,16 @@ impl Server {
             // Responses are written in one go per chunk; Nagle only adds delay.
             let _ = stream.set_nodelay(true);
             let conn_info = ConnInfo { local, remote };
-            let app = self.app.clone();
+            let gateway = self.gateway.clone();
             let shared = Arc::new(ConnShared::default());
             let io = Guard::new(stream, limits.clone(), shared.clone(), remote);
             let service = service_fn(move |req| {
                 let (refused, active) = shared.begin();
-                let app = app.clone();
+                let gateway = gateway.clone();
                 async move {
                     let mut response = match refused {
                         Some(rejection) => crate::error::refusal_page(&rejection, remote),
-                        None => crate::invoke::handle(app, req, conn_info).await,
+                        None => gateway.serve(req, conn_info).await,
                     };
                     response.body_mut().hold(active);
                     Ok::<_, Infallible>(response)

@@ -260,6 +260,11 @@ fn cases() -> Vec<Case> {
             &[("CONTENT_TYPE", Some(b"a/b")), ("BODY_LEN", Some(b"2"))],
         ),
         ok(
+            "an offered protocol upgrade is ignored (and not passed on)",
+            &get_with("/", "Connection: Upgrade\r\nUpgrade: h2c\r\n"),
+            &[("HTTP_UPGRADE", None), ("BODY_LEN", Some(b"0"))],
+        ),
+        ok(
             "header names are case-insensitive",
             &get_with("/", "x-MiXeD: 1\r\n"),
             &[("HTTP_X_MIXED", Some(b"1"))],
@@ -402,6 +407,26 @@ fn cases() -> Vec<Case> {
             "a control byte in a chunk extension",
             b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3;a\x00\r\nabc\r\n0\r\n\r\n",
             400,
+        ),
+        refused(
+            "a trailer line without a colon",
+            b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\nnocolon\r\n\r\n",
+            400,
+        ),
+        refused(
+            "obs-fold in a trailer",
+            b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\nX: 1\r\n 2\r\n\r\n",
+            400,
+        ),
+        refused(
+            "whitespace before a trailer's colon",
+            b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\nX : 1\r\n\r\n",
+            400,
+        ),
+        refused(
+            "CONNECT (not a proxy)",
+            b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+            501,
         ),
         refused(
             "a declared body over the maximum",

@@ -7,7 +7,7 @@ use crate::support::{Binary, TestServer, read_response};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
-use wasm_gateway_test_artifacts::{ENVIRON, HELLO, SLEEP};
+use wasm_gateway_test_artifacts::{ENVIRON, HELLO, RESPOND, SLEEP};
 
 /// Reads until the server closes; panics if it does not within the read
 /// timeout.
@@ -254,4 +254,51 @@ fn a_slowloris_crowd_does_not_keep_a_normal_client_out() {
         crowd[0].read(&mut probe),
         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock
     ));
+}
+
+#[test]
+fn a_slow_reader_gets_the_whole_response_despite_the_keep_alive_timer() {
+    let server = TestServer::with_limits(RESPOND, |limits| {
+        limits.keep_alive_timeout = Duration::from_millis(200);
+    });
+    let mut conn = server.connect();
+    // 8 MiB in one chunk: hyper holds it after the app is done, and the
+    // client takes well over the keep-alive timeout to read it.
+    conn.write_all(b"GET /?body=x&repeat=8388608 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut total = 0;
+    let mut buf = vec![0; 256 * 1024];
+    loop {
+        std::thread::sleep(Duration::from_millis(10));
+        match conn.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => total += n,
+            Err(err) => panic!("after {total} bytes: {err}"),
+        }
+    }
+    assert!(total > 8 << 20, "only {total} bytes arrived");
+}
+
+#[test]
+fn a_client_that_stops_reading_is_dropped_after_the_send_timeout() {
+    let server = TestServer::with_limits(RESPOND, |limits| {
+        limits.send_timeout = Duration::from_millis(300);
+    });
+    let mut conn = server.connect();
+    conn.write_all(b"GET /?body=x&repeat=67108864 HTTP/1.1\r\nHost: h\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    // The server gave up: reading now drains what was buffered and then
+    // ends (or is reset), instead of waiting for the remaining 64 MiB.
+    let mut total = 0;
+    let mut buf = vec![0; 1 << 20];
+    loop {
+        match conn.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => total += n,
+            Err(err) if err.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(err) => panic!("after {total} bytes: {err}"),
+        }
+    }
+    assert!(total < 64 << 20, "{total} bytes: the whole body went out");
 }

@@ -8,6 +8,7 @@ mod cli;
 mod corpus;
 mod examples;
 mod fixtures;
+mod gateway;
 mod hostile;
 mod support;
 

@@ -10,10 +10,12 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use wasm_gateway::runtime::Loaded;
-use wasm_gateway::{App, AppConfig, HttpLimits, Runtime, RuntimeConfig, Server, ServerConfig};
+use wasm_gateway::{
+    App, AppConfig, Gateway, HttpLimits, Runtime, RuntimeConfig, Server, ServerConfig,
+};
 
 /// One engine for the whole test process; components are compiled once each.
-fn runtime() -> &'static Runtime {
+pub fn runtime() -> &'static Runtime {
     static RUNTIME: OnceLock<Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| Runtime::new(&RuntimeConfig::default()).expect("engine"))
 }
@@ -75,6 +77,12 @@ impl TestServer {
         );
         adjust(&mut config);
         let app = Arc::new(App::new(runtime(), load(wasm), config));
+        Self::serve_gateway(Gateway::single(app), server_config)
+    }
+
+    /// Serves a gateway (say, loaded from a configuration file).
+    pub fn serve_gateway(gateway: Gateway, server_config: ServerConfig) -> TestServer {
+        let gateway = Arc::new(gateway);
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
@@ -84,7 +92,7 @@ impl TestServer {
                 .build()
                 .unwrap();
             rt.block_on(async move {
-                let server = Server::bind("127.0.0.1:0".parse().unwrap(), app, server_config)
+                let server = Server::bind("127.0.0.1:0".parse().unwrap(), gateway, server_config)
                     .await
                     .unwrap();
                 addr_tx.send(server.local_addr().unwrap()).unwrap();

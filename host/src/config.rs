@@ -1,0 +1,373 @@
+//! The gateway configuration file (`gateway.toml`): many applications and
+//! static document roots, their routes, environ and limits, in one strict
+//! TOML file. `docs/configuration.md` documents every key.
+//!
+//! Strict means an unknown key, a mistyped value or a missing requirement
+//! stops start-up with one line naming the file, the line and the problem:
+//! a typo in a limit must not silently leave the default in force.
+
+use crate::limits::HttpLimits;
+use crate::runtime::AppConfig;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A configuration that could not be read or is invalid.
+#[derive(Debug)]
+pub struct ConfigError(String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The whole gateway, as the file describes it.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// The file it came from.
+    pub path: PathBuf,
+    /// `[server] listen`, if set.
+    pub listen: Option<SocketAddr>,
+    /// The HTTP limits (`[server]` keys), defaults filled in.
+    pub limits: HttpLimits,
+    /// `[server] max-instances`: instances alive at once, all apps together.
+    pub max_instances: u32,
+    /// The applications and document roots, in name order.
+    pub apps: Vec<AppSpec>,
+}
+
+/// One `[apps.NAME]` table.
+#[derive(Debug, Clone)]
+pub struct AppSpec {
+    /// What it serves.
+    pub kind: AppKind,
+    /// Its routes, `"[host]/prefix"`.
+    pub routes: Vec<String>,
+    /// Name, environ extras and limits, ready for the runtime.
+    pub config: AppConfig,
+}
+
+/// What an `[apps.NAME]` table serves.
+#[derive(Debug, Clone)]
+pub enum AppKind {
+    /// A component (`wasm = "..."`), path resolved against the file's folder.
+    Wasm(PathBuf),
+    /// A document root (`static = "..."`), resolved the same way.
+    Static(PathBuf),
+}
+
+impl AppKind {
+    /// The file or directory it names.
+    pub fn path(&self) -> &Path {
+        match self {
+            AppKind::Wasm(path) | AppKind::Static(path) => path,
+        }
+    }
+}
+
+/// A size: `"128MiB"`, `"64KiB"`, or a number of bytes.
+#[derive(Debug, Clone, Copy)]
+struct Size(usize);
+
+impl<'de> Deserialize<'de> for Size {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Bytes(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Bytes(n) => usize::try_from(n)
+                .map(Size)
+                .map_err(|_| serde::de::Error::custom("size too large")),
+            Raw::Text(text) => crate::cli::parse_size(&text)
+                .map(Size)
+                .map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// A duration: `"30s"`, `"500ms"`, `"2m"`.
+#[derive(Debug, Clone, Copy)]
+struct Dur(Duration);
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_duration(&text).map(Dur).map_err(|err| {
+            serde::de::Error::custom(format!(
+                "{text:?} is not a duration such as \"30s\" or \"500ms\": {err}"
+            ))
+        })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    server: RawServer,
+    #[serde(default)]
+    apps: BTreeMap<String, RawApp>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawServer {
+    listen: Option<SocketAddr>,
+    max_instances: Option<u32>,
+    max_request_line: Option<usize>,
+    max_header_count: Option<usize>,
+    max_header_field: Option<usize>,
+    max_head_size: Option<Size>,
+    header_timeout: Option<Dur>,
+    keep_alive_timeout: Option<Dur>,
+    body_timeout: Option<Dur>,
+    send_timeout: Option<Dur>,
+    max_connections: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawApp {
+    wasm: Option<PathBuf>,
+    #[serde(rename = "static")]
+    static_dir: Option<PathBuf>,
+    routes: Vec<String>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    #[serde(default)]
+    limits: RawLimits,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawLimits {
+    memory: Option<Size>,
+    timeout: Option<Dur>,
+    max_body: Option<Size>,
+}
+
+/// Reads and checks the configuration file at `path`.
+pub fn load(path: &Path) -> Result<GatewayConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|err| {
+        ConfigError(format!(
+            "{}: cannot read the configuration: {err}",
+            path.display()
+        ))
+    })?;
+    parse(&text, path)
+}
+
+/// Checks configuration `text`, read from `path` (relative paths inside it
+/// are resolved against `path`'s folder).
+pub fn parse(text: &str, path: &Path) -> Result<GatewayConfig, ConfigError> {
+    let raw: RawConfig = toml::from_str(text).map_err(|err| located(text, path, &err))?;
+    let file = path.display();
+    let base = path.parent().unwrap_or(Path::new(""));
+
+    let defaults = HttpLimits::default();
+    let s = raw.server;
+    let limits = HttpLimits {
+        max_request_line: s.max_request_line.unwrap_or(defaults.max_request_line),
+        max_header_count: s.max_header_count.unwrap_or(defaults.max_header_count),
+        max_header_field: s.max_header_field.unwrap_or(defaults.max_header_field),
+        max_head_size: s.max_head_size.map_or(defaults.max_head_size, |s| s.0),
+        header_timeout: s.header_timeout.map_or(defaults.header_timeout, |d| d.0),
+        keep_alive_timeout: s
+            .keep_alive_timeout
+            .map_or(defaults.keep_alive_timeout, |d| d.0),
+        body_timeout: s.body_timeout.map_or(defaults.body_timeout, |d| d.0),
+        send_timeout: s.send_timeout.map_or(defaults.send_timeout, |d| d.0),
+        max_connections: s.max_connections.unwrap_or(defaults.max_connections),
+    };
+    limits
+        .validate()
+        .map_err(|problem| ConfigError(format!("{file}: [server] {problem}")))?;
+
+    if raw.apps.is_empty() {
+        return Err(ConfigError(format!(
+            "{file}: no applications: add an [apps.NAME] table with `wasm` or `static` and `routes`"
+        )));
+    }
+    let mut apps = Vec::with_capacity(raw.apps.len());
+    for (name, app) in raw.apps {
+        let problem = |what: String| ConfigError(format!("{file}: [apps.{name}] {what}"));
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(problem(
+                "the name may only use letters, digits, `-` and `_`".to_owned(),
+            ));
+        }
+        let kind = match (app.wasm, app.static_dir) {
+            (Some(wasm), None) => AppKind::Wasm(base.join(wasm)),
+            (None, Some(dir)) => AppKind::Static(base.join(dir)),
+            (Some(_), Some(_)) => {
+                return Err(problem(
+                    "has both `wasm` and `static`: an entry serves one or the other".to_owned(),
+                ));
+            }
+            (None, None) => {
+                return Err(problem(
+                    "needs `wasm = \"app.wasm\"` or `static = \"dir/\"`".to_owned(),
+                ));
+            }
+        };
+        if app.routes.is_empty() {
+            return Err(problem(
+                "has no routes: add e.g. `routes = [\"/\"]`".to_owned(),
+            ));
+        }
+        if matches!(kind, AppKind::Static(_)) && !app.env.is_empty() {
+            return Err(problem(
+                "`env` is for applications; a static root has no environ".to_owned(),
+            ));
+        }
+        for key in app.env.keys() {
+            if key.is_empty() || key.chars().any(|c| c == '=' || c.is_control()) {
+                return Err(problem(format!(
+                    "env key {key:?} is not a valid environ name"
+                )));
+            }
+        }
+        let mut config = AppConfig::new(name.as_str());
+        config.env = app.env.into_iter().collect();
+        if let Some(memory) = app.limits.memory {
+            config.memory = memory.0;
+        }
+        if let Some(timeout) = app.limits.timeout {
+            config.timeout = timeout.0;
+        }
+        if let Some(max_body) = app.limits.max_body {
+            config.max_body = max_body.0 as u64;
+        }
+        apps.push(AppSpec {
+            kind,
+            routes: app.routes,
+            config,
+        });
+    }
+
+    Ok(GatewayConfig {
+        path: path.to_owned(),
+        listen: s.listen,
+        limits,
+        max_instances: s.max_instances.unwrap_or(1000),
+        apps,
+    })
+}
+
+/// `FILE:LINE:COLUMN: message` for a TOML or schema error.
+fn located(text: &str, path: &Path, err: &toml::de::Error) -> ConfigError {
+    let message = err.message().trim().replace('\n', " ");
+    match err.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            ConfigError(format!("{}:{line}:{column}: {message}", path.display()))
+        }
+        None => ConfigError(format!("{}: {message}", path.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(text: &str) -> Result<GatewayConfig, String> {
+        parse(text, Path::new("/etc/gw/gateway.toml")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_full_config_parses_with_paths_relative_to_the_file() {
+        let config = check(
+            r#"
+[server]
+listen = "127.0.0.1:9000"
+max-request-line = 4094
+header-timeout = "10s"
+
+[apps.blog]
+wasm = "apps/blog.wasm"
+routes = ["/blog", "blog.example.com/"]
+env = { BLOG_TITLE = "Notes" }
+[apps.blog.limits]
+memory = "64MiB"
+timeout = "5s"
+max-body = "1MiB"
+
+[apps.site]
+static = "public/"
+routes = ["/"]
+"#,
+        )
+        .unwrap();
+        assert_eq!(config.listen, Some("127.0.0.1:9000".parse().unwrap()));
+        assert_eq!(config.limits.max_request_line, 4094);
+        assert_eq!(config.limits.header_timeout, Duration::from_secs(10));
+        assert_eq!(config.limits.max_header_count, 100);
+        let blog = &config.apps[0];
+        assert!(matches!(&blog.kind, AppKind::Wasm(p) if p == Path::new("/etc/gw/apps/blog.wasm")));
+        assert_eq!(&*blog.config.name, "blog");
+        assert_eq!(blog.config.env, [("BLOG_TITLE".into(), "Notes".into())]);
+        assert_eq!(blog.config.memory, 64 << 20);
+        assert_eq!(blog.config.timeout, Duration::from_secs(5));
+        assert_eq!(blog.config.max_body, 1 << 20);
+        assert!(
+            matches!(&config.apps[1].kind, AppKind::Static(p) if p == Path::new("/etc/gw/public/"))
+        );
+    }
+
+    #[test]
+    fn unknown_keys_name_the_key_file_and_line() {
+        let err = check("[server]\nlisten = \"127.0.0.1:0\"\nmax-body-size = 5\n").unwrap_err();
+        assert!(err.starts_with("/etc/gw/gateway.toml:3:1: "), "{err}");
+        assert!(err.contains("max-body-size"), "{err}");
+
+        let err =
+            check("[apps.a]\nwasm = \"a.wasm\"\nroutes = [\"/\"]\nrouts = [\"/x\"]\n").unwrap_err();
+        assert!(err.starts_with("/etc/gw/gateway.toml:4:1: "), "{err}");
+        assert!(err.contains("routs"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_located_too() {
+        let err = check("[server]\nheader-timeout = \"soon\"\n").unwrap_err();
+        assert!(err.starts_with("/etc/gw/gateway.toml:2:"), "{err}");
+        assert!(err.contains("not a duration"), "{err}");
+        let err = check(
+            "[apps.a]\nwasm = \"a.wasm\"\nroutes = [\"/\"]\n[apps.a.limits]\nmemory = \"lots\"\n",
+        )
+        .unwrap_err();
+        assert!(err.starts_with("/etc/gw/gateway.toml:5:"), "{err}");
+    }
+
+    #[test]
+    fn semantic_errors_name_the_app() {
+        let err = check("[apps.a]\nroutes = [\"/\"]\n").unwrap_err();
+        assert!(err.contains("[apps.a] needs `wasm"), "{err}");
+        let err =
+            check("[apps.a]\nwasm = \"a.wasm\"\nstatic = \"d\"\nroutes = [\"/\"]\n").unwrap_err();
+        assert!(err.contains("both `wasm` and `static`"), "{err}");
+        let err = check("[apps.a]\nwasm = \"a.wasm\"\nroutes = []\n").unwrap_err();
+        assert!(err.contains("has no routes"), "{err}");
+        let err = check("").unwrap_err();
+        assert!(err.contains("no applications"), "{err}");
+        let err = check(
+            "[server]\nmax-request-line = 70000\n[apps.a]\nwasm = \"a.wasm\"\nroutes = [\"/\"]\n",
+        )
+        .unwrap_err();
+        assert!(err.contains("max-request-line"), "{err}");
+    }
+}

@@ -1,0 +1,310 @@
+//! Many applications behind one gateway file: routing by longest prefix and
+//! virtual host, SCRIPT_NAME/PATH_INFO for mounted apps, static document
+//! roots, and configuration errors.
+
+use crate::support::{Binary, TestServer, runtime};
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::Command;
+use wasm_gateway::{Gateway, ServerConfig, config};
+use wasm_gateway_test_artifacts::{DISPATCH, ENVIRON, HELLO};
+
+/// A fresh directory for one test's files.
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("wasm-gateway-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Writes `toml` as `gateway.toml` in `dir` and serves it.
+fn serve(dir: &std::path::Path, toml: &str) -> TestServer {
+    let path = dir.join("gateway.toml");
+    std::fs::write(&path, toml).unwrap();
+    let config = config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let gateway = Gateway::load(&config, runtime()).unwrap_or_else(|e| panic!("{e}"));
+    TestServer::serve_gateway(gateway, ServerConfig::default())
+}
+
+fn get(server: &TestServer, host: &str, target: &str) -> (u16, String) {
+    let r = server.request(format!(
+        "GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    ));
+    (r.status, r.text())
+}
+
+/// The environ example's `KEY=value` line for `key`.
+fn var<'a>(body: &'a str, key: &str) -> Option<&'a str> {
+    body.lines()
+        .find_map(|line| line.strip_prefix(key)?.strip_prefix('='))
+}
+
+fn gateway_toml(static_dir: &str) -> String {
+    format!(
+        r#"
+[apps.hello]
+wasm = "{HELLO}"
+routes = ["/api", "exact.example.com/"]
+
+[apps.env]
+wasm = "{ENVIRON}"
+routes = ["/api/v2", "/env", "*.example.org/", "*.deep.example.org/env"]
+env = {{ TENANT = "acme" }}
+
+[apps.zoo]
+wasm = "{DISPATCH}"
+routes = ["/zoo"]
+
+[apps.site]
+static = "{static_dir}"
+routes = ["/"]
+"#
+    )
+}
+
+#[test]
+fn routes_by_longest_prefix_on_whole_segments() {
+    let dir = temp_dir("prefix");
+    std::fs::create_dir_all(dir.join("public")).unwrap();
+    std::fs::write(dir.join("public/index.html"), "home").unwrap();
+    let server = serve(&dir, &gateway_toml("public"));
+
+    assert_eq!(get(&server, "h", "/api"), (200, "Hello, world!".into()));
+    assert_eq!(get(&server, "h", "/api/x"), (200, "Hello, world!".into()));
+    let (status, body) = get(&server, "h", "/api/v2/users");
+    assert_eq!(status, 200);
+    assert_eq!(var(&body, "SCRIPT_NAME"), Some("/api/v2"));
+    // `/apix` is not below `/api`: it falls to the root, a static root with
+    // no such file.
+    assert_eq!(get(&server, "h", "/apix").0, 404);
+    assert_eq!(get(&server, "h", "/"), (200, "home".into()));
+    assert_eq!(get(&server, "h", "/zoo/dog").0, 200);
+}
+
+#[test]
+fn a_mounted_app_sees_its_prefix_as_script_name() {
+    let dir = temp_dir("mount");
+    std::fs::create_dir_all(dir.join("public")).unwrap();
+    let server = serve(&dir, &gateway_toml("public"));
+
+    let (status, body) = get(&server, "h", "/env/x%2Fy?q=1");
+    assert_eq!(status, 200);
+    assert_eq!(var(&body, "SCRIPT_NAME"), Some("/env"));
+    assert_eq!(var(&body, "PATH_INFO"), Some("/x/y"));
+    assert_eq!(var(&body, "QUERY_STRING"), Some("q=1"));
+    assert_eq!(var(&body, "TENANT"), Some("acme"));
+
+    let (_, body) = get(&server, "h", "/env");
+    assert_eq!(var(&body, "SCRIPT_NAME"), Some("/env"));
+    assert_eq!(var(&body, "PATH_INFO"), Some(""));
+}
+
+#[test]
+fn virtual_hosts_and_wildcards() {
+    let dir = temp_dir("vhost");
+    std::fs::create_dir_all(dir.join("public")).unwrap();
+    let server = serve(&dir, &gateway_toml("public"));
+
+    // An exact host takes every path on it.
+    assert_eq!(
+        get(&server, "exact.example.com", "/zoo/dog").1,
+        "Hello, world!"
+    );
+    // Case and port do not matter.
+    assert_eq!(
+        get(&server, "EXACT.Example.COM:8080", "/x").1,
+        "Hello, world!"
+    );
+    // A wildcard matches subdomains at any depth...
+    let (_, body) = get(&server, "a.example.org", "/anything");
+    assert_eq!(var(&body, "SCRIPT_NAME"), Some(""));
+    let (_, body) = get(&server, "a.b.example.org", "/anything");
+    assert_eq!(var(&body, "PATH_INFO"), Some("/anything"));
+    // ...but not the bare domain, which gets the default host's routes.
+    assert_eq!(get(&server, "example.org", "/api").1, "Hello, world!");
+    // The longer wildcard wins where it has a route; elsewhere the request
+    // falls back to the shorter wildcard.
+    let (_, body) = get(&server, "x.deep.example.org", "/env/1");
+    assert_eq!(var(&body, "SCRIPT_NAME"), Some("/env"));
+    let (_, body) = get(&server, "x.deep.example.org", "/other");
+    assert_eq!(var(&body, "SCRIPT_NAME"), Some(""));
+    // The absolute-form target's authority is the host.
+    let r = server.request(
+        "GET http://exact.example.com/zoo HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(r.text(), "Hello, world!");
+}
+
+#[test]
+fn unmatched_requests_get_404() {
+    let dir = temp_dir("unmatched");
+    let path = dir.join("gateway.toml");
+    std::fs::write(
+        &path,
+        format!("[apps.hello]\nwasm = \"{HELLO}\"\nroutes = [\"/only\"]\n"),
+    )
+    .unwrap();
+    let config = config::load(&path).unwrap();
+    let gateway = Gateway::load(&config, runtime()).unwrap();
+    let server = TestServer::serve_gateway(gateway, ServerConfig::default());
+    assert_eq!(get(&server, "h", "/").0, 404);
+    assert_eq!(get(&server, "h", "/onlyx").0, 404);
+    assert_eq!(get(&server, "h", "/only/x").0, 200);
+}
+
+#[test]
+fn static_files_over_the_socket() {
+    let dir = temp_dir("static");
+    std::fs::create_dir_all(dir.join("public/docs")).unwrap();
+    std::fs::write(dir.join("public/index.html"), "<h1>home</h1>").unwrap();
+    std::fs::write(dir.join("public/docs/a.txt"), "0123456789").unwrap();
+    std::fs::write(dir.join("secret.txt"), "outside").unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(dir.join("secret.txt"), dir.join("public/escape.txt")).unwrap();
+    let server = serve(&dir, &gateway_toml("public"));
+
+    let r = server.get("/docs/a.txt");
+    assert_eq!((r.status, r.text().as_str()), (200, "0123456789"));
+    assert!(r.header("content-type").unwrap().starts_with("text/plain"));
+    let etag = r.header("etag").expect("an ETag").to_owned();
+    assert!(r.header("last-modified").is_some());
+
+    let r = server.request(format!(
+        "GET /docs/a.txt HTTP/1.1\r\nHost: h\r\nIf-None-Match: {etag}\r\nConnection: close\r\n\r\n"
+    ));
+    assert_eq!(r.status, 304);
+    assert!(r.body.is_empty());
+
+    let r = server.request(
+        "GET /docs/a.txt HTTP/1.1\r\nHost: h\r\nRange: bytes=2-4\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!((r.status, r.text().as_str()), (206, "234"));
+    assert_eq!(r.header("content-range"), Some("bytes 2-4/10"));
+    let r = server.request(
+        "GET /docs/a.txt HTTP/1.1\r\nHost: h\r\nRange: bytes=20-\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(r.status, 416);
+
+    // HEAD: the headers of a GET, then nothing.
+    let mut conn = server.connect();
+    conn.write_all(b"HEAD /docs/a.txt HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut raw = String::new();
+    conn.read_to_string(&mut raw).unwrap();
+    assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
+    assert!(raw.contains("content-length: 10\r\n"), "{raw}");
+    assert!(raw.ends_with("\r\n\r\n"), "{raw}");
+
+    assert_eq!(server.get("/").text(), "<h1>home</h1>");
+    for attempt in [
+        "/../secret.txt",
+        "/%2e%2e/secret.txt",
+        "/docs/..%2f..%2fsecret.txt",
+        "/docs/%2E%2E/%2e%2e/secret.txt",
+        "/docs%5c..%5c..%5csecret.txt",
+        "/docs/a.txt%00.html",
+        "/escape.txt",
+    ] {
+        let r = server.get(attempt);
+        assert_eq!(r.status, 404, "{attempt}: {}", r.text());
+        assert!(!r.text().contains("outside"), "{attempt}");
+    }
+}
+
+/// Runs `wasm-gateway ARGS...` to completion; returns (exit code, stdout,
+/// stderr).
+fn run(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_wasm-gateway"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn config_errors_stop_start_up_with_one_clear_line() {
+    let dir = temp_dir("errors");
+    let file = dir.join("gateway.toml");
+    let file_str = file.to_str().unwrap();
+
+    std::fs::write(
+        &file,
+        format!("[apps.hello]\nwasm = \"{HELLO}\"\nroutes = [\"/\"]\nrouts = [\"/x\"]\n"),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = run(&["serve", file_str, "--listen", "127.0.0.1:0"]);
+    assert_eq!(code, Some(2));
+    assert!(stdout.is_empty(), "the port was never opened: {stdout}");
+    assert!(stderr.contains(&format!("{file_str}:4:1")), "{stderr}");
+    assert!(stderr.contains("routs"), "{stderr}");
+
+    std::fs::write(
+        &file,
+        format!(
+            "[apps.hello]\nwasm = \"{HELLO}\"\nroutes = [\"/\"]\n[apps.gone]\nwasm = \"missing.wasm\"\nroutes = [\"/gone\"]\n"
+        ),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = run(&["serve", file_str, "--listen", "127.0.0.1:0"]);
+    assert_eq!(code, Some(2));
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(stderr.contains("[apps.gone]"), "{stderr}");
+    assert!(stderr.contains("missing.wasm"), "{stderr}");
+
+    std::fs::write(
+        &file,
+        format!(
+            "[apps.a]\nwasm = \"{HELLO}\"\nroutes = [\"/x\"]\n[apps.b]\nwasm = \"{HELLO}\"\nroutes = [\"/x/\"]\n"
+        ),
+    )
+    .unwrap();
+    let (code, _, stderr) = run(&["check", file_str]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("/x"), "{stderr}");
+    assert!(stderr.contains('a') && stderr.contains('b'), "{stderr}");
+}
+
+#[test]
+fn check_prints_the_route_table() {
+    let dir = temp_dir("check");
+    std::fs::create_dir_all(dir.join("public")).unwrap();
+    let file = dir.join("gateway.toml");
+    std::fs::write(&file, gateway_toml("public")).unwrap();
+    let (code, stdout, stderr) = run(&["check", file.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("/api/v2 -> env"), "{stdout}");
+    assert!(stdout.contains("exact.example.com/ -> hello"), "{stdout}");
+    assert!(stdout.contains("*.example.org/ -> env"), "{stdout}");
+
+    let (code, stdout, _) = run(&["check", HELLO]);
+    assert_eq!(code, Some(0));
+    assert!(stdout.contains("/ -> hello"), "{stdout}");
+}
+
+#[test]
+fn the_example_gateway_file_is_valid() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/gateway.toml");
+    let config = config::load(std::path::Path::new(example)).unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<&str> = config.apps.iter().map(|a| &*a.config.name).collect();
+    for example in ["hello", "environ", "flask-like", "dispatch", "site"] {
+        assert!(names.contains(&example), "{names:?}");
+    }
+}
+
+#[test]
+fn serve_accepts_a_gateway_file() {
+    let dir = temp_dir("binary");
+    std::fs::create_dir_all(dir.join("public")).unwrap();
+    let file = dir.join("gateway.toml");
+    std::fs::write(&file, gateway_toml("public")).unwrap();
+    let binary = Binary::serve(file.to_str().unwrap(), &[]);
+    let r = crate::support::request_to(
+        binary.addr,
+        b"GET /api HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(r.text(), "Hello, world!");
+}
