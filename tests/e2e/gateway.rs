@@ -175,6 +175,21 @@ fn static_files_over_the_socket() {
     assert_eq!(r.status, 304);
     assert!(r.body.is_empty());
 
+    let last_modified = server
+        .get("/docs/a.txt")
+        .header("last-modified")
+        .unwrap()
+        .to_owned();
+    let r = server.request(format!(
+        "GET /docs/a.txt HTTP/1.1\r\nHost: h\r\nIf-Modified-Since: {last_modified}\r\nConnection: close\r\n\r\n"
+    ));
+    assert_eq!(r.status, 304);
+    // A directory without its slash is redirected to it; with it, its index.
+    std::fs::write(dir.join("public/docs/index.html"), "docs index").unwrap();
+    let r = server.get("/docs?x=1");
+    assert_eq!((r.status, r.header("location")), (301, Some("/docs/?x=1")));
+    assert_eq!(server.get("/docs/").text(), "docs index");
+
     let r = server.request(
         "GET /docs/a.txt HTTP/1.1\r\nHost: h\r\nRange: bytes=2-4\r\nConnection: close\r\n\r\n",
     );

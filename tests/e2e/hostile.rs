@@ -302,3 +302,37 @@ fn a_client_that_stops_reading_is_dropped_after_the_send_timeout() {
     }
     assert!(total < 64 << 20, "{total} bytes: the whole body went out");
 }
+
+#[test]
+fn connections_over_the_limit_wait_until_one_closes() {
+    let server = TestServer::with_limits(HELLO, |limits| limits.max_connections = 2);
+    let mut held: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let mut conn = server.connect();
+            conn.write_all(b"GET / HTTP/1.1\r\nHost: h\r\n").unwrap();
+            conn
+        })
+        .collect();
+    // Give the server time to accept both.
+    std::thread::sleep(Duration::from_millis(200));
+    let mut third = server.connect();
+    third
+        .write_all(b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    third
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    let waiting = third.read(&mut byte);
+    assert!(
+        matches!(&waiting, Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)),
+        "the third connection was served while two were open: {waiting:?}"
+    );
+    // One held connection goes away: the third is accepted and served.
+    drop(held.pop());
+    third
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let response = read_response(&mut BufReader::new(third)).unwrap();
+    assert_eq!(response.text(), "Hello, world!");
+}
