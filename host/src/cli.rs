@@ -54,14 +54,16 @@ struct ServeArgs {
     listen: Option<SocketAddr>,
 
     /// One-app mode: wall-clock deadline of one request (e.g. 30s, 500ms);
-    /// past it the instance is killed and the client gets 504.
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
-    timeout: Duration,
+    /// past it the instance is killed and the client gets 504 [default:
+    /// 30s]. (In a gateway file: `[apps.NAME.limits] timeout`.)
+    #[arg(long, value_parser = humantime::parse_duration)]
+    timeout: Option<Duration>,
 
     /// One-app mode: most linear memory one instance may use (bytes;
-    /// suffixes KiB, MiB, GiB).
-    #[arg(long, default_value = "128MiB", value_parser = parse_size)]
-    memory: usize,
+    /// suffixes KiB, MiB, GiB) [default: 128MiB]. (In a gateway file:
+    /// `[apps.NAME.limits] memory`.)
+    #[arg(long, value_parser = parse_size)]
+    memory: Option<usize>,
 
     /// Most instances alive at once, all applications together (default
     /// 1000, or the file's `[server] max-instances`).
@@ -69,9 +71,10 @@ struct ServeArgs {
     max_instances: Option<u32>,
 
     /// One-app mode: largest request body (suffixes KiB, MiB, GiB): a larger
-    /// Content-Length gets 413 before the app runs; a chunked body is cut.
-    #[arg(long, default_value = "100MiB", value_parser = parse_size)]
-    max_body: usize,
+    /// Content-Length gets 413 before the app runs; a chunked body is cut
+    /// [default: 100MiB]. (In a gateway file: `[apps.NAME.limits] max-body`.)
+    #[arg(long, value_parser = parse_size)]
+    max_body: Option<usize>,
 
     #[command(flatten)]
     limits: LimitArgs,
@@ -197,13 +200,18 @@ struct Loaded {
     limits: HttpLimits,
 }
 
-/// Loads a gateway file or a single component, compiling everything.
+/// Loads a gateway file (`config`, or a `.toml` path) or a single
+/// component, compiling everything.
 fn load(
     path: &Path,
+    config: bool,
     one_app: impl FnOnce(&mut AppConfig),
     max_instances: Option<u32>,
 ) -> Result<Loaded, String> {
-    if is_config(path) {
+    if max_instances == Some(0) {
+        return Err("--max-instances is 0: no request could run; use at least 1".to_owned());
+    }
+    if config || is_config(path) {
         let config = config::load(path).map_err(|err| err.to_string())?;
         let runtime = Runtime::new(&RuntimeConfig {
             max_instances: max_instances.unwrap_or(config.max_instances),
@@ -229,6 +237,7 @@ fn load(
         .unwrap_or_else(|| "app".into());
     let mut config = AppConfig::new(name);
     one_app(&mut config);
+    config.validate()?;
     let runtime = Runtime::new(&RuntimeConfig {
         max_instances: max_instances.unwrap_or(RuntimeConfig::default().max_instances),
         max_memory: config.memory.max(RuntimeConfig::default().max_memory),
@@ -243,7 +252,7 @@ fn load(
 }
 
 fn check(args: CheckArgs) -> ExitCode {
-    match load(&args.path, |_| {}, None) {
+    match load(&args.path, false, |_| {}, None) {
         Ok(loaded) => {
             if let Err(problem) = loaded.limits.validate() {
                 return fail(format_args!("{problem}"));
@@ -265,12 +274,25 @@ fn serve(args: ServeArgs) -> ExitCode {
             "nothing to serve: give APP.wasm or a gateway file"
         ));
     };
+    let config_file = args.config.is_some() || is_config(path);
+    if config_file && (args.timeout.is_some() || args.memory.is_some() || args.max_body.is_some()) {
+        return fail(format_args!(
+            "--timeout, --memory and --max-body are for one app; in a gateway file set them per app in [apps.NAME.limits]"
+        ));
+    }
     let loaded = match load(
         path,
+        config_file,
         |config| {
-            config.timeout = args.timeout;
-            config.memory = args.memory;
-            config.max_body = args.max_body as u64;
+            if let Some(timeout) = args.timeout {
+                config.timeout = timeout;
+            }
+            if let Some(memory) = args.memory {
+                config.memory = memory;
+            }
+            if let Some(max_body) = args.max_body {
+                config.max_body = max_body as u64;
+            }
         },
         args.max_instances,
     ) {
@@ -326,7 +348,7 @@ fn serve(args: ServeArgs) -> ExitCode {
 /// default connection limit. Says so when the limit stays too low.
 fn raise_open_file_limit(max_connections: usize) {
     match rlimit::increase_nofile_limit(u64::MAX) {
-        Ok(limit) if limit < max_connections as u64 + 64 => tracing::warn!(
+        Ok(limit) if limit < (max_connections as u64).saturating_add(64) => tracing::warn!(
             limit,
             max_connections,
             "the open-file limit is below max-connections; raise `ulimit -n` or lower --max-connections"

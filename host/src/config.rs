@@ -198,6 +198,7 @@ pub fn parse(text: &str, path: &Path) -> Result<GatewayConfig, ConfigError> {
         )));
     }
     let mut apps = Vec::with_capacity(raw.apps.len());
+    let mut routes = crate::routing::RouteTableBuilder::<()>::new();
     for (name, app) in raw.apps {
         let problem = |what: String| ConfigError(format!("{file}: [apps.{name}] {what}"));
         if name.is_empty()
@@ -251,6 +252,16 @@ pub fn parse(text: &str, path: &Path) -> Result<GatewayConfig, ConfigError> {
         if let Some(max_body) = app.limits.max_body {
             config.max_body = max_body.0 as u64;
         }
+        config
+            .validate()
+            .map_err(|why| problem(format!("[limits] {why}")))?;
+        // Route syntax is checked now, with the file's name, rather than
+        // after every component has compiled.
+        for route in &app.routes {
+            routes
+                .add(route, &name, ())
+                .map_err(|err| problem(err.to_string()))?;
+        }
         apps.push(AppSpec {
             kind,
             routes: app.routes,
@@ -258,11 +269,17 @@ pub fn parse(text: &str, path: &Path) -> Result<GatewayConfig, ConfigError> {
         });
     }
 
+    let max_instances = s.max_instances.unwrap_or(1000);
+    if max_instances == 0 {
+        return Err(ConfigError(format!(
+            "{file}: [server] max-instances is 0: no request could run; use at least 1"
+        )));
+    }
     Ok(GatewayConfig {
         path: path.to_owned(),
         listen: s.listen,
         limits,
-        max_instances: s.max_instances.unwrap_or(1000),
+        max_instances,
         apps,
     })
 }
@@ -364,6 +381,16 @@ routes = ["/"]
         assert!(err.contains("has no routes"), "{err}");
         let err = check("").unwrap_err();
         assert!(err.contains("no applications"), "{err}");
+        let err = check("[apps.a]\nwasm = \"a.wasm\"\nroutes = [\"api\"]\n").unwrap_err();
+        assert!(err.contains("[apps.a]") && err.contains("\"api\""), "{err}");
+        let err = check(
+            "[apps.a]\nwasm = \"a.wasm\"\nroutes = [\"/\"]\n[apps.a.limits]\ntimeout = \"0s\"\n",
+        )
+        .unwrap_err();
+        assert!(err.contains("timeout is 0"), "{err}");
+        let err = check("[apps.a]\nwasm = \"a.wasm\"\nroutes = [\"/x\"]\n[apps.b]\nwasm = \"b.wasm\"\nroutes = [\"/x/\"]\n")
+            .unwrap_err();
+        assert!(err.contains("[apps.b]") && err.contains("\"a\""), "{err}");
         let err = check(
             "[server]\nmax-request-line = 70000\n[apps.a]\nwasm = \"a.wasm\"\nroutes = [\"/\"]\n",
         )

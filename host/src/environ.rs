@@ -115,8 +115,11 @@ pub fn protocol(version: Version) -> &'static str {
     }
 }
 
-/// Splits `host[:port]`, keeping IPv6 brackets on the host.
+/// Splits `[userinfo@]host[:port]`, keeping IPv6 brackets on the host and
+/// dropping userinfo (as the router does). A port that is not a number
+/// counts as absent, so the name is still used.
 fn split_host_port(host: &str) -> Option<(&str, Option<u16>)> {
+    let host = host.rsplit_once('@').map_or(host, |(_, host)| host);
     if host.is_empty() {
         return None;
     }
@@ -130,11 +133,10 @@ fn split_host_port(host: &str) -> Option<(&str, Option<u16>)> {
             None => (host, None),
         }
     };
-    let port = match port {
-        Some(p) => Some(p.parse().ok()?),
-        None => None,
-    };
-    Some((name, port))
+    if name.is_empty() {
+        return None;
+    }
+    Some((name, port.and_then(|p| p.parse().ok())))
 }
 
 /// Decodes `%XX` escapes to bytes. A `%` not followed by two hex digits is
@@ -192,7 +194,7 @@ mod tests {
         );
         assert_eq!(split_host_port("[::1]:8000"), Some(("[::1]", Some(8000))));
         assert_eq!(split_host_port("[::1]"), Some(("[::1]", None)));
-        assert_eq!(split_host_port("a:b"), None);
+        assert_eq!(split_host_port("a:b"), Some(("a", None)));
         assert_eq!(split_host_port(""), None);
     }
 
@@ -232,6 +234,14 @@ mod tests {
             .collect();
         assert_eq!(xa, [b"1", b"2"]);
         assert_eq!(env.extra, [("K".to_owned(), "V".to_owned())]);
+    }
+
+    #[test]
+    fn host_userinfo_is_dropped_and_a_bad_port_keeps_the_name() {
+        assert_eq!(split_host_port("u@a.com:81"), Some(("a.com", Some(81))));
+        assert_eq!(split_host_port("a.com:xyz"), Some(("a.com", None)));
+        assert_eq!(split_host_port("[::1]:9"), Some(("[::1]", Some(9))));
+        assert_eq!(split_host_port(":80"), None);
     }
 
     #[test]

@@ -127,25 +127,47 @@ impl Gateway {
     /// Serves one request: routes it, then runs the application or serves
     /// the file. No route: 404.
     pub async fn serve(&self, req: Request<Incoming>, conn: ConnInfo) -> Response<ResponseBody> {
-        // RFC 9112 section 3.2.2: an absolute-form target overrides Host.
-        let host = req.uri().authority().map(|a| a.as_str()).or_else(|| {
-            req.headers()
-                .get(HOST)
-                .and_then(|value| value.to_str().ok())
-        });
-        let path = req.uri().path().as_bytes();
-        let Some(found) = self.routes.lookup(host, path) else {
-            let (parts, _) = req.into_parts();
+        let (head, body) = req.into_parts();
+        let Some(found) = self
+            .routes
+            .lookup(host_of(&head), head.uri.path().as_bytes())
+        else {
+            let parts = head;
             tracing::debug!(remote = %conn.remote, uri = %parts.uri, "no route");
             let log = AccessLog::new(conn.remote.ip(), parts.method, parts.uri, parts.version);
             return error_page(StatusCode::NOT_FOUND, log);
         };
         match found.target {
             Target::App(app) => {
+                let req = Request::from_parts(head, body);
                 crate::invoke::handle(app.clone(), req, conn, found.script_name).await
             }
             Target::Static(root) => {
-                let (parts, _) = req.into_parts();
+                let parts = head;
+                // Routes match the raw path, but a document root decodes it:
+                // `/%70rivate/x` misses an app at `/private` and would reach
+                // the root's `private/` folder. A request whose decoded path
+                // routes elsewhere is refused.
+                let decoded = crate::environ::percent_decode(parts.uri.path().as_bytes());
+                if decoded != parts.uri.path().as_bytes() {
+                    let same = self
+                        .routes
+                        .lookup(host_of(&parts), &decoded)
+                        .is_some_and(|other| {
+                            std::ptr::eq(other.target, found.target)
+                                && other.script_name == found.script_name
+                        });
+                    if !same {
+                        tracing::warn!(remote = %conn.remote, uri = %parts.uri, "refused: the decoded path belongs to another mount");
+                        let log = AccessLog::new(
+                            conn.remote.ip(),
+                            parts.method,
+                            parts.uri,
+                            parts.version,
+                        );
+                        return error_page(StatusCode::NOT_FOUND, log);
+                    }
+                }
                 let below = &parts.uri.path().as_bytes()[found.script_name.len()..];
                 let log = AccessLog::new(
                     conn.remote.ip(),
@@ -157,4 +179,15 @@ impl Gateway {
             }
         }
     }
+}
+
+/// The request's host: the authority of an absolute-form target (RFC 9112
+/// section 3.2.2), else the Host header.
+fn host_of(parts: &hyper::http::request::Parts) -> Option<&str> {
+    parts.uri.authority().map(|a| a.as_str()).or_else(|| {
+        parts
+            .headers
+            .get(HOST)
+            .and_then(|value| value.to_str().ok())
+    })
 }

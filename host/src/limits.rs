@@ -84,8 +84,11 @@ impl HttpLimits {
                 self.max_head_size, self.max_request_line
             ));
         }
-        if self.max_connections == 0 {
-            return Err("max-connections is 0: use at least 1".to_owned());
+        if self.max_connections == 0 || self.max_connections > 1_000_000 {
+            return Err(format!(
+                "max-connections is {}: use a value from 1 to 1000000",
+                self.max_connections
+            ));
         }
         for (name, value) in [
             ("header-timeout", self.header_timeout),

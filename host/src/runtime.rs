@@ -195,6 +195,26 @@ impl AppConfig {
     }
 }
 
+impl AppConfig {
+    /// Checks the limits can serve anything; the error names the limit and
+    /// the application.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.timeout.is_zero() {
+            return Err(format!(
+                "app `{}`: timeout is 0: every request would get 504; use e.g. \"30s\"",
+                self.name
+            ));
+        }
+        if self.memory < 64 << 10 {
+            return Err(format!(
+                "app `{}`: memory is {} bytes, less than one WebAssembly page (64KiB)",
+                self.name, self.memory
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// An application ready to serve: compiled code plus its settings.
 pub struct App {
     pub(crate) engine: Engine,

@@ -226,6 +226,26 @@ fn static_files_over_the_socket() {
     }
 }
 
+#[test]
+fn an_encoded_path_cannot_slip_past_a_mount_into_a_static_root() {
+    let dir = temp_dir("bypass");
+    std::fs::create_dir_all(dir.join("public/private")).unwrap();
+    std::fs::write(dir.join("public/private/secret.txt"), "secret").unwrap();
+    std::fs::write(dir.join("public/a.txt"), "plain").unwrap();
+    let server = serve(
+        &dir,
+        &format!(
+            "[apps.gate]\nwasm = \"{HELLO}\"\nroutes = [\"/private\"]\n[apps.site]\nstatic = \"public\"\nroutes = [\"/\"]\n"
+        ),
+    );
+    assert_eq!(server.get("/private/secret.txt").text(), "Hello, world!");
+    let r = server.get("/%70rivate/secret.txt");
+    assert_eq!(r.status, 404);
+    assert!(!r.text().contains("secret"));
+    // Encoding that stays within the document root is fine.
+    assert_eq!(server.get("/%61.txt").text(), "plain");
+}
+
 /// Runs `wasm-gateway ARGS...` to completion; returns (exit code, stdout,
 /// stderr).
 fn run(args: &[&str]) -> (Option<i32>, String, String) {
@@ -280,6 +300,18 @@ fn config_errors_stop_start_up_with_one_clear_line() {
     let (code, _, stderr) = run(&["check", file_str]);
     assert_eq!(code, Some(2));
     assert!(stderr.contains("/x"), "{stderr}");
+    assert!(stderr.contains(file_str), "{stderr}");
+
+    // One-app flags have no meaning for a gateway file: refused, not ignored.
+    std::fs::write(
+        &file,
+        format!("[apps.hello]\nwasm = \"{HELLO}\"\nroutes = [\"/\"]\n"),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = run(&["serve", file_str, "--timeout", "5s"]);
+    assert_eq!(code, Some(2));
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(stderr.contains("[apps.NAME.limits]"), "{stderr}");
     assert!(stderr.contains('a') && stderr.contains('b'), "{stderr}");
 }
 
