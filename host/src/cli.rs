@@ -65,6 +65,21 @@ struct ServeArgs {
     #[arg(long, value_parser = parse_size)]
     memory: Option<usize>,
 
+    /// One-app mode: most requests running at once [default: 100]. (In a
+    /// gateway file: `[apps.NAME.limits] concurrency`.)
+    #[arg(long)]
+    concurrency: Option<usize>,
+
+    /// One-app mode: most requests waiting for a slot; beyond, 503 at once
+    /// [default: 1000]. (In a gateway file: `[apps.NAME.limits] queue`.)
+    #[arg(long)]
+    queue: Option<usize>,
+
+    /// One-app mode: longest wait for a slot before 503 with Retry-After
+    /// [default: 10s]. (In a gateway file: `[apps.NAME.limits] queue-timeout`.)
+    #[arg(long, value_parser = humantime::parse_duration)]
+    queue_timeout: Option<Duration>,
+
     /// Most instances alive at once, all applications together (default
     /// 1000, or the file's `[server] max-instances`).
     #[arg(long)]
@@ -275,9 +290,15 @@ fn serve(args: ServeArgs) -> ExitCode {
         ));
     };
     let config_file = args.config.is_some() || is_config(path);
-    if config_file && (args.timeout.is_some() || args.memory.is_some() || args.max_body.is_some()) {
+    let one_app_flags = args.timeout.is_some()
+        || args.memory.is_some()
+        || args.max_body.is_some()
+        || args.concurrency.is_some()
+        || args.queue.is_some()
+        || args.queue_timeout.is_some();
+    if config_file && one_app_flags {
         return fail(format_args!(
-            "--timeout, --memory and --max-body are for one app; in a gateway file set them per app in [apps.NAME.limits]"
+            "--timeout, --memory, --max-body, --concurrency, --queue and --queue-timeout are for one app; in a gateway file set them per app in [apps.NAME.limits]"
         ));
     }
     let loaded = match load(
@@ -292,6 +313,15 @@ fn serve(args: ServeArgs) -> ExitCode {
             }
             if let Some(max_body) = args.max_body {
                 config.max_body = max_body as u64;
+            }
+            if let Some(concurrency) = args.concurrency {
+                config.concurrency = concurrency;
+            }
+            if let Some(queue) = args.queue {
+                config.queue = queue;
+            }
+            if let Some(queue_timeout) = args.queue_timeout {
+                config.queue_timeout = queue_timeout;
             }
         },
         args.max_instances,

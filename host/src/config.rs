@@ -153,6 +153,9 @@ struct RawLimits {
     memory: Option<Size>,
     timeout: Option<Dur>,
     max_body: Option<Size>,
+    concurrency: Option<usize>,
+    queue: Option<usize>,
+    queue_timeout: Option<Dur>,
 }
 
 /// Reads and checks the configuration file at `path`.
@@ -252,6 +255,15 @@ pub fn parse(text: &str, path: &Path) -> Result<GatewayConfig, ConfigError> {
         if let Some(max_body) = app.limits.max_body {
             config.max_body = max_body.0 as u64;
         }
+        if let Some(concurrency) = app.limits.concurrency {
+            config.concurrency = concurrency;
+        }
+        if let Some(queue) = app.limits.queue {
+            config.queue = queue;
+        }
+        if let Some(queue_timeout) = app.limits.queue_timeout {
+            config.queue_timeout = queue_timeout.0;
+        }
         config
             .validate()
             .map_err(|why| problem(format!("[limits] {why}")))?;
@@ -323,6 +335,9 @@ env = { BLOG_TITLE = "Notes" }
 memory = "64MiB"
 timeout = "5s"
 max-body = "1MiB"
+concurrency = 4
+queue = 8
+queue-timeout = "2s"
 
 [apps.site]
 static = "public/"
@@ -341,6 +356,8 @@ routes = ["/"]
         assert_eq!(blog.config.memory, 64 << 20);
         assert_eq!(blog.config.timeout, Duration::from_secs(5));
         assert_eq!(blog.config.max_body, 1 << 20);
+        assert_eq!((blog.config.concurrency, blog.config.queue), (4, 8));
+        assert_eq!(blog.config.queue_timeout, Duration::from_secs(2));
         assert!(
             matches!(&config.apps[1].kind, AppKind::Static(p) if p == Path::new("/etc/gw/public/"))
         );

@@ -9,7 +9,7 @@ use crate::guard::Rejection;
 use crate::request::LogTag;
 use crate::response::ResponseBody;
 use bytes::Bytes;
-use hyper::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, SERVER};
+use hyper::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, RETRY_AFTER, SERVER};
 use hyper::{Response, StatusCode};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -29,6 +29,10 @@ pub enum RequestError {
     /// The host could not create an instance for the request.
     #[error("could not instantiate the application: {0:?}")]
     Instantiate(wasmtime::Error),
+    /// The application is at its concurrency cap and its queue is full,
+    /// or the request waited its whole queue timeout: 503 with Retry-After.
+    #[error("the application is at its concurrency limit ({0:?})")]
+    Overloaded(crate::admission::Refused),
     /// The request ran past its deadline.
     #[error("the request ran past its {0:?} deadline")]
     Timeout(Duration),
@@ -61,7 +65,9 @@ impl RequestError {
     pub fn status(&self) -> StatusCode {
         match self {
             RequestError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
-            RequestError::Instantiate(_) => StatusCode::SERVICE_UNAVAILABLE,
+            RequestError::Instantiate(_) | RequestError::Overloaded(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             RequestError::Input(InputFailure::TooLarge) => StatusCode::PAYLOAD_TOO_LARGE,
             RequestError::Input(InputFailure::TimedOut) => StatusCode::REQUEST_TIMEOUT,
             RequestError::Input(InputFailure::Malformed) => StatusCode::BAD_REQUEST,
@@ -75,7 +81,7 @@ impl RequestError {
             RequestError::ClientGone => {
                 tracing::debug!(app = %tag.app, request = tag.request, "client went away")
             }
-            RequestError::Input(_) => {
+            RequestError::Input(_) | RequestError::Overloaded(_) => {
                 tracing::warn!(app = %tag.app, request = tag.request, "{self}")
             }
             _ => tracing::error!(app = %tag.app, request = tag.request, "{self}"),
@@ -90,6 +96,17 @@ impl RequestError {
     ) -> Response<ResponseBody> {
         self.log(tag);
         let mut response = error_page(self.status(), log);
+        if let RequestError::Overloaded(refused) = self {
+            // A client may come back once a slot is likely free: at once if
+            // the queue was full, after a queue timeout if it was slow.
+            let seconds = match refused {
+                crate::admission::Refused::QueueFull => 1,
+                crate::admission::Refused::Waited(waited) => waited.as_secs().max(1),
+            };
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if let RequestError::Input(_) = self {
             // The rest of the body is unread or unreadable: the connection
             // cannot carry another request.

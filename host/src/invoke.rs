@@ -9,6 +9,7 @@
 //! makes the guest's next write fail, and gives it a short grace to close.
 
 use crate::access_log::AccessLog;
+use crate::admission::Slot;
 use crate::environ::{self, ConnInfo};
 use crate::error::{InputFailure, RequestError};
 use crate::input::Input;
@@ -67,6 +68,10 @@ pub async fn handle(
         // (so no `100 Continue` goes out either).
         return RequestError::Input(InputFailure::TooLarge).into_response(&tag, log);
     }
+    let slot = match app.admission.enter().await {
+        Ok(slot) => slot,
+        Err(refused) => return RequestError::Overloaded(refused).into_response(&tag, log),
+    };
 
     let (head_tx, mut head_rx) = oneshot::channel();
     let (body_tx, body_rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
@@ -85,7 +90,7 @@ pub async fn handle(
     // the head and the whole body leave in a single write. A guest still
     // running once its head is ready (a streamed body, a slow app) carries on
     // in a task of its own.
-    let mut task = Box::pin(run(app, state, environ));
+    let mut task = Box::pin(run(app, state, environ, slot));
     let mut finished = false;
     let head = std::future::poll_fn(|cx| {
         if !finished && task.as_mut().poll(cx).is_ready() {
@@ -136,7 +141,10 @@ fn wasi_ctx() -> wasmtime_wasi::WasiCtx {
 
 /// Owns the store for the whole request; cancelled by the deadline or the
 /// client leaving.
-async fn run(app: Arc<App>, state: RequestState, environ: crate::bindings::Environ) {
+///
+/// `_slot` is the application's concurrency slot, held until the guest is
+/// done.
+async fn run(app: Arc<App>, state: RequestState, environ: crate::bindings::Environ, _slot: Slot) {
     let tag = state.tag.clone();
     let mut store = Store::new(&app.engine, state);
     store.limiter(|s| &mut s.limits);

@@ -15,6 +15,7 @@
 //!   checked before hyper sees a byte.
 //! - [`limits`]: the limits clients must stay within.
 //! - [`invoke`]: one request's life: instantiate, call, stream, close.
+//! - [`admission`]: per-application concurrency cap and queue.
 //! - [`environ`]: the WSGI environ built from an HTTP request.
 //! - [`start_response`]: validating status and headers.
 //! - [`request`]: per-request store state and the guest's imports.
@@ -30,6 +31,7 @@
 mod bindings;
 
 pub mod access_log;
+pub mod admission;
 pub mod cli;
 pub mod config;
 pub mod environ;

@@ -4,6 +4,7 @@
 //! interruption) and the epoch ticker. Loading an application compiles it once
 //! and links it once into an `InstancePre`; requests only instantiate.
 
+use crate::admission::Admission;
 use crate::bindings::{AppBindings, AppBindingsPre};
 use crate::request::RequestState;
 use std::path::{Path, PathBuf};
@@ -178,12 +179,18 @@ pub struct AppConfig {
     /// The largest request body accepted, in bytes: a larger Content-Length
     /// gets 413 before the application runs, and a chunked body is cut there.
     pub max_body: u64,
+    /// Most requests of this application running at once.
+    pub concurrency: usize,
+    /// Most requests waiting for one of those slots; beyond, 503 at once.
+    pub queue: usize,
+    /// Longest a request waits for a slot before it gets 503.
+    pub queue_timeout: Duration,
 }
 
 impl AppConfig {
     /// Defaults for an application called `name`: mounted at the root, 30 s
     /// deadline (gunicorn's default timeout), 128 MiB of memory, 100 MiB
-    /// request bodies.
+    /// request bodies, 100 requests at once with up to 1000 more waiting 10 s.
     pub fn new(name: impl Into<Arc<str>>) -> Self {
         AppConfig {
             name: name.into(),
@@ -191,6 +198,9 @@ impl AppConfig {
             timeout: Duration::from_secs(30),
             memory: 128 << 20,
             max_body: 100 << 20,
+            concurrency: 100,
+            queue: 1000,
+            queue_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -202,6 +212,12 @@ impl AppConfig {
         if self.timeout.is_zero() {
             return Err(format!(
                 "app `{}`: timeout is 0: every request would get 504; use e.g. \"30s\"",
+                self.name
+            ));
+        }
+        if self.concurrency == 0 {
+            return Err(format!(
+                "app `{}`: concurrency is 0: no request could run; use at least 1",
                 self.name
             ));
         }
@@ -221,6 +237,8 @@ pub struct App {
     pub(crate) pre: AppBindingsPre<RequestState>,
     /// The application's settings.
     pub config: AppConfig,
+    /// Its concurrency cap and queue.
+    pub(crate) admission: Admission,
 }
 
 impl App {
@@ -229,6 +247,7 @@ impl App {
         App {
             engine: runtime.engine.clone(),
             pre: loaded.pre,
+            admission: Admission::new(config.concurrency, config.queue, config.queue_timeout),
             config,
         }
     }

@@ -336,3 +336,37 @@ fn connections_over_the_limit_wait_until_one_closes() {
     let response = read_response(&mut BufReader::new(third)).unwrap();
     assert_eq!(response.text(), "Hello, world!");
 }
+
+#[test]
+fn an_app_at_its_concurrency_cap_queues_then_answers_503_with_retry_after() {
+    let server = TestServer::with_config(SLEEP, |app| {
+        app.concurrency = 1;
+        app.queue = 1;
+        app.queue_timeout = Duration::from_millis(300);
+    });
+    let send = |target: &str| {
+        let mut conn = server.connect();
+        conn.write_all(
+            format!("GET {target} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .unwrap();
+        conn
+    };
+    // One runs for a while...
+    let running = send("/running?ms=1500");
+    std::thread::sleep(Duration::from_millis(200));
+    // ...one waits in the queue (and gives up after 300 ms)...
+    let queued = send("/queued?ms=0");
+    std::thread::sleep(Duration::from_millis(100));
+    // ...and one more finds the queue full: 503 at once.
+    let refused = read_response(&mut BufReader::new(send("/refused?ms=0"))).unwrap();
+    assert_eq!(refused.status, 503);
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    let queued = read_response(&mut BufReader::new(queued)).unwrap();
+    assert_eq!(queued.status, 503);
+    assert!(queued.header("retry-after").is_some());
+    let running = read_response(&mut BufReader::new(running)).unwrap();
+    assert_eq!(running.text(), "slept /running");
+    // The slot is free again.
+    assert_eq!(server.get("/after?ms=0").text(), "slept /after");
+}
