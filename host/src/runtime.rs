@@ -45,7 +45,26 @@ impl Default for RuntimeConfig {
 /// The engine every application runs in.
 pub struct Runtime {
     engine: Engine,
-    ticker: Option<(Arc<AtomicBool>, JoinHandle<()>)>,
+    ticker: Arc<Ticker>,
+}
+
+/// The thread that advances the engine's epoch, which is what interrupts a
+/// running guest (deadlines, yielding). Every [`App`] holds it too: the
+/// ticker stops only when the runtime and all its applications are gone, so
+/// dropping a `Runtime` whose apps still serve cannot leave guests that
+/// never yield and never time out.
+struct Ticker {
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+    }
 }
 
 impl Runtime {
@@ -84,7 +103,10 @@ impl Runtime {
             })?;
         Ok(Runtime {
             engine,
-            ticker: Some((stop, ticker)),
+            ticker: Arc::new(Ticker {
+                stop,
+                handle: Some(ticker),
+            }),
         })
     }
 
@@ -146,15 +168,6 @@ impl Runtime {
             reason: format!("{e:#}"),
         })?;
         Ok(Loaded { pre })
-    }
-}
-
-impl Drop for Runtime {
-    fn drop(&mut self) {
-        if let Some((stop, handle)) = self.ticker.take() {
-            stop.store(true, Ordering::Relaxed);
-            let _ = handle.join();
-        }
     }
 }
 
@@ -239,6 +252,8 @@ pub struct App {
     pub config: AppConfig,
     /// Its concurrency cap and queue.
     pub(crate) admission: Admission,
+    /// Keeps the epoch ticker running while the application can serve.
+    _ticker: Arc<Ticker>,
 }
 
 impl App {
@@ -249,6 +264,7 @@ impl App {
             pre: loaded.pre,
             admission: Admission::new(config.concurrency, config.queue, config.queue_timeout),
             config,
+            _ticker: runtime.ticker.clone(),
         }
     }
 }

@@ -24,6 +24,10 @@ pub struct ResponseHead {
     pub headers: HeaderMap,
 }
 
+/// The largest response head an application may send (header lines,
+/// counting `: ` and CRLF).
+pub const MAX_RESPONSE_HEAD: usize = 64 << 10;
+
 /// Header fields PEP 3333 reserves to the server (RFC 2616 section 13.5.1).
 const HOP_BY_HOP: &[&str] = &[
     "connection",
@@ -40,6 +44,18 @@ const HOP_BY_HOP: &[&str] = &[
 /// Parses `status` ("200 OK") and the header list.
 pub fn parse(status: &str, headers: Vec<Header>) -> Result<ResponseHead, StartResponseError> {
     let (status, reason) = parse_status(status)?;
+    // Every client has a limit on response heads (browsers around 256 KiB,
+    // many proxies 8-64 KiB); past it the response is lost anyway, so the
+    // app hears it at the call.
+    let size: usize = headers
+        .iter()
+        .map(|h| h.name.len() + h.value.len() + 4)
+        .sum();
+    if size > MAX_RESPONSE_HEAD {
+        return Err(StartResponseError::InvalidHeader(format!(
+            "the headers take {size} bytes; the limit is {MAX_RESPONSE_HEAD}"
+        )));
+    }
     let mut map = HeaderMap::with_capacity(headers.len());
     for Header { name, value } in headers {
         let header_name = HeaderName::from_bytes(name.as_bytes())

@@ -383,3 +383,62 @@ pub fn restart() {
     assert_eq!(r.status, 200);
     assert_eq!(r.text(), "sent\nalready-started\nheaders-sent\n");
 }
+
+/// A guest that never yields is stopped at its deadline: 504, logged, and
+/// the server goes on serving.
+#[test]
+pub fn spin() {
+    let binary = Binary::serve(wasm::SPIN, &["--timeout", "300ms"]);
+    let get = || {
+        request_to(
+            binary.addr,
+            b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+        )
+    };
+    assert_eq!(get().status, 504);
+    assert_eq!(get().status, 504, "the runtime thread was not pinned");
+    let stderr = binary.stop();
+    assert!(stderr.contains("deadline"), "{stderr}");
+}
+
+/// A guest that allocates without end hits its memory limit and traps.
+#[test]
+pub fn hog() {
+    let server = TestServer::with_config(wasm::HOG, |app| app.memory = 16 << 20);
+    assert_eq!(server.get("/").status, 500);
+    assert_eq!(server.get("/").status, 500);
+}
+
+/// Unbounded recursion overflows the guest's stack: a trap, 500.
+#[test]
+pub fn recurse() {
+    let server = TestServer::start(wasm::RECURSE);
+    assert_eq!(server.get("/").status, 500);
+}
+
+/// A 1 MiB response header is refused at the call.
+#[test]
+pub fn big_header() {
+    let server = TestServer::start(wasm::BIG_HEADER);
+    let r = server.get("/");
+    assert_eq!((r.status, r.text().as_str()), (200, "invalid-header"));
+    assert!(r.header("x-huge").is_none());
+}
+
+/// No grant, no access: files, sockets and the host's environment are all
+/// out of reach.
+#[test]
+pub fn sandbox() {
+    let server = TestServer::start(wasm::SANDBOX);
+    let r = server.get("/");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let text = r.text();
+    for what in ["read file", "read dir", "create file", "connect"] {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(what))
+            .unwrap_or_else(|| panic!("{what}: {text}"));
+        assert!(line.contains("denied"), "{line}");
+    }
+    assert!(text.contains("env vars: 0\n"), "{text}");
+}
