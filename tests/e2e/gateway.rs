@@ -6,6 +6,7 @@ use crate::support::{Binary, TestServer, runtime};
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::Command;
+use std::time::Duration;
 use wasm_gateway::{Gateway, ServerConfig, config};
 use wasm_gateway_test_artifacts::{DISPATCH, ENVIRON, HELLO};
 
@@ -354,4 +355,49 @@ fn serve_accepts_a_gateway_file() {
         b"GET /api HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
     );
     assert_eq!(r.text(), "Hello, world!");
+}
+
+/// One tenant's flood cannot starve another: with only 4 instance slots in
+/// the whole process, an app capped at 2 concurrent requests leaves room for
+/// the others however many requests it gets.
+#[test]
+fn a_flooded_app_cannot_starve_another() {
+    use wasm_gateway::runtime::{Runtime, RuntimeConfig};
+    use wasm_gateway_test_artifacts::SLEEP;
+    let dir = temp_dir("fair");
+    let path = dir.join("gateway.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[apps.busy]\nwasm = \"{SLEEP}\"\nroutes = [\"/busy\"]\n[apps.busy.limits]\nconcurrency = 2\nqueue = 100\nqueue-timeout = \"30s\"\n\n[apps.calm]\nwasm = \"{HELLO}\"\nroutes = [\"/calm\"]\n"
+        ),
+    )
+    .unwrap();
+    let runtime = Runtime::new(&RuntimeConfig {
+        max_instances: 4,
+        ..RuntimeConfig::default()
+    })
+    .unwrap();
+    let config = config::load(&path).unwrap();
+    let gateway = Gateway::load(&config, &runtime).unwrap();
+    let server = TestServer::serve_gateway(gateway, ServerConfig::default());
+
+    // Twenty slow requests to the busy app: two run, the rest queue.
+    let flood: Vec<_> = (0..20)
+        .map(|_| {
+            let mut conn = server.connect();
+            conn.write_all(b"GET /busy?ms=1000 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            conn
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    // The calm app still gets an instance.
+    let r = server.get("/calm");
+    assert_eq!((r.status, r.text().as_str()), (200, "Hello, world!"));
+    // And the flood is served in turn, not refused.
+    for conn in flood.into_iter().take(3) {
+        let r = crate::support::read_response(&mut std::io::BufReader::new(conn)).unwrap();
+        assert_eq!(r.status, 200);
+    }
 }
