@@ -36,14 +36,7 @@ pub fn build(
         None => b"/".to_vec(),
     };
 
-    // RFC 9112 section 3.2.2: an absolute-form target overrides Host.
-    let host = uri.authority().map(|a| a.as_str()).or_else(|| {
-        parts
-            .headers
-            .get(hyper::header::HOST)
-            .and_then(|h| h.to_str().ok())
-    });
-    let (server_name, server_port) = match host.and_then(split_host_port) {
+    let (server_name, server_port) = match host_of(parts).and_then(split_host_port) {
         Some((name, port)) => (name.to_owned(), port.unwrap_or(conn.local.port())),
         None => (conn.local.ip().to_string(), conn.local.port()),
     };
@@ -102,6 +95,17 @@ fn strip_mount<'a>(path: &'a [u8], prefix: &[u8]) -> &'a [u8] {
         Some(rest) if rest.is_empty() || rest.starts_with(b"/") => rest,
         _ => path,
     }
+}
+
+/// The request's host: the authority of an absolute-form target (RFC 9112
+/// section 3.2.2), else the Host header. Routing and `SERVER_NAME` both use it.
+pub fn host_of(parts: &Parts) -> Option<&str> {
+    parts.uri.authority().map(|a| a.as_str()).or_else(|| {
+        parts
+            .headers
+            .get(hyper::header::HOST)
+            .and_then(|value| value.to_str().ok())
+    })
 }
 
 /// The `SERVER_PROTOCOL` string for an HTTP version.

@@ -138,9 +138,16 @@ pub fn refusal_page(rejection: &Rejection, remote: SocketAddr) -> Response<Respo
 }
 
 /// A plain error page: status line as text, nothing internal.
-pub fn error_page(
+pub fn error_page(status: StatusCode, log: crate::access_log::AccessLog) -> Response<ResponseBody> {
+    text_page(status, log, false)
+}
+
+/// [`error_page`], and for a `HEAD` request (`head`) the same headers with
+/// no body bytes.
+pub fn text_page(
     status: StatusCode,
     mut log: crate::access_log::AccessLog,
+    head: bool,
 ) -> Response<ResponseBody> {
     log.status = status.as_u16();
     let text = format!(
@@ -149,7 +156,12 @@ pub fn error_page(
         status.canonical_reason().unwrap_or("Error")
     );
     let len = text.len();
-    let mut response = Response::new(ResponseBody::full(Bytes::from(text), log));
+    let body = if head {
+        Bytes::new()
+    } else {
+        Bytes::from(text)
+    };
+    let mut response = Response::new(ResponseBody::full(body, log));
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(

@@ -8,14 +8,13 @@
 
 use crate::access_log::AccessLog;
 use crate::config::{AppKind, GatewayConfig};
-use crate::environ::ConnInfo;
+use crate::environ::{ConnInfo, host_of};
 use crate::error::error_page;
 use crate::response::ResponseBody;
 use crate::routing::{RouteTable, RouteTableBuilder};
 use crate::runtime::{App, Runtime};
 use crate::static_files::StaticRoot;
 use hyper::body::Incoming;
-use hyper::header::HOST;
 use hyper::{Request, Response, StatusCode};
 use std::sync::Arc;
 
@@ -148,8 +147,9 @@ impl Gateway {
                 // `/%70rivate/x` misses an app at `/private` and would reach
                 // the root's `private/` folder. A request whose decoded path
                 // routes elsewhere is refused.
-                let decoded = crate::environ::percent_decode(parts.uri.path().as_bytes());
-                if decoded != parts.uri.path().as_bytes() {
+                let raw = parts.uri.path().as_bytes();
+                if raw.contains(&b'%') {
+                    let decoded = crate::environ::percent_decode(raw);
                     let same = self
                         .routes
                         .lookup(host_of(&parts), &decoded)
@@ -179,15 +179,4 @@ impl Gateway {
             }
         }
     }
-}
-
-/// The request's host: the authority of an absolute-form target (RFC 9112
-/// section 3.2.2), else the Host header.
-fn host_of(parts: &hyper::http::request::Parts) -> Option<&str> {
-    parts.uri.authority().map(|a| a.as_str()).or_else(|| {
-        parts
-            .headers
-            .get(HOST)
-            .and_then(|value| value.to_str().ok())
-    })
 }

@@ -959,8 +959,8 @@ fn trim_ows(mut value: &[u8]) -> &[u8] {
     value
 }
 
-/// `1*DIGIT` that fits in a u64.
-fn parse_decimal(text: &[u8]) -> Option<u64> {
+/// `1*DIGIT` that fits in a u64 (a Content-Length, from a client or an app).
+pub(crate) fn parse_decimal(text: &[u8]) -> Option<u64> {
     if text.is_empty() || !text.iter().all(u8::is_ascii_digit) {
         return None;
     }

@@ -69,7 +69,7 @@ pub fn parse(status: &str, headers: Vec<Header>) -> Result<ResponseHead, StartRe
             ))
         })?;
         if header_name == hyper::header::CONTENT_LENGTH
-            && (map.contains_key(&header_name) || parse_length(&value).is_none())
+            && (map.contains_key(&header_name) || crate::guard::parse_decimal(&value).is_none())
         {
             // hyper sends the header as given but frames the body by its
             // real size; a bad value would desynchronise the connection.
@@ -93,15 +93,8 @@ impl ResponseHead {
     pub fn content_length(&self) -> Option<u64> {
         self.headers
             .get(hyper::header::CONTENT_LENGTH)
-            .and_then(|v| parse_length(v.as_bytes()))
+            .and_then(|v| crate::guard::parse_decimal(v.as_bytes()))
     }
-}
-
-fn parse_length(value: &[u8]) -> Option<u64> {
-    if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    std::str::from_utf8(value).ok()?.parse().ok()
 }
 
 /// A field value may hold visible ASCII, spaces, tabs and obs-text; nothing

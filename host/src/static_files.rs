@@ -59,6 +59,7 @@
 //! `mime_guess` (the table those crates use) for content types.
 
 use crate::access_log::AccessLog;
+use crate::error::text_page;
 use crate::response::{Aborted, ResponseBody};
 use bytes::Bytes;
 use hyper::header::{
@@ -676,33 +677,6 @@ fn redirect(
     };
     let mut response = text_page(StatusCode::MOVED_PERMANENTLY, log, head);
     response.headers_mut().insert(LOCATION, location);
-    response
-}
-
-/// A short text page (the same text as [`crate::error::error_page`]); no
-/// body bytes for `HEAD`, but the same `Content-Length`.
-fn text_page(status: StatusCode, mut log: AccessLog, head: bool) -> Response<ResponseBody> {
-    log.status = status.as_u16();
-    let text = format!(
-        "{} {}\n",
-        status.as_str(),
-        status.canonical_reason().unwrap_or("Error")
-    );
-    let len = text.len();
-    let body = if head {
-        Bytes::new()
-    } else {
-        Bytes::from(text)
-    };
-    let mut response = Response::new(ResponseBody::full(body, log));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
-    headers.insert(SERVER, HeaderValue::from_static(crate::SERVER_SOFTWARE));
     response
 }
 
