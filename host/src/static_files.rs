@@ -115,11 +115,6 @@ impl StaticRoot {
         })
     }
 
-    /// The canonical directory served.
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     /// Serves one request. `path` is the raw (still percent-encoded) request
     /// path below the mount point (e.g. `b"/css/site.css"`; `b"/"` for the
     /// mount root, and `b""` for the mount point without its trailing slash,
