@@ -6,7 +6,9 @@
 use crate::config;
 use crate::gateway::Gateway;
 use crate::limits::HttpLimits;
+use crate::reuse::Reuse;
 use crate::runtime::{App, AppConfig, Runtime, RuntimeConfig};
+use crate::sandbox::Grants;
 use crate::server::{Server, ServerConfig};
 use clap::{Parser, Subcommand};
 use std::io::Write;
@@ -92,7 +94,119 @@ struct ServeArgs {
     max_body: Option<usize>,
 
     #[command(flatten)]
+    isolation: IsolationArgs,
+
+    #[command(flatten)]
     limits: LimitArgs,
+}
+
+/// One-app mode: the isolation settings of `[apps.NAME.limits]` and
+/// `[apps.NAME.grants]` (docs/security.md).
+#[derive(Debug, clap::Args)]
+struct IsolationArgs {
+    /// One-app mode: fuel per request (about one unit per WebAssembly
+    /// instruction); past it the request traps with 500 [default: no
+    /// limit]. Makes all guest code count fuel, a few percent slower.
+    #[arg(long)]
+    fuel: Option<u64>,
+
+    /// One-app mode: most elements of one table of an instance [default:
+    /// 20000].
+    #[arg(long)]
+    table_elements: Option<usize>,
+
+    /// One-app mode: most bytes of response header lines an app may send
+    /// (suffixes KiB, MiB) [default: 64KiB].
+    #[arg(long, value_parser = parse_size)]
+    max_response_head: Option<usize>,
+
+    /// One-app mode: let one instance serve up to N requests (state then
+    /// survives between them; see docs/security.md) [default: a fresh
+    /// instance per request].
+    #[arg(long, value_name = "N")]
+    instance_reuse: Option<u64>,
+
+    /// One-app mode, with --instance-reuse: replace an instance this long
+    /// after it was created [default: 60s].
+    #[arg(long, value_parser = humantime::parse_duration, requires = "instance_reuse")]
+    instance_lifetime: Option<Duration>,
+
+    /// One-app mode: grant a WASI environment variable (repeatable); the
+    /// host's own environment is never passed.
+    #[arg(long = "env", value_name = "NAME=VALUE", value_parser = parse_pair)]
+    env: Vec<(String, String)>,
+
+    /// One-app mode: grant read-only access to a host directory, seen by the
+    /// app at the guest path (repeatable).
+    #[arg(long = "dir", value_name = "GUEST=HOST", value_parser = parse_pair)]
+    dirs: Vec<(String, String)>,
+
+    /// One-app mode: capture the app's stdout into the log (line by line,
+    /// tagged, rate-limited) instead of discarding it.
+    #[arg(long)]
+    stdout: bool,
+
+    /// One-app mode: capture the app's stderr into the log.
+    #[arg(long)]
+    stderr: bool,
+
+    /// One-app mode: load a component that imports interfaces it is not
+    /// granted, with calls to them trapping (500) instead of refusing it.
+    #[arg(long)]
+    trap_unknown_imports: bool,
+}
+
+impl IsolationArgs {
+    /// Whether any of these was given.
+    fn any(&self) -> bool {
+        self.fuel.is_some()
+            || self.table_elements.is_some()
+            || self.max_response_head.is_some()
+            || self.instance_reuse.is_some()
+            || !self.env.is_empty()
+            || !self.dirs.is_empty()
+            || self.stdout
+            || self.stderr
+            || self.trap_unknown_imports
+    }
+
+    fn apply(&self, config: &mut AppConfig) {
+        if self.fuel.is_some() {
+            config.fuel = self.fuel;
+        }
+        if let Some(elements) = self.table_elements {
+            config.table_elements = elements;
+        }
+        if let Some(head) = self.max_response_head {
+            config.max_response_head = head;
+        }
+        if let Some(requests) = self.instance_reuse {
+            config.instance_reuse = Some(Reuse {
+                requests,
+                lifetime: self.instance_lifetime.unwrap_or(Reuse::DEFAULT_LIFETIME),
+            });
+        }
+        config.grants = Grants {
+            env: self.env.clone(),
+            dirs: (!self.dirs.is_empty()).then(|| {
+                self.dirs
+                    .iter()
+                    .map(|(guest, host)| (guest.clone(), PathBuf::from(host)))
+                    .collect()
+            }),
+            stdout: self.stdout,
+            stderr: self.stderr,
+            trap_unknown_imports: self.trap_unknown_imports,
+        };
+    }
+}
+
+/// Parses `NAME=VALUE`.
+fn parse_pair(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+        _ => Err(format!("{text:?} is not NAME=VALUE")),
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -228,16 +342,10 @@ fn load(
     }
     if config || is_config(path) {
         let config = config::load(path).map_err(|err| err.to_string())?;
-        let runtime = Runtime::new(&RuntimeConfig {
-            max_instances: max_instances.unwrap_or(config.max_instances),
-            max_memory: config
-                .apps
-                .iter()
-                .map(|app| app.config.memory)
-                .max()
-                .unwrap_or(0)
-                .max(RuntimeConfig::default().max_memory),
-        })
+        let runtime = Runtime::new(&RuntimeConfig::for_apps(
+            max_instances.unwrap_or(config.max_instances),
+            config.apps.iter().map(|app| &app.config),
+        ))
         .map_err(|err| format!("cannot start the WebAssembly engine: {err:#}"))?;
         let gateway = Gateway::load(&config, &runtime)?;
         return Ok(Loaded {
@@ -253,12 +361,12 @@ fn load(
     let mut config = AppConfig::new(name);
     one_app(&mut config);
     config.validate()?;
-    let runtime = Runtime::new(&RuntimeConfig {
-        max_instances: max_instances.unwrap_or(RuntimeConfig::default().max_instances),
-        max_memory: config.memory.max(RuntimeConfig::default().max_memory),
-    })
+    let runtime = Runtime::new(&RuntimeConfig::for_apps(
+        max_instances.unwrap_or(RuntimeConfig::default().max_instances),
+        [&config],
+    ))
     .map_err(|err| format!("cannot start the WebAssembly engine: {err:#}"))?;
-    let loaded = runtime.load(path).map_err(|err| err.to_string())?;
+    let loaded = runtime.load(path, &config).map_err(|err| err.to_string())?;
     Ok(Loaded {
         gateway: Gateway::single(Arc::new(App::new(&runtime, loaded, config))),
         listen: None,
@@ -295,10 +403,11 @@ fn serve(args: ServeArgs) -> ExitCode {
         || args.max_body.is_some()
         || args.concurrency.is_some()
         || args.queue.is_some()
-        || args.queue_timeout.is_some();
+        || args.queue_timeout.is_some()
+        || args.isolation.any();
     if config_file && one_app_flags {
         return fail(format_args!(
-            "--timeout, --memory, --max-body, --concurrency, --queue and --queue-timeout are for one app; in a gateway file set them per app in [apps.NAME.limits]"
+            "--timeout, --memory, --max-body, --concurrency, --queue, --queue-timeout, --fuel, --table-elements, --max-response-head and --instance-reuse are for one app, and so are the grants (--env, --dir, --stdout, --stderr, --trap-unknown-imports); in a gateway file set them per app in [apps.NAME.limits] and [apps.NAME.grants]"
         ));
     }
     let loaded = match load(
@@ -323,6 +432,7 @@ fn serve(args: ServeArgs) -> ExitCode {
             if let Some(queue_timeout) = args.queue_timeout {
                 config.queue_timeout = queue_timeout;
             }
+            args.isolation.apply(config);
         },
         args.max_instances,
     ) {

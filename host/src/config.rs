@@ -7,7 +7,9 @@
 //! a typo in a limit must not silently leave the default in force.
 
 use crate::limits::HttpLimits;
+use crate::reuse::Reuse;
 use crate::runtime::AppConfig;
+use crate::sandbox::Grants;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -145,6 +147,37 @@ struct RawApp {
     env: BTreeMap<String, String>,
     #[serde(default)]
     limits: RawLimits,
+    grants: Option<RawGrants>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawGrants {
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    dirs: Option<BTreeMap<String, PathBuf>>,
+    #[serde(default)]
+    stdout: bool,
+    #[serde(default)]
+    stderr: bool,
+    #[serde(default)]
+    trap_unknown_imports: bool,
+}
+
+/// `instance-reuse = 1000` or `instance-reuse = { requests = 1000,
+/// lifetime = "60s" }`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawReuse {
+    Requests(u64),
+    Table(RawReuseTable),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReuseTable {
+    requests: u64,
+    lifetime: Option<Dur>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -156,6 +189,10 @@ struct RawLimits {
     concurrency: Option<usize>,
     queue: Option<usize>,
     queue_timeout: Option<Dur>,
+    fuel: Option<u64>,
+    table_elements: Option<usize>,
+    max_response_head: Option<Size>,
+    instance_reuse: Option<RawReuse>,
 }
 
 /// Reads and checks the configuration file at `path`.
@@ -264,9 +301,49 @@ pub fn parse(text: &str, path: &Path) -> Result<GatewayConfig, ConfigError> {
         if let Some(queue_timeout) = app.limits.queue_timeout {
             config.queue_timeout = queue_timeout.0;
         }
-        config
-            .validate()
-            .map_err(|why| problem(format!("[limits] {why}")))?;
+        config.fuel = app.limits.fuel;
+        if let Some(elements) = app.limits.table_elements {
+            config.table_elements = elements;
+        }
+        if let Some(head) = app.limits.max_response_head {
+            config.max_response_head = head.0;
+        }
+        config.instance_reuse = app.limits.instance_reuse.map(|reuse| match reuse {
+            RawReuse::Requests(requests) => Reuse {
+                requests,
+                lifetime: Reuse::DEFAULT_LIFETIME,
+            },
+            RawReuse::Table(table) => Reuse {
+                requests: table.requests,
+                lifetime: table.lifetime.map_or(Reuse::DEFAULT_LIFETIME, |d| d.0),
+            },
+        });
+        if let Some(grants) = app.grants {
+            if matches!(kind, AppKind::Static(_)) {
+                return Err(problem(
+                    "[grants] are for applications; a static root runs no code".to_owned(),
+                ));
+            }
+            for key in grants.env.keys() {
+                if key.is_empty() || key.chars().any(|c| c == '=' || c == '\0') {
+                    return Err(problem(format!(
+                        "[grants] env name {key:?} is not a valid environment variable name"
+                    )));
+                }
+            }
+            config.grants = Grants {
+                env: grants.env.into_iter().collect(),
+                dirs: grants.dirs.map(|dirs| {
+                    dirs.into_iter()
+                        .map(|(guest, host)| (guest, base.join(host)))
+                        .collect()
+                }),
+                stdout: grants.stdout,
+                stderr: grants.stderr,
+                trap_unknown_imports: grants.trap_unknown_imports,
+            };
+        }
+        config.validate().map_err(problem)?;
         // Route syntax is checked now, with the file's name, rather than
         // after every component has compiled.
         for route in &app.routes {
@@ -361,6 +438,98 @@ routes = ["/"]
         assert!(
             matches!(&config.apps[1].kind, AppKind::Static(p) if p == Path::new("/etc/gw/public/"))
         );
+    }
+
+    #[test]
+    fn isolation_limits_and_grants_parse() {
+        let tmp = std::env::temp_dir();
+        let config = check(&format!(
+            r#"
+[apps.py]
+wasm = "py.wasm"
+routes = ["/"]
+[apps.py.limits]
+fuel = 1000000
+table-elements = 50000
+max-response-head = "16KiB"
+instance-reuse = {{ requests = 500, lifetime = "2m" }}
+[apps.py.grants]
+env = {{ MODE = "prod" }}
+dirs = {{ "/data" = {tmp:?} }}
+stdout = true
+trap-unknown-imports = true
+
+[apps.rs]
+wasm = "rs.wasm"
+routes = ["/rs"]
+[apps.rs.limits]
+instance-reuse = 10
+"#
+        ))
+        .unwrap();
+        let py = &config.apps[0].config;
+        assert_eq!(py.fuel, Some(1_000_000));
+        assert_eq!(py.table_elements, 50_000);
+        assert_eq!(py.max_response_head, 16 << 10);
+        assert_eq!(
+            py.instance_reuse,
+            Some(Reuse {
+                requests: 500,
+                lifetime: Duration::from_secs(120)
+            })
+        );
+        assert_eq!(py.grants.env, [("MODE".into(), "prod".into())]);
+        assert_eq!(py.grants.dirs, Some(vec![("/data".into(), tmp.clone())]));
+        assert!(py.grants.stdout && !py.grants.stderr && py.grants.trap_unknown_imports);
+        let rs = &config.apps[1].config;
+        assert_eq!(rs.grants, Grants::default());
+        assert_eq!(rs.fuel, None);
+        assert_eq!(
+            rs.instance_reuse,
+            Some(Reuse {
+                requests: 10,
+                lifetime: Reuse::DEFAULT_LIFETIME
+            })
+        );
+    }
+
+    #[test]
+    fn bad_isolation_settings_name_the_app_and_the_fix() {
+        let app = "[apps.a]\nwasm = \"a.wasm\"\nroutes = [\"/\"]\n";
+        let cases = [
+            ("[apps.a.limits]\nfuel = 0\n", "fuel is 0"),
+            (
+                "[apps.a.limits]\ninstance-reuse = 0\n",
+                "instance-reuse requests is 0",
+            ),
+            (
+                "[apps.a.limits]\nmax-response-head = 10\n",
+                "max-response-head",
+            ),
+            (
+                "[apps.a.grants]\ndirs = { \"data\" = \"/\" }\n",
+                "must be an absolute guest path",
+            ),
+            (
+                "[apps.a.grants]\ndirs = { \"/data\" = \"/no/such/dir\" }\n",
+                "is not a directory",
+            ),
+            ("[apps.a.grants]\nnetwork = true\n", "network"),
+            (
+                "[apps.a.grants]\nenv = { \"A=B\" = \"x\" }\n",
+                "not a valid environment",
+            ),
+        ];
+        for (extra, expected) in cases {
+            let err = check(&format!("{app}{extra}")).unwrap_err();
+            assert!(err.contains(expected), "{extra}: {err}");
+            assert!(err.contains("gateway.toml"), "{err}");
+        }
+        let err = check(
+            "[apps.s]\nstatic = \"public\"\nroutes = [\"/\"]\n[apps.s.grants]\nstdout = true\n",
+        )
+        .unwrap_err();
+        assert!(err.contains("a static root runs no code"), "{err}");
     }
 
     #[test]

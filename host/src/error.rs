@@ -20,6 +20,10 @@ pub enum RequestError {
     /// The guest trapped (panic, unreachable, out-of-bounds, stack overflow...).
     #[error("the application trapped: {0:?}")]
     Trap(wasmtime::Error),
+    /// The guest burned its request's fuel (its CPU budget in
+    /// instructions): 500, like any trap, but logged as what it is.
+    #[error("the application ran out of fuel ({0} units per request)")]
+    OutOfFuel(u64),
     /// The application returned an error value.
     #[error("the application failed: {0}")]
     App(String),
@@ -61,6 +65,15 @@ pub enum InputFailure {
 }
 
 impl RequestError {
+    /// The error for a failed guest call: a trap, or fuel exhaustion when
+    /// the application has a fuel limit of `fuel`.
+    pub fn trap(err: wasmtime::Error, fuel: Option<u64>) -> Self {
+        match (err.downcast_ref::<wasmtime::Trap>(), fuel) {
+            (Some(wasmtime::Trap::OutOfFuel), Some(fuel)) => RequestError::OutOfFuel(fuel),
+            _ => RequestError::Trap(err),
+        }
+    }
+
     /// The status the client gets for this error.
     pub fn status(&self) -> StatusCode {
         match self {

@@ -56,7 +56,7 @@ impl Gateway {
                 .map(|spec| {
                     scope.spawn(move || match &spec.kind {
                         AppKind::Wasm(path) => runtime
-                            .load(path)
+                            .load(path, &spec.config)
                             .map(|loaded| {
                                 Target::App(Arc::new(App::new(
                                     runtime,

@@ -40,6 +40,18 @@ impl Input {
         }
     }
 
+    /// A body that is already finished: what an idle reused instance holds
+    /// between requests.
+    pub fn empty() -> Self {
+        Input {
+            body: None,
+            pending: Bytes::new(),
+            received: 0,
+            max: 0,
+            failure: None,
+        }
+    }
+
     /// Why reading the body failed, if the failure is the client's to hear
     /// about (413, 408, 400).
     pub fn failure(&self) -> Option<InputFailure> {

@@ -10,11 +10,13 @@
 
 use crate::access_log::AccessLog;
 use crate::admission::Slot;
+use crate::bindings::AppBindings;
 use crate::environ::{self, ConnInfo};
 use crate::error::{InputFailure, RequestError};
 use crate::input::Input;
-use crate::request::{LogTag, RequestState, ResponseSink};
+use crate::request::{LogTag, PerRequest, RequestState, ResponseSink};
 use crate::response::ResponseBody;
+use crate::reuse::Idle;
 use crate::runtime::App;
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, SERVER};
@@ -75,22 +77,17 @@ pub async fn handle(
 
     let (head_tx, mut head_rx) = oneshot::channel();
     let (body_tx, body_rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
-    let state = RequestState::new(
-        wasi_ctx(),
-        StoreLimitsBuilder::new()
-            .memory_size(app.config.memory)
-            .trap_on_grow_failure(false)
-            .build(),
-        Input::new(body, app.config.max_body),
-        ResponseSink::new(head_tx, body_tx),
-        tag.clone(),
-    );
+    let request = PerRequest {
+        input: Input::new(body, app.config.max_body),
+        response: ResponseSink::new(head_tx, body_tx, app.config.max_response_head),
+        tag: tag.clone(),
+    };
     // Drive the guest right here first. A small response is usually complete
     // after this one poll: then no task is spawned, nothing wakes anyone, and
     // the head and the whole body leave in a single write. A guest still
     // running once its head is ready (a streamed body, a slow app) carries on
     // in a task of its own.
-    let mut task = Box::pin(run(app, state, environ, slot));
+    let mut task = Box::pin(run(app, request, environ, slot));
     let mut finished = false;
     let head = std::future::poll_fn(|cx| {
         if !finished && task.as_mut().poll(cx).is_ready() {
@@ -129,38 +126,65 @@ pub async fn handle(
     }
 }
 
-/// A WASI context that grants nothing: no files, no sockets, no environment,
-/// no stdin; stdout and stderr are discarded. Clocks and randomness work.
-fn wasi_ctx() -> wasmtime_wasi::WasiCtx {
-    wasmtime_wasi::WasiCtx::builder()
-        .allow_tcp(false)
-        .allow_udp(false)
-        .allow_ip_name_lookup(false)
-        .build()
+/// A new store for `app`, serving `request` first: the application's
+/// memory and table limits, its grants, and yielding at every epoch tick.
+fn new_store(app: &App, request: PerRequest) -> Store<RequestState> {
+    let (wasi, capture) = app.sandbox.wasi_ctx();
+    let limits = StoreLimitsBuilder::new()
+        .memory_size(app.config.memory)
+        .table_elements(app.config.table_elements)
+        .trap_on_grow_failure(false)
+        .build();
+    let state = RequestState::new(
+        wasi,
+        limits,
+        request,
+        capture,
+        app.sandbox.log_budget.clone(),
+    );
+    let mut store = Store::new(&app.engine, state);
+    store.limiter(|s| &mut s.limits);
+    store.epoch_deadline_async_yield_and_update(1);
+    store
 }
 
 /// Owns the store for the whole request; cancelled by the deadline or the
 /// client leaving.
 ///
+/// The store is new, or, when the application reuses instances, an idle one
+/// from its pool; it goes back there only if the request ended cleanly.
 /// `_slot` is the application's concurrency slot, held until the guest is
 /// done.
-async fn run(app: Arc<App>, state: RequestState, environ: crate::bindings::Environ, _slot: Slot) {
-    let tag = state.tag.clone();
-    let mut store = Store::new(&app.engine, state);
-    store.limiter(|s| &mut s.limits);
+async fn run(app: Arc<App>, request: PerRequest, environ: crate::bindings::Environ, _slot: Slot) {
+    let tag = request.tag.clone();
+    let (mut store, mut instance, served, born) =
+        match app.reuse.as_ref().and_then(|pool| pool.take()) {
+            Some(idle) => {
+                let mut store = idle.store;
+                store.data_mut().begin(request);
+                (store, Some(idle.instance), idle.served, idle.born)
+            }
+            None => (new_store(&app, request), None, 0, Instant::now()),
+        };
     // A new store's deadline is epoch 0, already in the past: without this
     // the guest would yield at its very first epoch check, every request.
+    // (The deadline counts from now, so a reused store is reset too.)
     store.set_epoch_deadline(1);
-    store.epoch_deadline_async_yield_and_update(1);
+    if app.fuel {
+        // Every store of a fuel-counting engine needs fuel; an application
+        // without a limit gets as good as unlimited.
+        let _ = store.set_fuel(app.config.fuel.unwrap_or(u64::MAX));
+    }
     let client = store.data().response.watch();
     let timeout = app.config.timeout;
+    let deadline_at = tokio::time::Instant::now() + timeout;
 
     // Biased: the guest is polled first, so a request that completes in its
     // first poll (most do) never registers the deadline timer or the
     // disconnect watch, sparing the timer wheel's lock.
     let outcome = {
-        let deadline = tokio::time::sleep(timeout);
-        let guest = drive(&app, &mut store, &environ);
+        let deadline = tokio::time::sleep_until(deadline_at);
+        let guest = drive(&app, &mut store, &mut instance, &environ);
         tokio::pin!(deadline, guest);
         tokio::select! {
             biased;
@@ -178,38 +202,77 @@ async fn run(app: Arc<App>, state: RequestState, environ: crate::bindings::Envir
             }
         }
     };
-    if let Err(err) = outcome
-        && let Some(err) = store.data_mut().response.fail(err)
-    {
-        err.log(&tag);
+    match outcome.and_then(|()| store.data().response.complete()) {
+        Ok(()) => {
+            // The guest is done and its response whole: the store is free
+            // (back to the pool, or dropped) before the response's end goes
+            // out, so the client's next request finds the instance idle.
+            let mut response = store.data_mut().end();
+            match (&app.reuse, instance) {
+                (Some(pool), Some(instance)) => pool.put(Idle {
+                    store,
+                    instance,
+                    served: served + 1,
+                    born,
+                }),
+                _ => drop(store),
+            }
+            // Waits only for room in the channel, which the connection makes
+            // as the client reads; still within the deadline.
+            let ended = match tokio::time::timeout_at(deadline_at, response.finish()).await {
+                Ok(ended) => ended,
+                Err(_) => Err(RequestError::Timeout(timeout)),
+            };
+            if let Err(err) = ended
+                && let Some(err) = response.fail(err)
+            {
+                err.log(&tag);
+            }
+        }
+        Err(err) => {
+            if let Some(err) = store.data_mut().response.fail(err) {
+                err.log(&tag);
+            }
+        }
     }
 }
 
+/// Runs the request in `store`: instantiates the application unless
+/// `instance` holds a reused one, calls it, pumps its body, closes it.
 async fn drive(
     app: &App,
     store: &mut Store<RequestState>,
+    instance: &mut Option<AppBindings>,
     environ: &crate::bindings::Environ,
 ) -> Result<(), RequestError> {
     // Clock reads only when someone is listening.
     let timing = tracing::enabled!(target: TIMING_TARGET, tracing::Level::TRACE);
     let now = || timing.then(Instant::now);
     let start = now();
-    let instance = app.pre.instantiate_async(&mut *store).await.map_err(|e| {
-        if e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
-            .is_some()
-        {
-            RequestError::Instantiate(e)
-        } else {
-            RequestError::Trap(e)
-        }
-    })?;
+    let fuel = app.config.fuel;
+    let trap = |e| RequestError::trap(e, fuel);
+    if instance.is_none() {
+        let fresh = app.pre.instantiate_async(&mut *store).await.map_err(|e| {
+            if e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
+                .is_some()
+            {
+                RequestError::Instantiate(e)
+            } else {
+                trap(e)
+            }
+        })?;
+        *instance = Some(fresh);
+    }
+    let Some(instance) = instance.as_ref() else {
+        unreachable!("instantiated just above")
+    };
     let instantiate_us = micros(start);
     let api = instance.wasm_gateway_wsgi_application();
     let call_start = now();
     let body = api
         .call_call(&mut *store, environ)
         .await
-        .map_err(RequestError::Trap)?
+        .map_err(trap)?
         .map_err(|e| RequestError::App(e.message))?;
 
     let call_us = micros(call_start);
@@ -220,7 +283,7 @@ async fn drive(
                 .body()
                 .call_next(&mut *store, body)
                 .await
-                .map_err(RequestError::Trap)?
+                .map_err(trap)?
             {
                 Ok(Some(chunk)) => store.data_mut().response.send(chunk).await?,
                 Ok(None) => return Ok(()),
@@ -232,10 +295,7 @@ async fn drive(
     let body_us = micros(body_start);
     // WSGI's close(): called whether or not the body was read to the end.
     let close_start = now();
-    let closed = body
-        .resource_drop_async(&mut *store)
-        .await
-        .map_err(RequestError::Trap);
+    let closed = body.resource_drop_async(&mut *store).await.map_err(trap);
     if timing {
         tracing::trace!(
             target: TIMING_TARGET,
@@ -247,6 +307,5 @@ async fn drive(
         );
     }
     pumped?;
-    closed?;
-    store.data_mut().response.finish().await
+    closed
 }

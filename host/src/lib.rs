@@ -26,6 +26,8 @@
 //! - [`error`]: request errors and the one place they become responses.
 //! - [`access_log`]: the Common Log Format line.
 //! - [`runtime`]: the wasmtime engine and application loading.
+//! - [`sandbox`]: grants: the WASI interfaces and context an app gets.
+//! - [`reuse`]: the opt-in pool of instances reused across requests.
 //! - [`logging`]: log output for the binary.
 
 mod bindings;
@@ -44,8 +46,10 @@ pub mod limits;
 pub mod logging;
 pub mod request;
 pub mod response;
+pub mod reuse;
 pub mod routing;
 pub mod runtime;
+pub mod sandbox;
 pub mod server;
 pub mod start_response;
 pub mod static_files;

@@ -8,9 +8,11 @@
 use crate::bindings::{Header, InputError, ServerHost, StartResponseError, WriteError};
 use crate::error::{InputFailure, RequestError};
 use crate::input::Input;
+use crate::sandbox::LogBudget;
 use crate::start_response::{self, ResponseHead};
 use bytes::Bytes;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::{mpsc, oneshot};
 use wasmtime::StoreLimits;
 use wasmtime::component::ResourceTable;
@@ -42,6 +44,11 @@ pub struct RequestState {
     pub response: ResponseSink,
     /// Names the application and request in log lines.
     pub tag: Arc<LogTag>,
+    /// The request number captured stdout and stderr lines carry, when
+    /// they are captured.
+    capture_request: Option<Arc<AtomicU64>>,
+    /// The application's log rate limit (`wsgi.errors`, stdout, stderr).
+    log_budget: Arc<LogBudget>,
 }
 
 /// Identifies a request in the log.
@@ -53,23 +60,66 @@ pub struct LogTag {
     pub request: u64,
 }
 
+/// What changes from one request to the next in a store.
+pub struct PerRequest {
+    /// The request body.
+    pub input: Input,
+    /// Where the response goes.
+    pub response: ResponseSink,
+    /// The request's log tag.
+    pub tag: Arc<LogTag>,
+}
+
 impl RequestState {
-    /// State for one request.
+    /// State for a store serving `request` first. `capture_request` is the
+    /// counter the WASI context's captured streams read the request number
+    /// from, if they are captured.
     pub fn new(
         wasi: WasiCtx,
         limits: StoreLimits,
-        input: Input,
-        response: ResponseSink,
-        tag: Arc<LogTag>,
+        request: PerRequest,
+        capture_request: Option<Arc<AtomicU64>>,
+        log_budget: Arc<LogBudget>,
     ) -> Self {
+        if let Some(counter) = &capture_request {
+            counter.store(request.tag.request, Ordering::Relaxed);
+        }
         RequestState {
             wasi,
             table: ResourceTable::new(),
             limits,
-            input,
-            response,
-            tag,
+            input: request.input,
+            response: request.response,
+            tag: request.tag,
+            capture_request,
+            log_budget,
         }
+    }
+
+    /// Points a reused store at its next request.
+    pub fn begin(&mut self, request: PerRequest) {
+        if let Some(counter) = &self.capture_request {
+            counter.store(request.tag.request, Ordering::Relaxed);
+        }
+        self.input = request.input;
+        self.response = request.response;
+        self.tag = request.tag;
+    }
+
+    /// Detaches the finished request: lets go of its body and hands back
+    /// its response, so the store holds nothing of a connection and can be
+    /// reused or dropped before the response's end goes out.
+    pub fn end(&mut self) -> ResponseSink {
+        let (head_tx, _) = oneshot::channel();
+        let (body_tx, _) = mpsc::channel(1);
+        self.input = Input::empty();
+        let detached = ResponseSink::new(head_tx, body_tx, self.response.max_head);
+        std::mem::replace(&mut self.response, detached)
+    }
+
+    /// The resource table (the `wasi:io` bindings need only this).
+    pub fn table(&mut self) -> &mut ResourceTable {
+        &mut self.table
     }
 }
 
@@ -97,11 +147,18 @@ pub struct ResponseSink {
     /// then the client hears about that (413, 408, 400), not whatever the
     /// application answers, as long as no header was sent.
     input_failure: Option<InputFailure>,
+    /// The most bytes the application's header lines may take.
+    max_head: usize,
 }
 
 impl ResponseSink {
-    /// A sink sending the head on `head_tx` and body chunks on `body_tx`.
-    pub fn new(head_tx: oneshot::Sender<HeadResult>, body_tx: mpsc::Sender<Chunk>) -> Self {
+    /// A sink sending the head on `head_tx` and body chunks on `body_tx`,
+    /// refusing header lists over `max_head` bytes.
+    pub fn new(
+        head_tx: oneshot::Sender<HeadResult>,
+        body_tx: mpsc::Sender<Chunk>,
+        max_head: usize,
+    ) -> Self {
         ResponseSink {
             head: None,
             started: false,
@@ -109,6 +166,7 @@ impl ResponseSink {
             body_tx,
             bytes_sent: 0,
             input_failure: None,
+            max_head,
         }
     }
 
@@ -138,7 +196,7 @@ impl ResponseSink {
         } else if self.started {
             return Err(StartResponseError::AlreadyStarted);
         }
-        self.head = Some(start_response::parse(status, headers)?);
+        self.head = Some(start_response::parse(status, headers, self.max_head)?);
         self.started = true;
         Ok(())
     }
@@ -175,13 +233,20 @@ impl ResponseSink {
             .map_err(|_| RequestError::ClientGone)
     }
 
-    /// Ends a body that is complete.
-    pub async fn finish(&mut self) -> Result<(), RequestError> {
+    /// Whether the application's response is whole: it called
+    /// `start_response` (unless the head is already out).
+    pub fn complete(&self) -> Result<(), RequestError> {
         if self.head_tx.is_some() && self.head.is_none() {
             return Err(RequestError::Contract(
                 "the application returned without calling start_response",
             ));
         }
+        Ok(())
+    }
+
+    /// Ends a body that is complete.
+    pub async fn finish(&mut self) -> Result<(), RequestError> {
+        self.complete()?;
         self.send_head()?;
         self.body_tx
             .send(Chunk::End)
@@ -253,6 +318,9 @@ impl ServerHost for RequestState {
 
     fn log(&mut self, message: String) -> wasmtime::Result<()> {
         for line in message.lines().filter(|l| !l.is_empty()) {
+            if !self.log_budget.allow() {
+                continue;
+            }
             tracing::warn!(target: "wasm_gateway::app", app = %self.tag.app, request = self.tag.request, "{line}");
         }
         Ok(())

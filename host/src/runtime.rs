@@ -7,6 +7,8 @@
 use crate::admission::Admission;
 use crate::bindings::{AppBindings, AppBindingsPre};
 use crate::request::RequestState;
+use crate::reuse::{Reuse, ReusePool};
+use crate::sandbox::{Grants, Sandbox};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,6 +33,12 @@ pub struct RuntimeConfig {
     pub max_instances: u32,
     /// The largest linear memory any instance may have, in bytes.
     pub max_memory: usize,
+    /// The most elements any table of any instance may have.
+    pub max_table_elements: usize,
+    /// Whether guests count fuel. Compiled code then checks its fuel
+    /// as it runs (some percent slower), so it is on only when some
+    /// application has a `fuel` limit.
+    pub fuel: bool,
 }
 
 impl Default for RuntimeConfig {
@@ -38,13 +46,38 @@ impl Default for RuntimeConfig {
         RuntimeConfig {
             max_instances: 1000,
             max_memory: 1 << 30,
+            max_table_elements: DEFAULT_TABLE_ELEMENTS,
+            fuel: false,
         }
     }
 }
 
+impl RuntimeConfig {
+    /// The engine settings that can run every one of `apps`.
+    pub fn for_apps<'a>(max_instances: u32, apps: impl IntoIterator<Item = &'a AppConfig>) -> Self {
+        let mut config = RuntimeConfig {
+            max_instances,
+            ..RuntimeConfig::default()
+        };
+        for app in apps {
+            config.max_memory = config.max_memory.max(app.memory);
+            config.max_table_elements = config.max_table_elements.max(app.table_elements);
+            config.fuel |= app.fuel.is_some();
+        }
+        config
+    }
+}
+
+/// The default most elements of one table (function references), as many
+/// as wasmtime's pooling allocator allows by default: ample for Rust and
+/// CPython guests.
+pub const DEFAULT_TABLE_ELEMENTS: usize = 20_000;
+
 /// The engine every application runs in.
 pub struct Runtime {
     engine: Engine,
+    /// Whether the engine counts fuel.
+    fuel: bool,
     ticker: Arc<Ticker>,
 }
 
@@ -77,6 +110,7 @@ impl Runtime {
             .total_tables(config.max_instances.saturating_mul(4))
             .total_stacks(config.max_instances)
             .max_memory_size(config.max_memory)
+            .table_elements(config.max_table_elements)
             .linear_memory_keep_resident(2 << 20)
             .table_keep_resident(1 << 16)
             .pagemap_scan(wasmtime::Enabled::Auto)
@@ -85,6 +119,7 @@ impl Runtime {
         let mut wasm = Config::new();
         wasm.wasm_component_model(true)
             .epoch_interruption(true)
+            .consume_fuel(config.fuel)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&wasm).map_err(|e| anyhow::anyhow!("{e:?}"))?;
 
@@ -103,6 +138,7 @@ impl Runtime {
             })?;
         Ok(Runtime {
             engine,
+            fuel: config.fuel,
             ticker: Arc::new(Ticker {
                 stop,
                 handle: Some(ticker),
@@ -115,8 +151,14 @@ impl Runtime {
         &self.engine
     }
 
-    /// Compiles and links the application at `path`.
-    pub fn load(&self, path: &Path) -> Result<Loaded, LoadError> {
+    /// Compiles the application at `path` and links it with what `config`
+    /// grants it.
+    pub fn load(&self, path: &Path, config: &AppConfig) -> Result<Loaded, LoadError> {
+        self.link(&self.compile(path)?, config)
+    }
+
+    /// Compiles the component at `path` (the slow part of loading).
+    pub fn compile(&self, path: &Path) -> Result<Compiled, LoadError> {
         let file = || path.to_path_buf();
         let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
             file: file(),
@@ -133,11 +175,18 @@ impl Runtime {
             file: file(),
             reason: format!("{e:#}"),
         })?;
-        self.link(component, path)
+        Ok(Compiled {
+            component,
+            path: path.to_path_buf(),
+        })
     }
 
-    fn link(&self, component: Component, path: &Path) -> Result<Loaded, LoadError> {
-        let file = || path.to_path_buf();
+    /// Links a compiled component with what `config` grants its
+    /// application: refuses it if it imports anything else (unless the
+    /// grants let such imports trap).
+    pub fn link(&self, compiled: &Compiled, config: &AppConfig) -> Result<Loaded, LoadError> {
+        let Compiled { component, path } = compiled;
+        let file = || path.clone();
         let exports_app = component
             .component_type()
             .exports(&self.engine)
@@ -146,35 +195,59 @@ impl Runtime {
             return Err(LoadError::MissingExport { file: file() });
         }
 
+        if config.fuel.is_some() && !self.fuel {
+            return Err(LoadError::Link {
+                file: file(),
+                reason: "it has a fuel limit but the engine was created without fuel (RuntimeConfig::for_apps sets it)".into(),
+            });
+        }
+        let grants = &config.grants;
+        let ungranted = grants.ungranted(component, &self.engine);
+        if !ungranted.is_empty() && !grants.trap_unknown_imports {
+            return Err(LoadError::Ungranted {
+                file: file(),
+                app: config.name.to_string(),
+                imports: ungranted,
+            });
+        }
+        let link_error = |e: wasmtime::Error| LoadError::Link {
+            file: file(),
+            reason: format!("{e:#}"),
+        };
         let mut linker = Linker::<RequestState>::new(&self.engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| LoadError::Link {
+        grants.link(&mut linker).map_err(link_error)?;
+        AppBindings::add_to_linker::<_, HasSelf<RequestState>>(&mut linker, |s| s)
+            .map_err(link_error)?;
+        if !ungranted.is_empty() {
+            tracing::warn!(
+                app = %config.name,
+                imports = %ungranted.join(", "),
+                "loading with ungranted imports as trapping stubs (trap-unknown-imports)"
+            );
+            Grants::stub_ungranted(&mut linker, component, &self.engine, &ungranted)
+                .map_err(link_error)?;
+        }
+        let sandbox = Sandbox::new(&config.name, grants).map_err(|reason| LoadError::Grant {
             file: file(),
-            reason: format!("{e:#}"),
+            reason,
         })?;
-        AppBindings::add_to_linker::<_, HasSelf<RequestState>>(&mut linker, |s| s).map_err(
-            |e| LoadError::Link {
-                file: file(),
-                reason: format!("{e:#}"),
-            },
-        )?;
-        let pre = linker
-            .instantiate_pre(&component)
-            .map_err(|e| LoadError::Link {
-                file: file(),
-                reason: format!("{e:#}"),
-            })?;
-        let pre = AppBindingsPre::new(pre).map_err(|e| LoadError::Link {
-            file: file(),
-            reason: format!("{e:#}"),
-        })?;
-        Ok(Loaded { pre })
+        let pre = linker.instantiate_pre(component).map_err(link_error)?;
+        let pre = AppBindingsPre::new(pre).map_err(link_error)?;
+        Ok(Loaded { pre, sandbox })
     }
 }
 
-/// A compiled and linked application, ready to instantiate.
+/// A compiled component, not yet linked.
 #[derive(Clone)]
+pub struct Compiled {
+    component: Component,
+    path: PathBuf,
+}
+
+/// A compiled and linked application, ready to instantiate.
 pub struct Loaded {
     pub(crate) pre: AppBindingsPre<RequestState>,
+    pub(crate) sandbox: Sandbox,
 }
 
 /// Per-application settings.
@@ -198,12 +271,27 @@ pub struct AppConfig {
     pub queue: usize,
     /// Longest a request waits for a slot before it gets 503.
     pub queue_timeout: Duration,
+    /// Fuel one request may burn (roughly, WebAssembly instructions); past
+    /// it the instance traps and the client gets 500. `None`: unmetered.
+    pub fuel: Option<u64>,
+    /// The most elements one table of an instance may grow to.
+    pub table_elements: usize,
+    /// The most bytes the application's response header lines may take;
+    /// past it `start-response` refuses them.
+    pub max_response_head: usize,
+    /// Opt-in reuse of instances across requests; `None`: a fresh
+    /// instance per request.
+    pub instance_reuse: Option<Reuse>,
+    /// What the application may reach beyond its sandbox.
+    pub grants: Grants,
 }
 
 impl AppConfig {
     /// Defaults for an application called `name`: mounted at the root, 30 s
     /// deadline (gunicorn's default timeout), 128 MiB of memory, 100 MiB
-    /// request bodies, 100 requests at once with up to 1000 more waiting 10 s.
+    /// request bodies, 100 requests at once with up to 1000 more waiting 10 s,
+    /// no fuel limit, 20,000 table elements, 64 KiB of response headers, a
+    /// fresh instance per request, and no grants.
     pub fn new(name: impl Into<Arc<str>>) -> Self {
         AppConfig {
             name: name.into(),
@@ -214,6 +302,11 @@ impl AppConfig {
             concurrency: 100,
             queue: 1000,
             queue_timeout: Duration::from_secs(10),
+            fuel: None,
+            table_elements: DEFAULT_TABLE_ELEMENTS,
+            max_response_head: crate::start_response::MAX_RESPONSE_HEAD,
+            instance_reuse: None,
+            grants: Grants::default(),
         }
     }
 }
@@ -240,6 +333,38 @@ impl AppConfig {
                 self.name, self.memory
             ));
         }
+        if self.fuel == Some(0) {
+            return Err(format!(
+                "app `{}`: fuel is 0: every request would trap; leave it out for no limit",
+                self.name
+            ));
+        }
+        if self.max_response_head < 1024 {
+            return Err(format!(
+                "app `{}`: max-response-head is {} bytes; allow at least 1KiB",
+                self.name, self.max_response_head
+            ));
+        }
+        if let Some(reuse) = &self.instance_reuse {
+            reuse
+                .validate()
+                .map_err(|why| format!("app `{}`: {why}", self.name))?;
+        }
+        for (guest, host) in self.grants.dirs.iter().flatten() {
+            if !guest.starts_with('/') {
+                return Err(format!(
+                    "app `{}`: granted directory {guest:?} must be an absolute guest path such as \"/data\"",
+                    self.name
+                ));
+            }
+            if !host.is_dir() {
+                return Err(format!(
+                    "app `{}`: granted directory {} (as {guest}) is not a directory on this machine",
+                    self.name,
+                    host.display()
+                ));
+            }
+        }
         Ok(())
     }
 }
@@ -252,20 +377,39 @@ pub struct App {
     pub config: AppConfig,
     /// Its concurrency cap and queue.
     pub(crate) admission: Admission,
+    /// Its grants, ready to build each instance's WASI context.
+    pub(crate) sandbox: Sandbox,
+    /// Idle instances kept for reuse, when the application opted in.
+    pub(crate) reuse: Option<ReusePool>,
+    /// Whether the engine counts fuel (then every store needs some).
+    pub(crate) fuel: bool,
     /// Keeps the epoch ticker running while the application can serve.
     _ticker: Arc<Ticker>,
 }
 
 impl App {
-    /// Binds a loaded application to its settings.
+    /// Binds a loaded application to its settings (those it was loaded
+    /// with: its grants were linked then).
     pub fn new(runtime: &Runtime, loaded: Loaded, config: AppConfig) -> Self {
         App {
             engine: runtime.engine.clone(),
             pre: loaded.pre,
             admission: Admission::new(config.concurrency, config.queue, config.queue_timeout),
+            sandbox: loaded.sandbox,
+            reuse: config
+                .instance_reuse
+                .map(|reuse| ReusePool::new(reuse, config.concurrency)),
+            fuel: runtime.fuel,
             config,
             _ticker: runtime.ticker.clone(),
         }
+    }
+
+    /// How many instances wait idle for reuse (always 0 without
+    /// `instance-reuse`). An instance goes back after its request's
+    /// `close()`, which may be just after the client got the response.
+    pub fn idle_instances(&self) -> usize {
+        self.reuse.as_ref().map_or(0, ReusePool::idle_count)
     }
 }
 
@@ -307,6 +451,24 @@ pub enum LoadError {
         /// The file.
         file: PathBuf,
     },
+    /// The component imports interfaces its application is not granted.
+    #[error("{} imports {}, which app `{app}` is not granted: {}", file.display(), quoted(imports), ungranted_hint(imports, app))]
+    Ungranted {
+        /// The file.
+        file: PathBuf,
+        /// The application's name.
+        app: String,
+        /// The ungranted imports, with versions.
+        imports: Vec<String>,
+    },
+    /// A grant cannot be honoured (a directory cannot be opened).
+    #[error("{}: {reason}", file.display())]
+    Grant {
+        /// The file.
+        file: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
     /// The component needs something this host does not provide.
     #[error("{} cannot be linked: {reason}", file.display())]
     Link {
@@ -315,4 +477,29 @@ pub enum LoadError {
         /// What wasmtime said (names the missing import or mismatched type).
         reason: String,
     },
+}
+
+fn quoted(imports: &[String]) -> String {
+    imports
+        .iter()
+        .map(|i| format!("`{i}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What the operator can do about ungranted imports.
+fn ungranted_hint(imports: &[String], app: &str) -> String {
+    let mut hints = Vec::new();
+    if imports.iter().any(|i| i.starts_with("wasi:filesystem/")) {
+        hints.push(format!(
+            "files need a read-only directory grant (`[apps.{app}.grants] dirs = {{ \"/data\" = \"host/dir\" }}`, or `--dir /data=host/dir`)"
+        ));
+    }
+    if imports.iter().any(|i| i.starts_with("wasi:sockets/")) {
+        hints.push("network access is never granted".to_owned());
+    }
+    hints.push(format!(
+        "to load it anyway with calls to these imports trapping (500), set `trap-unknown-imports = true` in [apps.{app}.grants] (or `--trap-unknown-imports`)"
+    ));
+    hints.join("; ")
 }

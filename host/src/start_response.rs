@@ -24,8 +24,8 @@ pub struct ResponseHead {
     pub headers: HeaderMap,
 }
 
-/// The largest response head an application may send (header lines,
-/// counting `: ` and CRLF).
+/// The default largest response head an application may send (header
+/// lines, counting `: ` and CRLF); `max-response-head` per application.
 pub const MAX_RESPONSE_HEAD: usize = 64 << 10;
 
 /// Header fields PEP 3333 reserves to the server (RFC 2616 section 13.5.1).
@@ -41,8 +41,13 @@ const HOP_BY_HOP: &[&str] = &[
     "upgrade",
 ];
 
-/// Parses `status` ("200 OK") and the header list.
-pub fn parse(status: &str, headers: Vec<Header>) -> Result<ResponseHead, StartResponseError> {
+/// Parses `status` ("200 OK") and the header list, whose lines may take at
+/// most `max_head` bytes.
+pub fn parse(
+    status: &str,
+    headers: Vec<Header>,
+    max_head: usize,
+) -> Result<ResponseHead, StartResponseError> {
     let (status, reason) = parse_status(status)?;
     // Every client has a limit on response heads (browsers around 256 KiB,
     // many proxies 8-64 KiB); past it the response is lost anyway, so the
@@ -51,9 +56,9 @@ pub fn parse(status: &str, headers: Vec<Header>) -> Result<ResponseHead, StartRe
         .iter()
         .map(|h| h.name.len() + h.value.len() + 4)
         .sum();
-    if size > MAX_RESPONSE_HEAD {
+    if size > max_head {
         return Err(StartResponseError::InvalidHeader(format!(
-            "the headers take {size} bytes; the limit is {MAX_RESPONSE_HEAD}"
+            "the headers take {size} bytes; the limit is {max_head}"
         )));
     }
     let mut map = HeaderMap::with_capacity(headers.len());
@@ -149,7 +154,12 @@ mod tests {
 
     #[test]
     fn accepts_plain_status_and_headers() {
-        let head = parse("200 OK", vec![h("Content-Type", b"text/plain")]).unwrap();
+        let head = parse(
+            "200 OK",
+            vec![h("Content-Type", b"text/plain")],
+            MAX_RESPONSE_HEAD,
+        )
+        .unwrap();
         assert_eq!(head.status, StatusCode::OK);
         assert!(head.reason.is_none());
         assert_eq!(head.headers["content-type"], "text/plain");
@@ -157,7 +167,7 @@ mod tests {
 
     #[test]
     fn keeps_custom_reason_phrase() {
-        let head = parse("404 NOT FOUND", vec![]).unwrap();
+        let head = parse("404 NOT FOUND", vec![], MAX_RESPONSE_HEAD).unwrap();
         assert_eq!(head.status, StatusCode::NOT_FOUND);
         assert_eq!(head.reason.unwrap().as_bytes(), b"NOT FOUND");
     }
@@ -175,7 +185,7 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    parse(bad, vec![]),
+                    parse(bad, vec![], MAX_RESPONSE_HEAD),
                     Err(StartResponseError::InvalidStatus(_))
                 ),
                 "{bad:?} was accepted"
@@ -186,16 +196,21 @@ mod tests {
     #[test]
     fn refuses_response_splitting() {
         for value in [&b"a\r\nb"[..], b"a\nb", b"a\0b", b"a\rb"] {
-            let err = parse("200 OK", vec![h("X-A", value)]).unwrap_err();
+            let err = parse("200 OK", vec![h("X-A", value)], MAX_RESPONSE_HEAD).unwrap_err();
             assert!(matches!(err, StartResponseError::InvalidHeader(_)));
         }
-        let err = parse("200 OK", vec![h("Bad Name", b"x")]).unwrap_err();
+        let err = parse("200 OK", vec![h("Bad Name", b"x")], MAX_RESPONSE_HEAD).unwrap_err();
         assert!(matches!(err, StartResponseError::InvalidHeader(_)));
     }
 
     #[test]
     fn content_length_must_be_one_decimal_number() {
-        let head = parse("200 OK", vec![h("Content-Length", b"42")]).unwrap();
+        let head = parse(
+            "200 OK",
+            vec![h("Content-Length", b"42")],
+            MAX_RESPONSE_HEAD,
+        )
+        .unwrap();
         assert_eq!(head.content_length(), Some(42));
         for bad in [
             &b"abc"[..],
@@ -205,7 +220,8 @@ mod tests {
             b"+5",
             b"99999999999999999999999",
         ] {
-            let err = parse("200 OK", vec![h("Content-Length", bad)]).unwrap_err();
+            let err =
+                parse("200 OK", vec![h("Content-Length", bad)], MAX_RESPONSE_HEAD).unwrap_err();
             assert!(
                 matches!(err, StartResponseError::InvalidHeader(_)),
                 "{bad:?}"
@@ -213,7 +229,7 @@ mod tests {
         }
         let twice = vec![h("Content-Length", b"1"), h("content-length", b"1")];
         assert!(matches!(
-            parse("200 OK", twice),
+            parse("200 OK", twice, MAX_RESPONSE_HEAD),
             Err(StartResponseError::InvalidHeader(_))
         ));
     }
@@ -227,7 +243,7 @@ mod tests {
             "Upgrade",
             "TE",
         ] {
-            let err = parse("200 OK", vec![h(name, b"x")]).unwrap_err();
+            let err = parse("200 OK", vec![h(name, b"x")], MAX_RESPONSE_HEAD).unwrap_err();
             assert!(
                 matches!(err, StartResponseError::HopByHopHeader(_)),
                 "{name}"

@@ -1,10 +1,11 @@
 //! Each test fixture's behaviour: traps, contract breaks, streaming, isolation.
 //! Each test is named after its fixture (see `main.rs`).
 
-use crate::support::{Binary, TestServer, read_response, read_response_with, request_to};
+use crate::support::{Binary, TestServer, read_response, read_response_with, request_to, temp_dir};
 use std::io::{BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
+use wasm_gateway::sandbox::Grants;
 use wasm_gateway_test_artifacts as wasm;
 use wasm_gateway_test_artifacts::{RESPOND, SLEEP};
 
@@ -425,20 +426,89 @@ pub fn big_header() {
     assert!(r.header("x-huge").is_none());
 }
 
-/// No grant, no access: files, sockets and the host's environment are all
-/// out of reach.
+/// Grants, and nothing more: with a read-only directory, an environment
+/// variable and trapping stubs for the rest, the app reads the directory,
+/// writes nothing, sees nothing outside it, sees only the granted variable
+/// (not the host's environment), and its socket call traps (500). Without
+/// grants the component is refused at load (see `isolation.rs`).
 #[test]
 pub fn sandbox() {
-    let server = TestServer::start(wasm::SANDBOX);
-    let r = server.get("/");
-    assert_eq!(r.status, 200, "{}", r.text());
-    let text = r.text();
-    for what in ["read file", "read dir", "create file", "connect"] {
-        let line = text
-            .lines()
-            .find(|l| l.starts_with(what))
-            .unwrap_or_else(|| panic!("{what}: {text}"));
-        assert!(line.contains("denied"), "{line}");
+    let dir = temp_dir("sandbox-grant");
+    std::fs::write(dir.join("hello.txt"), "granted\n").unwrap();
+    let server = TestServer::with_config(wasm::SANDBOX, |app| {
+        app.grants = Grants {
+            env: vec![("GREETING".into(), "hi".into())],
+            dirs: Some(vec![("/data".into(), dir.clone())]),
+            trap_unknown_imports: true,
+            ..Grants::default()
+        };
+    });
+    let answer = |query: &str| {
+        let r = server.get(&format!("/?{query}"));
+        (r.status, r.text())
+    };
+    assert_eq!(
+        answer("do=read&path=/data/hello.txt"),
+        (200, "allowed: granted\n\n".into())
+    );
+    assert_eq!(
+        answer("do=list&path=/data"),
+        (200, "allowed: hello.txt\n".into())
+    );
+    for escape in [
+        "do=read&path=/etc/passwd",
+        "do=read&path=/data/../../../etc/passwd",
+        "do=list&path=/",
+        "do=create&path=/data/new.txt",
+        "do=create&path=/tmp/new.txt",
+    ] {
+        let (status, text) = answer(escape);
+        assert_eq!(status, 200, "{escape}");
+        assert!(text.starts_with("denied"), "{escape}: {text}");
     }
-    assert!(text.contains("env vars: 0\n"), "{text}");
+    assert!(!dir.join("new.txt").exists());
+    assert_eq!(answer("do=env"), (200, "env: GREETING=hi\n".into()));
+    assert_eq!(answer("do=connect").0, 500);
+    // The trap took only its own instance.
+    assert_eq!(answer("do=env").0, 200);
+}
+
+/// stdout and stderr are discarded unless granted; granted, every line
+/// reaches the log tagged with the app, the request and the stream, and a
+/// last line without a newline is not lost.
+#[test]
+pub fn chatty() {
+    let quiet = Binary::serve(wasm::CHATTY, &[]);
+    let r = request_to(
+        quiet.addr,
+        b"GET /?out=2&err=2 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!((r.status, r.text().as_str()), (200, "ok"));
+    let log = quiet.stop();
+    assert!(
+        !log.contains("out line") && !log.contains("err line"),
+        "{log}"
+    );
+
+    let loud = Binary::serve(wasm::CHATTY, &["--stdout", "--stderr"]);
+    let r = request_to(
+        loud.addr,
+        b"GET /?out=2&err=1&tail=bye HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(r.status, 200);
+    let log = loud.stop();
+    for (text, stream) in [
+        ("out line 0", "stdout"),
+        ("out line 1", "stdout"),
+        ("err line 0", "stderr"),
+        ("bye", "stdout"),
+    ] {
+        let line = log
+            .lines()
+            .find(|l| l.contains(&format!("wasm_gateway::app: {text} ")))
+            .unwrap_or_else(|| panic!("no {text:?} in the log: {log}"));
+        assert!(line.contains("app=chatty"), "{line}");
+        assert!(line.contains("request=1"), "{line}");
+        assert!(line.contains(&format!("stream=\"{stream}\"")), "{line}");
+    }
 }

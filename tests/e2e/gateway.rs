@@ -2,21 +2,12 @@
 //! virtual host, SCRIPT_NAME/PATH_INFO for mounted apps, static document
 //! roots, and configuration errors.
 
-use crate::support::{Binary, TestServer, runtime};
+use crate::support::{Binary, TestServer, runtime, temp_dir};
 use std::io::{Read, Write};
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 use wasm_gateway::{Gateway, ServerConfig, config};
 use wasm_gateway_test_artifacts::{DISPATCH, ENVIRON, HELLO};
-
-/// A fresh directory for one test's files.
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("wasm-gateway-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// Writes `toml` as `gateway.toml` in `dir` and serves it.
 fn serve(dir: &std::path::Path, toml: &str) -> TestServer {

@@ -10,6 +10,7 @@ mod examples;
 mod fixtures;
 mod gateway;
 mod hostile;
+mod isolation;
 mod support;
 
 macro_rules! assert_fixture_tested {

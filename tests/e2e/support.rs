@@ -9,10 +9,18 @@ use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
-use wasm_gateway::runtime::Loaded;
+use wasm_gateway::runtime::Compiled;
 use wasm_gateway::{
     App, AppConfig, Gateway, HttpLimits, Runtime, RuntimeConfig, Server, ServerConfig,
 };
+
+/// A fresh directory for one test's files.
+pub fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("wasm-gateway-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
 
 /// One engine for the whole test process; components are compiled once each.
 pub fn runtime() -> &'static Runtime {
@@ -20,20 +28,21 @@ pub fn runtime() -> &'static Runtime {
     RUNTIME.get_or_init(|| Runtime::new(&RuntimeConfig::default()).expect("engine"))
 }
 
-fn load(path: &str) -> Loaded {
-    static CACHE: OnceLock<Mutex<HashMap<String, Loaded>>> = OnceLock::new();
+/// The component at `path`, compiled once per test process.
+pub fn compiled(path: &str) -> Compiled {
+    static CACHE: OnceLock<Mutex<HashMap<String, Compiled>>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
-    if let Some(loaded) = cache.lock().unwrap().get(path) {
-        return loaded.clone();
+    if let Some(compiled) = cache.lock().unwrap().get(path) {
+        return compiled.clone();
     }
-    let loaded = runtime()
-        .load(Path::new(path))
+    let compiled = runtime()
+        .compile(Path::new(path))
         .unwrap_or_else(|e| panic!("{e}"));
     cache
         .lock()
         .unwrap()
-        .insert(path.to_owned(), loaded.clone());
-    loaded
+        .insert(path.to_owned(), compiled.clone());
+    compiled
 }
 
 /// A server running in a background thread until dropped.
@@ -76,7 +85,10 @@ impl TestServer {
                 .into_owned(),
         );
         adjust(&mut config);
-        let app = Arc::new(App::new(runtime(), load(wasm), config));
+        let loaded = runtime()
+            .link(&compiled(wasm), &config)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let app = Arc::new(App::new(runtime(), loaded, config));
         Self::serve_gateway(Gateway::single(app), server_config)
     }
 

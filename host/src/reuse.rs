@@ -1,0 +1,112 @@
+//! Opt-in instance reuse: an application's instances serve up to N
+//! requests or T seconds each, like gunicorn's `max_requests`.
+//!
+//! A fresh instance per request is the default and the only mode where no
+//! state can survive from one request to the next. Reuse exists for heavy
+//! runtimes such as CPython, whose instantiation costs milliseconds. The
+//! trade-off: globals, caches and leaks of one request are visible to the
+//! next requests of the same application (never to another application: each
+//! pool belongs to one). An instance that trapped, ran past its deadline or
+//! failed in any way is never reused.
+
+use crate::bindings::AppBindings;
+use crate::request::RequestState;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use wasmtime::Store;
+
+/// How long an instance may serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reuse {
+    /// Requests one instance serves before it is replaced.
+    pub requests: u64,
+    /// Time from an instance's creation after which it is replaced (it
+    /// finishes the request it is serving).
+    pub lifetime: Duration,
+}
+
+impl Reuse {
+    /// Defaults when reuse is switched on with a request count only.
+    pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(60);
+
+    /// Checks the settings can work; the message names the setting.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.requests == 0 {
+            return Err("instance-reuse requests is 0; use at least 1 (1 means a fresh instance per request)".into());
+        }
+        if self.lifetime.is_zero() {
+            return Err("instance-reuse lifetime is 0; use e.g. \"60s\"".into());
+        }
+        Ok(())
+    }
+}
+
+/// An instance between two requests.
+pub struct Idle {
+    /// Its store, holding its state.
+    pub store: Store<RequestState>,
+    /// The instance's exports.
+    pub instance: AppBindings,
+    /// Requests it has served.
+    pub served: u64,
+    /// When it was created.
+    pub born: Instant,
+}
+
+/// The idle instances of one application.
+pub struct ReusePool {
+    reuse: Reuse,
+    /// Most recently used last, so the warmest instance is taken first.
+    idle: Mutex<Vec<Idle>>,
+    /// Most idle instances kept (the application's concurrency: more could
+    /// never be busy at once).
+    max_idle: usize,
+}
+
+impl ReusePool {
+    /// An empty pool keeping at most `max_idle` instances.
+    pub fn new(reuse: Reuse, max_idle: usize) -> Self {
+        ReusePool {
+            reuse,
+            idle: Mutex::new(Vec::new()),
+            max_idle,
+        }
+    }
+
+    fn expired(&self, idle: &Idle, now: Instant) -> bool {
+        idle.served >= self.reuse.requests || now.duration_since(idle.born) >= self.reuse.lifetime
+    }
+
+    /// An idle instance still within its limits, if there is one.
+    pub fn take(&self) -> Option<Idle> {
+        let now = Instant::now();
+        let mut stale = Vec::new();
+        let found = {
+            let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+            // Those past their lifetime go (a handful at most: the pool is
+            // no larger than the application's concurrency).
+            stale.extend(idle.extract_if(.., |i| self.expired(i, now)));
+            idle.pop()
+        };
+        // Dropping a store frees its instance's memory: outside the lock.
+        drop(stale);
+        found
+    }
+
+    /// Returns an instance that finished its request cleanly; it is kept
+    /// if it may serve more and there is room.
+    pub fn put(&self, instance: Idle) {
+        if self.expired(&instance, Instant::now()) {
+            return;
+        }
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < self.max_idle {
+            idle.push(instance);
+        }
+    }
+
+    /// How many instances are idle (for tests and metrics).
+    pub fn idle_count(&self) -> usize {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}
