@@ -1,4 +1,6 @@
-//! The raw bindings `wit-bindgen` generates from `wit/wsgi.wit` (world `app`).
+//! The raw bindings `wit-bindgen` generates from `wit/wsgi.wit` (world
+//! `middleware`, a superset of `app`: an application never calls `next`, so
+//! its component does not import it).
 //!
 //! Nothing here is meant for applications: the rest of the SDK wraps these
 //! types and functions, and [`app!`](crate::app) calls the generated
@@ -19,7 +21,7 @@
 //! for a one-off look at the generated code.
 
 wit_bindgen::generate!({
-    world: "app",
+    world: "middleware",
     path: "../wit",
     // The export macro is used from the application's crate, through `app!`.
     pub_export_macro: true,

@@ -208,6 +208,52 @@ impl Environ {
         cgi_vars(&self.raw)
     }
 
+    /// The WIT record, to change: a middleware rewrites the environ its
+    /// next layer sees this way (or with [`set_header`](Self::set_header)
+    /// and [`set_var`](Self::set_var)).
+    pub fn raw_mut(&mut self) -> &mut WitEnviron {
+        &mut self.raw
+    }
+
+    /// Replaces every request header `name` (case-insensitive) by one with
+    /// `value`, for the layers behind a middleware (`HTTP_*` in WSGI terms).
+    pub fn set_header(&mut self, name: &str, value: impl Into<Vec<u8>>) {
+        self.remove_header(name);
+        self.raw.headers.push(WitHeader {
+            name: name.to_ascii_lowercase(),
+            value: value.into(),
+        });
+    }
+
+    /// Removes every request header `name` (case-insensitive).
+    pub fn remove_header(&mut self, name: &str) {
+        self.raw
+            .headers
+            .retain(|header| !header.name.eq_ignore_ascii_case(name));
+    }
+
+    /// Sets the extra environ variable `key` (such as `REMOTE_USER`),
+    /// replacing any with that name.
+    pub fn set_var(&mut self, key: &str, value: impl Into<String>) {
+        self.raw.extra.retain(|(k, _)| k != key);
+        self.raw.extra.push((key.to_owned(), value.into()));
+    }
+
+    /// The extra variable `key` (operator-defined in the configuration, or
+    /// set by a middleware in front), if present.
+    pub fn var(&self, key: &str) -> Option<&str> {
+        self.raw
+            .extra
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The record to hand to the next layer.
+    pub(crate) fn into_raw(self) -> WitEnviron {
+        self.raw
+    }
+
     /// `wsgi.input`: the request body as a buffered reader.
     pub fn input(&mut self) -> &mut Input {
         &mut self.input

@@ -142,6 +142,11 @@ pub mod __private {
 
     pub use super::BodyResource;
 
+    /// The [`Next`](crate::Next) a middleware's handler gets.
+    pub fn next() -> crate::Next {
+        crate::Next::new()
+    }
+
     /// The exported `call`, for the type [`app!`](crate::app) defines.
     pub fn serve<H, Args>(raw: WitEnviron, handler: H) -> Result<ExportedBody, AppError>
     where

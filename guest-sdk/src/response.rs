@@ -157,6 +157,40 @@ impl Response {
             .map(|(_, value)| value.as_slice())
     }
 
+    /// Replaces every header `name` (case-insensitive) by one with `value`
+    /// (a middleware rewriting the response of the layer behind it).
+    #[must_use]
+    pub fn set_header(self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        let name = name.into();
+        self.remove_header(&name).header(name, value)
+    }
+
+    /// Removes every header `name` (case-insensitive).
+    #[must_use]
+    pub fn remove_header(mut self, name: &str) -> Self {
+        if let Some(head) = &mut self.head {
+            head.headers
+                .retain(|(key, _)| !key.eq_ignore_ascii_case(name));
+        }
+        self
+    }
+
+    /// Replaces the status, with its standard reason phrase.
+    #[must_use]
+    pub fn set_status(mut self, status: u16) -> Self {
+        if let Some(head) = &mut self.head {
+            head.status = status;
+            head.reason = reason_phrase(status).unwrap_or("Unknown").to_owned();
+        }
+        self
+    }
+
+    /// Takes the body out, leaving an empty one: to wrap it (say, to
+    /// compress it) and put the result back with [`body`](Self::body).
+    pub fn take_body(&mut self) -> Body {
+        std::mem::take(&mut self.body)
+    }
+
     /// The body.
     pub fn into_body(self) -> Body {
         self.body

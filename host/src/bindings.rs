@@ -1,28 +1,40 @@
 //! Rust bindings for the `wasm-gateway:wsgi` WIT package, generated once here.
 //!
 //! Everything else in the crate uses these re-exports, never `bindgen!` itself, so
-//! the mapping from WIT to Rust lives in one place.
+//! the mapping from WIT to Rust lives in one place. The bindings are those of
+//! the `middleware` world, a superset of `app`: an application simply does
+//! not import `next`, so one set of bindings instantiates both.
 
 mod generated {
     wasmtime::component::bindgen!({
         path: "../wit",
-        world: "app",
+        world: "middleware",
         imports: {
             // Reading the request body and writing to the client wait on the
             // network; they must not block a runtime thread.
             "wasm-gateway:wsgi/server.read": async,
             "wasm-gateway:wsgi/server.read-line": async,
             "wasm-gateway:wsgi/server.write": async,
+            // Calling the next layer runs a whole guest.
+            "wasm-gateway:wsgi/next.call": async | trappable,
+            "wasm-gateway:wsgi/next.[method]body.next": async | trappable,
+            "wasm-gateway:wsgi/next.[drop]body": async | trappable,
             default: trappable,
         },
         exports: { default: async },
+        with: {
+            "wasm-gateway:wsgi/next.body": crate::chain::NextBody,
+        },
     });
 }
 
-pub use generated::App as AppBindings;
-pub use generated::AppPre as AppBindingsPre;
+pub use generated::Middleware as AppBindings;
+pub use generated::MiddlewarePre as AppBindingsPre;
 
+pub use generated::wasm_gateway::wsgi::next::{
+    Host as NextHost, HostBody as NextBodyHost, Response as NextResponse,
+};
 pub use generated::wasm_gateway::wsgi::server::Host as ServerHost;
 pub use generated::wasm_gateway::wsgi::types::{
-    Environ, Header, Host as TypesHost, InputError, StartResponseError, WriteError,
+    AppError, Environ, Header, Host as TypesHost, InputError, StartResponseError, WriteError,
 };

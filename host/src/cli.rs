@@ -93,6 +93,12 @@ struct ServeArgs {
     #[arg(long, value_parser = parse_size)]
     max_body: Option<usize>,
 
+    /// One-app mode: a middleware component to stack in front of the app
+    /// (repeatable, outermost first), with default settings; for its
+    /// environ, limits or grants use a gateway file ([middleware.NAME]).
+    #[arg(long, value_name = "MIDDLEWARE.wasm")]
+    middleware: Vec<PathBuf>,
+
     #[command(flatten)]
     isolation: IsolationArgs,
 
@@ -335,6 +341,7 @@ fn load(
     path: &Path,
     config: bool,
     one_app: impl FnOnce(&mut AppConfig),
+    middleware: &[PathBuf],
     max_instances: Option<u32>,
 ) -> Result<Loaded, String> {
     if max_instances == Some(0) {
@@ -344,7 +351,11 @@ fn load(
         let config = config::load(path).map_err(|err| err.to_string())?;
         let runtime = Runtime::new(&RuntimeConfig::for_apps(
             max_instances.unwrap_or(config.max_instances),
-            config.apps.iter().map(|app| &app.config),
+            config
+                .apps
+                .iter()
+                .map(|app| &app.config)
+                .chain(config.middleware.iter().map(|layer| &layer.config)),
         ))
         .map_err(|err| format!("cannot start the WebAssembly engine: {err:#}"))?;
         let gateway = Gateway::load(&config, &runtime)?;
@@ -354,28 +365,41 @@ fn load(
             limits: config.limits,
         });
     }
-    let name = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "app".into());
-    let mut config = AppConfig::new(name);
+    let stem = |path: &Path| {
+        path.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "app".into())
+    };
+    let mut config = AppConfig::new(stem(path));
     one_app(&mut config);
     config.validate()?;
+    let layer_configs: Vec<AppConfig> = middleware
+        .iter()
+        .map(|layer| AppConfig::new(stem(layer)))
+        .collect();
     let runtime = Runtime::new(&RuntimeConfig::for_apps(
         max_instances.unwrap_or(RuntimeConfig::default().max_instances),
-        [&config],
+        std::iter::once(&config).chain(&layer_configs),
     ))
     .map_err(|err| format!("cannot start the WebAssembly engine: {err:#}"))?;
+    let mut layers = Vec::with_capacity(middleware.len() + 1);
+    for (layer, layer_config) in middleware.iter().zip(layer_configs) {
+        let loaded = runtime
+            .load(layer, &layer_config)
+            .map_err(|err| format!("--middleware: {err}"))?;
+        layers.push(Arc::new(App::new(&runtime, loaded, layer_config)));
+    }
     let loaded = runtime.load(path, &config).map_err(|err| err.to_string())?;
+    layers.push(Arc::new(App::new(&runtime, loaded, config)));
     Ok(Loaded {
-        gateway: Gateway::single(Arc::new(App::new(&runtime, loaded, config))),
+        gateway: Gateway::single_chain(Arc::from(layers)),
         listen: None,
         limits: HttpLimits::default(),
     })
 }
 
 fn check(args: CheckArgs) -> ExitCode {
-    match load(&args.path, false, |_| {}, None) {
+    match load(&args.path, false, |_| {}, &[], None) {
         Ok(loaded) => {
             if let Err(problem) = loaded.limits.validate() {
                 return fail(format_args!("{problem}"));
@@ -404,10 +428,11 @@ fn serve(args: ServeArgs) -> ExitCode {
         || args.concurrency.is_some()
         || args.queue.is_some()
         || args.queue_timeout.is_some()
+        || !args.middleware.is_empty()
         || args.isolation.any();
     if config_file && one_app_flags {
         return fail(format_args!(
-            "--timeout, --memory, --max-body, --concurrency, --queue, --queue-timeout, --fuel, --table-elements, --max-response-head and --instance-reuse are for one app, and so are the grants (--env, --dir, --stdout, --stderr, --trap-unknown-imports); in a gateway file set them per app in [apps.NAME.limits] and [apps.NAME.grants]"
+            "--timeout, --memory, --max-body, --concurrency, --queue, --queue-timeout, --fuel, --table-elements, --max-response-head and --instance-reuse are for one app, and so are --middleware and the grants (--env, --dir, --stdout, --stderr, --trap-unknown-imports); in a gateway file set them per app in [apps.NAME.limits] and [apps.NAME.grants], and stack middleware with [middleware.NAME] and `middleware = [...]`"
         ));
     }
     let loaded = match load(
@@ -434,6 +459,7 @@ fn serve(args: ServeArgs) -> ExitCode {
             }
             args.isolation.apply(config);
         },
+        &args.middleware,
         args.max_instances,
     ) {
         Ok(loaded) => loaded,

@@ -42,6 +42,17 @@ pub struct GatewayConfig {
     pub max_instances: u32,
     /// The applications and document roots, in name order.
     pub apps: Vec<AppSpec>,
+    /// The middleware declared in `[middleware.NAME]`, in name order.
+    pub middleware: Vec<MiddlewareSpec>,
+}
+
+/// One `[middleware.NAME]` table.
+#[derive(Debug, Clone)]
+pub struct MiddlewareSpec {
+    /// Its component, resolved against the file's folder.
+    pub wasm: PathBuf,
+    /// Name, environ extras, limits and grants, as for an application.
+    pub config: AppConfig,
 }
 
 /// One `[apps.NAME]` table.
@@ -53,6 +64,8 @@ pub struct AppSpec {
     pub routes: Vec<String>,
     /// Name, environ extras and limits, ready for the runtime.
     pub config: AppConfig,
+    /// The middleware stacked in front of it, outermost first.
+    pub middleware: Vec<String>,
 }
 
 /// What an `[apps.NAME]` table serves.
@@ -118,6 +131,19 @@ struct RawConfig {
     server: RawServer,
     #[serde(default)]
     apps: BTreeMap<String, RawApp>,
+    #[serde(default)]
+    middleware: BTreeMap<String, RawMiddleware>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawMiddleware {
+    wasm: PathBuf,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    #[serde(default)]
+    limits: RawLimits,
+    grants: Option<RawGrants>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -148,6 +174,8 @@ struct RawApp {
     #[serde(default)]
     limits: RawLimits,
     grants: Option<RawGrants>,
+    #[serde(default)]
+    middleware: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -209,7 +237,7 @@ pub fn load(path: &Path) -> Result<GatewayConfig, ConfigError> {
 /// Checks configuration `text`, read from `path` (relative paths inside it
 /// are resolved against `path`'s folder).
 pub fn parse(text: &str, path: &Path) -> Result<GatewayConfig, ConfigError> {
-    let raw: RawConfig = toml::from_str(text).map_err(|err| located(text, path, &err))?;
+    let mut raw: RawConfig = toml::from_str(text).map_err(|err| located(text, path, &err))?;
     let file = path.display();
     let base = path.parent().unwrap_or(Path::new(""));
 
@@ -239,17 +267,9 @@ pub fn parse(text: &str, path: &Path) -> Result<GatewayConfig, ConfigError> {
     }
     let mut apps = Vec::with_capacity(raw.apps.len());
     let mut routes = crate::routing::RouteTableBuilder::<()>::new();
-    for (name, app) in raw.apps {
+    for (name, app) in std::mem::take(&mut raw.apps) {
         let problem = |what: String| ConfigError(format!("{file}: [apps.{name}] {what}"));
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(problem(
-                "the name may only use letters, digits, `-` and `_`".to_owned(),
-            ));
-        }
+        check_name(&name).map_err(problem)?;
         let kind = match (app.wasm, app.static_dir) {
             (Some(wasm), None) => AppKind::Wasm(base.join(wasm)),
             (None, Some(dir)) => AppKind::Static(base.join(dir)),
@@ -274,76 +294,26 @@ pub fn parse(text: &str, path: &Path) -> Result<GatewayConfig, ConfigError> {
                 "`env` is for applications; a static root has no environ".to_owned(),
             ));
         }
-        for key in app.env.keys() {
-            if key.is_empty() || key.chars().any(|c| c == '=' || c.is_control()) {
+        if matches!(kind, AppKind::Static(_)) && app.grants.is_some() {
+            return Err(problem(
+                "[grants] are for applications; a static root runs no code".to_owned(),
+            ));
+        }
+        if matches!(kind, AppKind::Static(_)) && !app.middleware.is_empty() {
+            return Err(problem(
+                "`middleware` runs in front of applications; a static root cannot have any"
+                    .to_owned(),
+            ));
+        }
+        for layer in &app.middleware {
+            if !raw.middleware.contains_key(layer) {
                 return Err(problem(format!(
-                    "env key {key:?} is not a valid environ name"
+                    "middleware {layer:?} is not declared: add a [middleware.{layer}] table with `wasm`"
                 )));
             }
         }
-        let mut config = AppConfig::new(name.as_str());
-        config.env = app.env.into_iter().collect();
-        if let Some(memory) = app.limits.memory {
-            config.memory = memory.0;
-        }
-        if let Some(timeout) = app.limits.timeout {
-            config.timeout = timeout.0;
-        }
-        if let Some(max_body) = app.limits.max_body {
-            config.max_body = max_body.0 as u64;
-        }
-        if let Some(concurrency) = app.limits.concurrency {
-            config.concurrency = concurrency;
-        }
-        if let Some(queue) = app.limits.queue {
-            config.queue = queue;
-        }
-        if let Some(queue_timeout) = app.limits.queue_timeout {
-            config.queue_timeout = queue_timeout.0;
-        }
-        config.fuel = app.limits.fuel;
-        if let Some(elements) = app.limits.table_elements {
-            config.table_elements = elements;
-        }
-        if let Some(head) = app.limits.max_response_head {
-            config.max_response_head = head.0;
-        }
-        config.instance_reuse = app.limits.instance_reuse.map(|reuse| match reuse {
-            RawReuse::Requests(requests) => Reuse {
-                requests,
-                lifetime: Reuse::DEFAULT_LIFETIME,
-            },
-            RawReuse::Table(table) => Reuse {
-                requests: table.requests,
-                lifetime: table.lifetime.map_or(Reuse::DEFAULT_LIFETIME, |d| d.0),
-            },
-        });
-        if let Some(grants) = app.grants {
-            if matches!(kind, AppKind::Static(_)) {
-                return Err(problem(
-                    "[grants] are for applications; a static root runs no code".to_owned(),
-                ));
-            }
-            for key in grants.env.keys() {
-                if key.is_empty() || key.chars().any(|c| c == '=' || c == '\0') {
-                    return Err(problem(format!(
-                        "[grants] env name {key:?} is not a valid environment variable name"
-                    )));
-                }
-            }
-            config.grants = Grants {
-                env: grants.env.into_iter().collect(),
-                dirs: grants.dirs.map(|dirs| {
-                    dirs.into_iter()
-                        .map(|(guest, host)| (guest, base.join(host)))
-                        .collect()
-                }),
-                stdout: grants.stdout,
-                stderr: grants.stderr,
-                trap_unknown_imports: grants.trap_unknown_imports,
-            };
-        }
-        config.validate().map_err(problem)?;
+        let config = app_config(&name, app.env, app.limits, app.grants, base, &problem)?;
+
         // Route syntax is checked now, with the file's name, rather than
         // after every component has compiled.
         for route in &app.routes {
@@ -354,6 +324,23 @@ pub fn parse(text: &str, path: &Path) -> Result<GatewayConfig, ConfigError> {
         apps.push(AppSpec {
             kind,
             routes: app.routes,
+            config,
+            middleware: app.middleware,
+        });
+    }
+
+    let mut middleware = Vec::with_capacity(raw.middleware.len());
+    for (name, layer) in raw.middleware {
+        let problem = |what: String| ConfigError(format!("{file}: [middleware.{name}] {what}"));
+        check_name(&name).map_err(&problem)?;
+        if apps.iter().any(|app| *app.config.name == *name) {
+            return Err(problem(format!(
+                "an application is also called {name:?}: log lines could not tell them apart; rename one"
+            )));
+        }
+        let config = app_config(&name, layer.env, layer.limits, layer.grants, base, &problem)?;
+        middleware.push(MiddlewareSpec {
+            wasm: base.join(layer.wasm),
             config,
         });
     }
@@ -370,7 +357,98 @@ pub fn parse(text: &str, path: &Path) -> Result<GatewayConfig, ConfigError> {
         limits,
         max_instances,
         apps,
+        middleware,
     })
+}
+
+fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err("the name may only use letters, digits, `-` and `_`".to_owned());
+    }
+    Ok(())
+}
+
+/// The settings of an application or middleware called `name` from its
+/// table's `env`, `[limits]` and `[grants]`; `problem` prefixes the file
+/// and table to a message.
+fn app_config(
+    name: &str,
+    env: BTreeMap<String, String>,
+    limits: RawLimits,
+    grants: Option<RawGrants>,
+    base: &Path,
+    problem: &dyn Fn(String) -> ConfigError,
+) -> Result<AppConfig, ConfigError> {
+    for key in env.keys() {
+        if key.is_empty() || key.chars().any(|c| c == '=' || c.is_control()) {
+            return Err(problem(format!(
+                "env key {key:?} is not a valid environ name"
+            )));
+        }
+    }
+    let mut config = AppConfig::new(name);
+    config.env = env.into_iter().collect();
+    if let Some(memory) = limits.memory {
+        config.memory = memory.0;
+    }
+    if let Some(timeout) = limits.timeout {
+        config.timeout = timeout.0;
+    }
+    if let Some(max_body) = limits.max_body {
+        config.max_body = max_body.0 as u64;
+    }
+    if let Some(concurrency) = limits.concurrency {
+        config.concurrency = concurrency;
+    }
+    if let Some(queue) = limits.queue {
+        config.queue = queue;
+    }
+    if let Some(queue_timeout) = limits.queue_timeout {
+        config.queue_timeout = queue_timeout.0;
+    }
+    config.fuel = limits.fuel;
+    if let Some(elements) = limits.table_elements {
+        config.table_elements = elements;
+    }
+    if let Some(head) = limits.max_response_head {
+        config.max_response_head = head.0;
+    }
+    config.instance_reuse = limits.instance_reuse.map(|reuse| match reuse {
+        RawReuse::Requests(requests) => Reuse {
+            requests,
+            lifetime: Reuse::DEFAULT_LIFETIME,
+        },
+        RawReuse::Table(table) => Reuse {
+            requests: table.requests,
+            lifetime: table.lifetime.map_or(Reuse::DEFAULT_LIFETIME, |d| d.0),
+        },
+    });
+    if let Some(grants) = grants {
+        for key in grants.env.keys() {
+            if key.is_empty() || key.chars().any(|c| c == '=' || c == '\0') {
+                return Err(problem(format!(
+                    "[grants] env name {key:?} is not a valid environment variable name"
+                )));
+            }
+        }
+        config.grants = Grants {
+            env: grants.env.into_iter().collect(),
+            dirs: grants.dirs.map(|dirs| {
+                dirs.into_iter()
+                    .map(|(guest, host)| (guest, base.join(host)))
+                    .collect()
+            }),
+            stdout: grants.stdout,
+            stderr: grants.stderr,
+            trap_unknown_imports: grants.trap_unknown_imports,
+        };
+    }
+    config.validate().map_err(problem)?;
+    Ok(config)
 }
 
 /// `FILE:LINE:COLUMN: message` for a TOML or schema error.

@@ -74,6 +74,22 @@ impl RequestError {
         }
     }
 
+    /// What a middleware is told when the layer behind it failed: the kind
+    /// of failure, never its detail (that goes to the log).
+    pub fn public_summary(&self) -> &'static str {
+        match self {
+            RequestError::Trap(_) => "it trapped",
+            RequestError::OutOfFuel(_) => "it ran out of fuel",
+            RequestError::App(_) => "it returned an error",
+            RequestError::Contract(_) => "it broke the WSGI contract",
+            RequestError::Instantiate(_) => "no instance could be created",
+            RequestError::Overloaded(_) => "it is overloaded",
+            RequestError::Timeout(_) => "it ran past its deadline",
+            RequestError::ClientGone => "the client went away",
+            RequestError::Input(_) => "the request body failed",
+        }
+    }
+
     /// The status the client gets for this error.
     pub fn status(&self) -> StatusCode {
         match self {

@@ -7,6 +7,7 @@
 //! naming the application and its file.
 
 use crate::access_log::AccessLog;
+use crate::chain::Layers;
 use crate::config::{AppKind, GatewayConfig};
 use crate::environ::{ConnInfo, host_of};
 use crate::error::error_page;
@@ -20,8 +21,9 @@ use std::sync::Arc;
 
 /// What a route leads to.
 pub enum Target {
-    /// A WebAssembly application.
-    App(Arc<App>),
+    /// A WebAssembly application, with any middleware in front of it
+    /// (outermost first, the application last).
+    App(Layers),
     /// A static document root.
     Static(Arc<StaticRoot>),
 }
@@ -34,10 +36,16 @@ pub struct Gateway {
 impl Gateway {
     /// One application at the root of every host: `wasm-gateway serve app.wasm`.
     pub fn single(app: Arc<App>) -> Gateway {
+        Gateway::single_chain(Arc::from([app]))
+    }
+
+    /// One application behind its middleware (`layers`, outermost first),
+    /// at the root of every host: `serve app.wasm --middleware m.wasm`.
+    pub fn single_chain(layers: Layers) -> Gateway {
         let mut routes = RouteTableBuilder::new();
-        let name = app.config.name.clone();
+        let name = layers[layers.len() - 1].config.name.clone();
         routes
-            .add("/", &name, Target::App(app))
+            .add("/", &name, Target::App(layers))
             .expect("the root route is valid");
         Gateway {
             routes: routes.build(),
@@ -49,34 +57,74 @@ impl Gateway {
     /// every entry that failed, one line each, naming it and its file.
     pub fn load(config: &GatewayConfig, runtime: &Runtime) -> Result<Gateway, String> {
         let file = &config.path.display();
-        let loaded: Vec<Result<Target, String>> = std::thread::scope(|scope| {
-            let jobs: Vec<_> = config
-                .apps
-                .iter()
-                .map(|spec| {
-                    scope.spawn(move || match &spec.kind {
-                        AppKind::Wasm(path) => runtime
-                            .load(path, &spec.config)
-                            .map(|loaded| {
-                                Target::App(Arc::new(App::new(
-                                    runtime,
-                                    loaded,
-                                    spec.config.clone(),
-                                )))
+        /// What one loading job produced.
+        enum Loaded {
+            Target(Target),
+            Middleware(Arc<App>),
+        }
+        // Each component is compiled once, however many entries use it
+        // (the same app under two names, a middleware in many chains).
+        let mut paths: Vec<&std::path::Path> = config
+            .apps
+            .iter()
+            .filter_map(|spec| match &spec.kind {
+                AppKind::Wasm(path) => Some(path.as_path()),
+                AppKind::Static(_) => None,
+            })
+            .chain(config.middleware.iter().map(|spec| spec.wasm.as_path()))
+            .collect();
+        paths.sort();
+        paths.dedup();
+        let compiled: std::collections::HashMap<&std::path::Path, _> =
+            std::thread::scope(|scope| {
+                let jobs: Vec<_> = paths
+                    .iter()
+                    .map(|&path| (path, scope.spawn(move || runtime.compile(path))))
+                    .collect();
+                jobs.into_iter()
+                    .map(|(path, job)| {
+                        let result = job.join().unwrap_or_else(|_| {
+                            Err(crate::runtime::LoadError::Link {
+                                file: path.to_path_buf(),
+                                reason: "compiling panicked".into(),
                             })
-                            .map_err(|err| format!("{file}: [apps.{}] {err}", spec.config.name)),
-                        AppKind::Static(dir) => StaticRoot::new(dir)
-                            .map(|root| Target::Static(Arc::new(root)))
-                            .map_err(|err| {
-                                format!(
-                                    "{file}: [apps.{}] static root {}: {err}",
-                                    spec.config.name,
-                                    dir.display()
-                                )
-                            }),
+                        });
+                        (path, result)
                     })
+                    .collect()
+            });
+        let load_app = |path: &std::path::Path, app: &crate::runtime::AppConfig, table: &str| {
+            let compiled = match &compiled[path] {
+                Ok(compiled) => compiled,
+                Err(err) => return Err(format!("{file}: [{table}.{}] {err}", app.name)),
+            };
+            runtime
+                .link(compiled, app)
+                .map(|loaded| Arc::new(App::new(runtime, loaded, app.clone())))
+                .map_err(|err| format!("{file}: [{table}.{}] {err}", app.name))
+        };
+        let results: Vec<Result<Loaded, String>> = std::thread::scope(|scope| {
+            let apps = config.apps.iter().map(|spec| {
+                scope.spawn(move || match &spec.kind {
+                    AppKind::Wasm(path) => load_app(path, &spec.config, "apps")
+                        .map(|app| Loaded::Target(Target::App(Arc::from([app])))),
+                    AppKind::Static(dir) => StaticRoot::new(dir)
+                        .map(|root| Loaded::Target(Target::Static(Arc::new(root))))
+                        .map_err(|err| {
+                            format!(
+                                "{file}: [apps.{}] static root {}: {err}",
+                                spec.config.name,
+                                dir.display()
+                            )
+                        }),
                 })
-                .collect();
+            });
+            let middleware = config.middleware.iter().map(|spec| {
+                scope.spawn(move || {
+                    load_app(&spec.wasm, &spec.config, "middleware").map(Loaded::Middleware)
+                })
+            });
+            let jobs: Vec<_> = apps.chain(middleware).collect();
             jobs.into_iter()
                 .map(|job| {
                     job.join()
@@ -84,14 +132,54 @@ impl Gateway {
                 })
                 .collect()
         });
-
+        let (app_results, middleware_results) = {
+            let mut results = results;
+            let middleware = results.split_off(config.apps.len());
+            (results, middleware)
+        };
         let mut errors = Vec::new();
+        let mut middleware = std::collections::HashMap::new();
+        for (spec, result) in config.middleware.iter().zip(middleware_results) {
+            match result {
+                Ok(Loaded::Middleware(app)) => {
+                    middleware.insert(spec.config.name.clone(), app);
+                }
+                Ok(Loaded::Target(_)) => unreachable!("middleware jobs load middleware"),
+                Err(err) => errors.push(err),
+            }
+        }
+        let loaded: Vec<Result<Target, String>> = config
+            .apps
+            .iter()
+            .zip(app_results)
+            .map(|(spec, result)| match result? {
+                // Each middleware is one App (one compiled component, one
+                // concurrency cap), shared by every chain it is stacked in.
+                Loaded::Target(Target::App(layers)) if !spec.middleware.is_empty() => {
+                    let mut chain = Vec::with_capacity(spec.middleware.len() + 1);
+                    for name in &spec.middleware {
+                        match middleware.get(name.as_str()) {
+                            Some(layer) => chain.push(Arc::clone(layer)),
+                            // Its own load failed and is reported already.
+                            None => return Err(String::new()),
+                        }
+                    }
+                    chain.extend(layers.iter().cloned());
+                    Ok(Target::App(Arc::from(chain)))
+                }
+                Loaded::Target(target) => Ok(target),
+                Loaded::Middleware(_) => unreachable!("app jobs load apps"),
+            })
+            .collect();
+
         let mut routes = RouteTableBuilder::new();
         for (spec, target) in config.apps.iter().zip(loaded) {
             let target = match target {
                 Ok(target) => Arc::new(target),
                 Err(err) => {
-                    errors.push(err);
+                    if !err.is_empty() {
+                        errors.push(err);
+                    }
                     continue;
                 }
             };

@@ -11,10 +11,11 @@
 use crate::access_log::AccessLog;
 use crate::admission::Slot;
 use crate::bindings::AppBindings;
+use crate::chain::{self, LayerRef, Layers};
 use crate::environ::{self, ConnInfo};
 use crate::error::{InputFailure, RequestError};
 use crate::input::Input;
-use crate::request::{LogTag, PerRequest, RequestState, ResponseSink};
+use crate::request::{HeadResult, LogTag, PerRequest, RequestState, ResponseSink};
 use crate::response::ResponseBody;
 use crate::reuse::Idle;
 use crate::runtime::App;
@@ -33,8 +34,9 @@ use wasmtime::{Store, StoreLimitsBuilder};
 /// run its `close()`, before it is killed.
 const CLOSE_GRACE: Duration = Duration::from_millis(500);
 
-/// How many body chunks may wait between the guest and the connection.
-const CHUNKS_IN_FLIGHT: usize = 2;
+/// How many body chunks may wait between the guest and the connection (or
+/// the middleware in front of it).
+pub(crate) const CHUNKS_IN_FLIGHT: usize = 2;
 
 static NEXT_REQUEST: AtomicU64 = AtomicU64::new(1);
 
@@ -47,14 +49,16 @@ fn micros(since: Option<Instant>) -> u128 {
     since.map_or(0, |t| t.elapsed().as_micros())
 }
 
-/// Serves one request with `app`, mounted at `script_name` (the matched
+/// Serves one request with the chain `layers` (the application alone, or
+/// its middleware in front of it), mounted at `script_name` (the matched
 /// route's prefix).
 pub async fn handle(
-    app: Arc<App>,
+    layers: Layers,
     req: Request<Incoming>,
     conn: ConnInfo,
     script_name: &[u8],
 ) -> Response<ResponseBody> {
+    let app = layers[0].clone();
     let (parts, body) = req.into_parts();
     let environ = environ::build(&parts, &conn, script_name, &app.config.env);
     let log = AccessLog::new(conn.remote.ip(), parts.method, parts.uri, parts.version);
@@ -62,9 +66,10 @@ pub async fn handle(
         app: app.config.name.clone(),
         request: NEXT_REQUEST.fetch_add(1, Ordering::Relaxed),
     });
+    let max_body = chain::max_body(&layers);
     if environ
         .content_length
-        .is_some_and(|length| length > app.config.max_body)
+        .is_some_and(|length| length > max_body)
     {
         // Refused before the application runs or a byte of the body is read
         // (so no `100 Continue` goes out either).
@@ -75,32 +80,15 @@ pub async fn handle(
         Err(refused) => return RequestError::Overloaded(refused).into_response(&tag, log),
     };
 
-    let (head_tx, mut head_rx) = oneshot::channel();
+    let (head_tx, head_rx) = oneshot::channel();
     let (body_tx, body_rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
     let request = PerRequest {
-        input: Input::new(body, app.config.max_body),
+        input: Input::new(body, max_body),
         response: ResponseSink::new(head_tx, body_tx, app.config.max_response_head),
         tag: tag.clone(),
+        layer: (layers.len() > 1).then(|| LayerRef { layers, index: 0 }),
     };
-    // Drive the guest right here first. A small response is usually complete
-    // after this one poll: then no task is spawned, nothing wakes anyone, and
-    // the head and the whole body leave in a single write. A guest still
-    // running once its head is ready (a streamed body, a slow app) carries on
-    // in a task of its own.
-    let mut task = Box::pin(run(app, request, environ, slot));
-    let mut finished = false;
-    let head = std::future::poll_fn(|cx| {
-        if !finished && task.as_mut().poll(cx).is_ready() {
-            finished = true;
-        }
-        // Once the task is finished the head was sent or its sender dropped,
-        // so this cannot stay pending.
-        Pin::new(&mut head_rx).poll(cx)
-    })
-    .await;
-    if !finished {
-        tokio::spawn(task);
-    }
+    let head = launch(app, request, environ, slot, head_rx).await;
 
     match head {
         Ok(Ok(head)) => {
@@ -124,6 +112,38 @@ pub async fn handle(
         Err(_) => RequestError::Contract("the request task ended without a response")
             .into_response(&tag, log),
     }
+}
+
+/// Runs `request` through `app` and waits for its head (or the error in
+/// its place), which `request`'s response sink sends on `head_rx`.
+///
+/// The guest is driven right here first. A small response is usually
+/// complete after this one poll: then no task is spawned, nothing wakes
+/// anyone, and the head and the whole body leave in a single write. A guest
+/// still running once its head is ready (a streamed body, a slow app)
+/// carries on in a task of its own.
+pub(crate) async fn launch(
+    app: Arc<App>,
+    request: PerRequest,
+    environ: crate::bindings::Environ,
+    slot: Slot,
+    mut head_rx: oneshot::Receiver<HeadResult>,
+) -> Result<HeadResult, oneshot::error::RecvError> {
+    let mut task = Box::pin(run(app, request, environ, slot));
+    let mut finished = false;
+    let head = std::future::poll_fn(|cx| {
+        if !finished && task.as_mut().poll(cx).is_ready() {
+            finished = true;
+        }
+        // Once the task is finished the head was sent or its sender dropped,
+        // so this cannot stay pending.
+        Pin::new(&mut head_rx).poll(cx)
+    })
+    .await;
+    if !finished {
+        tokio::spawn(task);
+    }
+    head
 }
 
 /// A new store for `app`, serving `request` first: the application's

@@ -15,6 +15,7 @@
 //!   checked before hyper sees a byte.
 //! - [`limits`]: the limits clients must stay within.
 //! - [`invoke`]: one request's life: instantiate, call, stream, close.
+//! - [`chain`]: middleware chains, each layer in its own instance.
 //! - [`admission`]: per-application concurrency cap and queue.
 //! - [`environ`]: the WSGI environ built from an HTTP request.
 //! - [`start_response`]: validating status and headers.
@@ -34,6 +35,7 @@ mod bindings;
 
 pub mod access_log;
 pub mod admission;
+pub mod chain;
 pub mod cli;
 pub mod config;
 pub mod environ;

@@ -6,6 +6,7 @@
 //! at the first non-empty body chunk or at the end, as PEP 3333 requires.
 
 use crate::bindings::{Header, InputError, ServerHost, StartResponseError, WriteError};
+use crate::chain::LayerRef;
 use crate::error::{InputFailure, RequestError};
 use crate::input::Input;
 use crate::sandbox::LogBudget;
@@ -39,7 +40,11 @@ pub struct RequestState {
     table: ResourceTable,
     /// Caps the guest's memory and tables; installed with `Store::limiter`.
     pub limits: StoreLimits,
-    input: Input,
+    /// The request body, as far as this layer may read it.
+    pub(crate) input: Input,
+    /// Where this store sits in a middleware chain; `None` for an
+    /// application served alone.
+    pub(crate) layer: Option<LayerRef>,
     /// The response as the guest builds it.
     pub response: ResponseSink,
     /// Names the application and request in log lines.
@@ -68,6 +73,8 @@ pub struct PerRequest {
     pub response: ResponseSink,
     /// The request's log tag.
     pub tag: Arc<LogTag>,
+    /// The store's place in a middleware chain, if it is in one.
+    pub layer: Option<LayerRef>,
 }
 
 impl RequestState {
@@ -89,6 +96,7 @@ impl RequestState {
             table: ResourceTable::new(),
             limits,
             input: request.input,
+            layer: request.layer,
             response: request.response,
             tag: request.tag,
             capture_request,
@@ -102,6 +110,7 @@ impl RequestState {
             counter.store(request.tag.request, Ordering::Relaxed);
         }
         self.input = request.input;
+        self.layer = request.layer;
         self.response = request.response;
         self.tag = request.tag;
     }
@@ -113,6 +122,7 @@ impl RequestState {
         let (head_tx, _) = oneshot::channel();
         let (body_tx, _) = mpsc::channel(1);
         self.input = Input::empty();
+        self.layer = None;
         let detached = ResponseSink::new(head_tx, body_tx, self.response.max_head);
         std::mem::replace(&mut self.response, detached)
     }
@@ -231,6 +241,12 @@ impl ResponseSink {
             .send(Chunk::Data(Bytes::from(chunk)))
             .await
             .map_err(|_| RequestError::ClientGone)
+    }
+
+    /// Records that reading the request body failed through the client's
+    /// fault (in this layer or one behind it).
+    pub fn note_input_failure(&mut self, failure: InputFailure) {
+        self.input_failure = Some(failure);
     }
 
     /// Whether the application's response is whole: it called

@@ -53,6 +53,7 @@ pub struct Grants {
 const ALWAYS: &[&str] = &[
     "wasm-gateway:wsgi/types",
     "wasm-gateway:wsgi/server",
+    "wasm-gateway:wsgi/next",
     "wasi:io/error",
     "wasi:io/poll",
     "wasi:io/streams",

@@ -93,6 +93,31 @@ pub fn parse(
 }
 
 impl ResponseHead {
+    /// The status line as the application gave it, e.g. "404 NOT FOUND".
+    pub fn status_line(&self) -> String {
+        let reason = match &self.reason {
+            Some(reason) => String::from_utf8_lossy(reason.as_bytes()).into_owned(),
+            None => self
+                .status
+                .canonical_reason()
+                .unwrap_or("Unknown")
+                .to_owned(),
+        };
+        format!("{} {reason}", self.status.as_u16())
+    }
+
+    /// The headers as a list, for a middleware (names in lower case; all
+    /// values of one name together, in the order given).
+    pub fn header_list(&self) -> Vec<Header> {
+        self.headers
+            .iter()
+            .map(|(name, value)| Header {
+                name: name.as_str().to_owned(),
+                value: value.as_bytes().to_vec(),
+            })
+            .collect()
+    }
+
     /// The application's Content-Length, if it gave one (validated at
     /// `start-response`).
     pub fn content_length(&self) -> Option<u64> {

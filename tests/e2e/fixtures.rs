@@ -512,3 +512,23 @@ pub fn chatty() {
         assert!(line.contains(&format!("stream=\"{stream}\"")), "{line}");
     }
 }
+
+/// A middleware that traps, before or after calling the next layer: 500,
+/// and the next request passes through it again (more in `middleware.rs`).
+#[test]
+pub fn mw_panic() {
+    let bin = Binary::serve(wasm::HELLO, &["--middleware", wasm::MW_PANIC]);
+    let get = |target: &str| {
+        request_to(
+            bin.addr,
+            format!("GET {target} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+    };
+    assert_eq!(get("/?boom").status, 500);
+    assert_eq!(get("/?late-boom").status, 500);
+    let r = get("/");
+    assert_eq!((r.status, r.header("x-passed")), (200, Some("mw_panic")));
+    let log = bin.stop();
+    assert!(log.contains("mw_panic asked to panic"), "{log}");
+    assert!(log.contains("app=mw_panic"), "{log}");
+}

@@ -2,21 +2,12 @@
 //! virtual host, SCRIPT_NAME/PATH_INFO for mounted apps, static document
 //! roots, and configuration errors.
 
-use crate::support::{Binary, TestServer, runtime, temp_dir};
+use crate::support::{Binary, TestServer, runtime, serve_toml as serve, temp_dir};
 use std::io::{Read, Write};
 use std::process::Command;
 use std::time::Duration;
 use wasm_gateway::{Gateway, ServerConfig, config};
 use wasm_gateway_test_artifacts::{DISPATCH, ENVIRON, HELLO};
-
-/// Writes `toml` as `gateway.toml` in `dir` and serves it.
-fn serve(dir: &std::path::Path, toml: &str) -> TestServer {
-    let path = dir.join("gateway.toml");
-    std::fs::write(&path, toml).unwrap();
-    let config = config::load(&path).unwrap_or_else(|e| panic!("{e}"));
-    let gateway = Gateway::load(&config, runtime()).unwrap_or_else(|e| panic!("{e}"));
-    TestServer::serve_gateway(gateway, ServerConfig::default())
-}
 
 fn get(server: &TestServer, host: &str, target: &str) -> (u16, String) {
     let r = server.request(format!(

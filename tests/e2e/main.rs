@@ -11,6 +11,7 @@ mod fixtures;
 mod gateway;
 mod hostile;
 mod isolation;
+mod middleware;
 mod support;
 
 macro_rules! assert_fixture_tested {

@@ -22,6 +22,15 @@ pub fn temp_dir(name: &str) -> std::path::PathBuf {
     dir
 }
 
+/// Writes `toml` as `gateway.toml` in `dir` and serves it in-process.
+pub fn serve_toml(dir: &Path, toml: &str) -> TestServer {
+    let path = dir.join("gateway.toml");
+    std::fs::write(&path, toml).unwrap();
+    let config = wasm_gateway::config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let gateway = Gateway::load(&config, runtime()).unwrap_or_else(|e| panic!("{e}"));
+    TestServer::serve_gateway(gateway, ServerConfig::default())
+}
+
 /// One engine for the whole test process; components are compiled once each.
 pub fn runtime() -> &'static Runtime {
     static RUNTIME: OnceLock<Runtime> = OnceLock::new();

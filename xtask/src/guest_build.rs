@@ -14,7 +14,16 @@ pub const PROFILE: &str = "guest";
 
 /// The example crates, by package name, in the order `examples/README.md`
 /// lists them.
-pub const EXAMPLES: &[&str] = &["hello", "environ", "flask-like", "dispatch"];
+pub const EXAMPLES: &[&str] = &[
+    "hello",
+    "environ",
+    "flask-like",
+    "dispatch",
+    "ip-blocklist",
+    "basic-auth",
+    "request-id",
+    "gzip",
+];
 
 /// The package holding one fixture per `examples/<name>.rs`.
 pub const FIXTURES_PACKAGE: &str = "wasm-gateway-fixtures";

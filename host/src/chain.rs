@@ -1,0 +1,178 @@
+//! Middleware chains: each layer its own component in its own instance.
+//!
+//! A route leads to a chain of [`App`]s, outermost first, the application
+//! last. The outermost layer is served like any application; when a layer
+//! calls `next.call`, the host runs the next layer exactly as it runs an
+//! application (its own store, limits, grants, concurrency slot, deadline and
+//! log tag) except that its `start-response` and body go back to the caller
+//! instead of the client. Body chunks pass one at a time through a bounded
+//! channel, so a chain streams with bounded memory.
+
+use crate::bindings::{AppError, Environ, NextBodyHost, NextHost, NextResponse};
+use crate::error::RequestError;
+use crate::input::Input;
+use crate::invoke::{self, CHUNKS_IN_FLIGHT};
+use crate::request::{Chunk, LogTag, PerRequest, RequestState, ResponseSink};
+use crate::runtime::App;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+use wasmtime::component::Resource;
+
+/// The layers of one route, outermost first; the last is the application.
+pub type Layers = Arc<[Arc<App>]>;
+
+/// Where a store sits in a chain: the layers, and its own index.
+#[derive(Clone)]
+pub struct LayerRef {
+    /// The whole chain.
+    pub layers: Layers,
+    /// This layer's index.
+    pub index: usize,
+}
+
+impl LayerRef {
+    /// The layer after this one, if any.
+    fn next(&self) -> Option<LayerRef> {
+        (self.index + 1 < self.layers.len()).then(|| LayerRef {
+            layers: self.layers.clone(),
+            index: self.index + 1,
+        })
+    }
+
+    fn app(&self) -> &Arc<App> {
+        &self.layers[self.index]
+    }
+}
+
+/// The smallest `max-body` of a chain: a request body passes through every
+/// layer, so each limit applies.
+pub fn max_body(layers: &[Arc<App>]) -> u64 {
+    layers
+        .iter()
+        .map(|app| app.config.max_body)
+        .min()
+        .unwrap_or(0)
+}
+
+/// The next layer's body as the calling middleware holds it.
+pub struct NextBody {
+    chunks: mpsc::Receiver<Chunk>,
+    /// Set once `End` arrived, so a further pull says `none` again.
+    ended: bool,
+}
+
+fn app_error(message: impl Into<String>) -> AppError {
+    AppError {
+        message: message.into(),
+    }
+}
+
+impl RequestState {
+    /// Rewrites the `extra` variables for the next layer: the caller's own
+    /// operator variables stay with the caller; the next layer gets its own.
+    fn hand_over_extra(&self, environ: &mut Environ, next: &App) {
+        if let Some(layer) = &self.layer {
+            let own = &layer.app().config.env;
+            environ.extra.retain(|pair| !own.contains(pair));
+        }
+        environ.extra.extend(next.config.env.iter().cloned());
+    }
+}
+
+impl NextHost for RequestState {
+    async fn call(
+        &mut self,
+        mut environ: Environ,
+    ) -> wasmtime::Result<Result<NextResponse, AppError>> {
+        let Some(next) = self.layer.as_ref().and_then(LayerRef::next) else {
+            return Ok(Err(app_error(
+                "there is no next layer: this component is a middleware; stack it in front of an application",
+            )));
+        };
+        let app = next.app().clone();
+        let tag = Arc::new(LogTag {
+            app: app.config.name.clone(),
+            request: self.tag.request,
+        });
+        let slot = match app.admission.enter().await {
+            Ok(slot) => slot,
+            Err(refused) => {
+                RequestError::Overloaded(refused).log(&tag);
+                return Ok(Err(app_error(format!(
+                    "the next layer `{}` is overloaded",
+                    app.config.name
+                ))));
+            }
+        };
+        self.hand_over_extra(&mut environ, &app);
+        let (head_tx, head_rx) = oneshot::channel();
+        let (body_tx, body_rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
+        // The request body goes on to the next layer, as far as it is unread.
+        let input = std::mem::replace(&mut self.input, Input::empty());
+        let request = PerRequest {
+            input,
+            response: ResponseSink::new(head_tx, body_tx, app.config.max_response_head),
+            tag: tag.clone(),
+            layer: Some(next),
+        };
+        match invoke::launch(app.clone(), request, environ, slot, head_rx).await {
+            Ok(Ok(head)) => {
+                let body = self.table().push(NextBody {
+                    chunks: body_rx,
+                    ended: false,
+                })?;
+                Ok(Ok(NextResponse {
+                    status: head.status_line(),
+                    headers: head.header_list(),
+                    body,
+                }))
+            }
+            Ok(Err(err)) => {
+                if let RequestError::Input(failure) = err {
+                    // The client's fault reading the body: it hears that
+                    // (413, 408, 400), whatever this layer answers.
+                    self.response.note_input_failure(failure);
+                }
+                err.log(&tag);
+                Ok(Err(app_error(format!(
+                    "the next layer `{}` failed: {}",
+                    app.config.name,
+                    err.public_summary()
+                ))))
+            }
+            Err(_) => Ok(Err(app_error(format!(
+                "the next layer `{}` ended without a response",
+                app.config.name
+            )))),
+        }
+    }
+}
+
+impl NextBodyHost for RequestState {
+    async fn next(
+        &mut self,
+        body: Resource<NextBody>,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, AppError>> {
+        let body = self.table().get_mut(&body)?;
+        if body.ended {
+            return Ok(Ok(None));
+        }
+        Ok(match body.chunks.recv().await {
+            Some(Chunk::Data(bytes)) => Ok(Some(Vec::from(bytes))),
+            Some(Chunk::End) => {
+                body.ended = true;
+                Ok(None)
+            }
+            // The next layer's task ended without `End`: it failed mid-body
+            // (trap, deadline); its detail is in the log.
+            None => Err(app_error("the next layer failed while sending its body")),
+        })
+    }
+
+    async fn drop(&mut self, body: Resource<NextBody>) -> wasmtime::Result<()> {
+        // Dropping the receiver makes the next layer's next write fail: it
+        // leaves its loop and its body is closed (its `close()`).
+        self.table().delete(body)?;
+        Ok(())
+    }
+}
