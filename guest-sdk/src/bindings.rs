@@ -1,6 +1,7 @@
-//! The raw bindings `wit-bindgen` generates from `wit/wsgi.wit` (world
-//! `middleware`, a superset of `app`: an application never calls `next`, so
-//! its component does not import it).
+//! The raw bindings `wit-bindgen` generates from `wit/wsgi.wit`, world
+//! `sdk`: the `app` world plus an export of `next`, for offline composition
+//! with `wac plug`. (The `next` import is in the `wasm-gateway-middleware`
+//! crate, so that only a middleware imports it.)
 //!
 //! Nothing here is meant for applications: the rest of the SDK wraps these
 //! types and functions, and [`app!`](crate::app) calls the generated
@@ -21,7 +22,7 @@
 //! for a one-off look at the generated code.
 
 wit_bindgen::generate!({
-    world: "middleware",
+    world: "sdk",
     path: "../wit",
     // The export macro is used from the application's crate, through `app!`.
     pub_export_macro: true,

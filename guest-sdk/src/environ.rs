@@ -249,8 +249,9 @@ impl Environ {
             .map(|(_, v)| v.as_str())
     }
 
-    /// The record to hand to the next layer.
-    pub(crate) fn into_raw(self) -> WitEnviron {
+    /// Gives up the environ for its WIT record (what a middleware hands to
+    /// the next layer). The request body stays with the host.
+    pub fn into_raw(self) -> WitEnviron {
         self.raw
     }
 

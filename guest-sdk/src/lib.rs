@@ -98,7 +98,6 @@ mod environ;
 mod error;
 mod handler;
 mod input;
-mod middleware;
 mod response;
 mod router;
 mod server;
@@ -113,34 +112,10 @@ pub use error::{Error, Result};
 pub use handler::__private;
 pub use handler::Handler;
 pub use input::{ByteLines, Input};
-pub use middleware::Next;
 pub use response::{IntoResponse, Response};
 pub use router::{Params, Router};
 pub use server::{StartResponse, StartResponseError, Write, WriteError, log};
 pub use status::reason_phrase;
-
-/// Exports `handler` as this component's WSGI middleware: a layer the
-/// operator stacks in front of applications (see [`Next`]).
-///
-/// `handler` is a function of type `fn(Environ, Next) -> R` with `R:`
-/// [`IntoResponse`]. The component implements the `middleware` world: it
-/// exports the application interface and imports `next`.
-///
-/// ```no_run
-/// use wasm_gateway_sdk::{Environ, Error, Next, Response};
-///
-/// wasm_gateway_sdk::middleware!(pass);
-///
-/// fn pass(env: Environ, next: Next) -> Result<Response, Error> {
-///     next.call(env)
-/// }
-/// ```
-#[macro_export]
-macro_rules! middleware {
-    ($handler:expr $(,)?) => {
-        $crate::app!(|environ: $crate::Environ| ($handler)(environ, $crate::__private::next()));
-    };
-}
 
 /// Exports `handler` as this component's WSGI application.
 ///
@@ -181,6 +156,21 @@ macro_rules! app {
                     $crate::__private::AppError,
                 > {
                     $crate::__private::serve(environ, $handler)
+                }
+            }
+
+            // Serving through the `next` export, for a middleware fused in
+            // front of this component offline (`wac plug`).
+            impl $crate::__private::NextGuest for WasmGatewayApp {
+                type Body = $crate::__private::NextBodyResource;
+
+                fn call(
+                    environ: $crate::__private::WitEnviron,
+                ) -> ::core::result::Result<
+                    $crate::__private::NextResponse,
+                    $crate::__private::AppError,
+                > {
+                    $crate::__private::serve_next(environ, $handler)
                 }
             }
 

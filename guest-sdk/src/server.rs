@@ -127,13 +127,113 @@ pub(crate) fn start(
     Ok(Write { checked: false })
 }
 
-/// The one place the `start-response` import is called.
+/// The one place the `start-response` import is called (or, when the
+/// component serves as another's `next`, captured instead).
 pub(crate) fn start_on_host(
     status: &str,
     headers: &[types::Header],
     exc_info: Option<&str>,
 ) -> Result<(), StartResponseError> {
+    if let Some(answer) = capture::start(status, headers, exc_info) {
+        return answer;
+    }
     host::start_response(status, headers, exc_info)
+}
+
+/// When the component serves through its `next` export (fused behind a
+/// middleware offline, with `wac plug`), `start_response` and `write` must
+/// not reach the host: the middleware in front gets them as return values.
+/// While a `next` call is served they are recorded here instead.
+pub(crate) mod capture {
+    use super::{StartResponseError, WriteError, types};
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+
+    #[derive(Default)]
+    struct Captured {
+        /// The latest accepted `start_response`, until it is handed over.
+        head: Option<(String, Vec<types::Header>)>,
+        /// Whether `start_response` was called at all.
+        started: bool,
+        /// Whether the head was handed to the middleware.
+        sent: bool,
+        /// Bytes passed to `write`, to go out before the body's next chunk.
+        written: VecDeque<Vec<u8>>,
+    }
+
+    thread_local! {
+        static CAPTURE: RefCell<Option<Captured>> = const { RefCell::new(None) };
+    }
+
+    /// Starts capturing, for one `next` call.
+    pub(crate) fn begin() {
+        CAPTURE.with(|c| *c.borrow_mut() = Some(Captured::default()));
+    }
+
+    /// Stops capturing (the `next` body was dropped, or the call failed).
+    pub(crate) fn end() {
+        CAPTURE.with(|c| *c.borrow_mut() = None);
+    }
+
+    /// The captured head, which counts as sent from now on.
+    pub(crate) fn take_head() -> Option<(String, Vec<types::Header>)> {
+        CAPTURE.with(|c| {
+            let mut c = c.borrow_mut();
+            let captured = c.as_mut()?;
+            let head = captured.head.take()?;
+            captured.sent = true;
+            Some(head)
+        })
+    }
+
+    /// The oldest bytes passed to `write` and not yet handed over.
+    pub(crate) fn take_written() -> Option<Vec<u8>> {
+        CAPTURE.with(|c| c.borrow_mut().as_mut()?.written.pop_front())
+    }
+
+    /// Records a `start_response`, with the host's rules; `None` when not
+    /// capturing. Header values are checked by the real host later, when
+    /// the middleware passes them on.
+    pub(super) fn start(
+        status: &str,
+        headers: &[types::Header],
+        exc_info: Option<&str>,
+    ) -> Option<Result<(), StartResponseError>> {
+        CAPTURE.with(|c| {
+            let mut c = c.borrow_mut();
+            let captured = c.as_mut()?;
+            let bytes = status.as_bytes();
+            let valid =
+                bytes.len() > 4 && bytes[..3].iter().all(u8::is_ascii_digit) && bytes[3] == b' ';
+            Some(if !valid {
+                Err(StartResponseError::InvalidStatus(status.to_owned()))
+            } else if exc_info.is_none() && captured.started {
+                Err(StartResponseError::AlreadyStarted)
+            } else if exc_info.is_some() && captured.sent {
+                Err(StartResponseError::HeadersSent)
+            } else {
+                captured.head = Some((status.to_owned(), headers.to_vec()));
+                captured.started = true;
+                Ok(())
+            })
+        })
+    }
+
+    /// Records a `write`; `None` when not capturing.
+    pub(super) fn write(data: &[u8]) -> Option<Result<(), WriteError>> {
+        CAPTURE.with(|c| {
+            let mut c = c.borrow_mut();
+            let captured = c.as_mut()?;
+            Some(if captured.started {
+                if !data.is_empty() {
+                    captured.written.push_back(data.to_vec());
+                }
+                Ok(())
+            } else {
+                Err(WriteError::NotStarted)
+            })
+        })
+    }
 }
 
 /// WSGI's legacy `write(data)` callable, returned by
@@ -161,8 +261,12 @@ impl Write {
     }
 }
 
-/// The one place the `write` import is called.
+/// The one place the `write` import is called (or captured, as
+/// `start_on_host`).
 pub(crate) fn write_on_host(data: &[u8]) -> Result<(), WriteError> {
+    if let Some(answer) = capture::write(data) {
+        return answer;
+    }
     host::write(data)
 }
 

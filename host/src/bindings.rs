@@ -2,8 +2,9 @@
 //!
 //! Everything else in the crate uses these re-exports, never `bindgen!` itself, so
 //! the mapping from WIT to Rust lives in one place. The bindings are those of
-//! the `middleware` world, a superset of `app`: an application simply does
-//! not import `next`, so one set of bindings instantiates both.
+//! the `middleware` world, a superset of `app` (`next` is linked for every
+//! component; an application without a layer behind it that calls it gets an
+//! error), so one set of bindings instantiates both.
 
 mod generated {
     wasmtime::component::bindgen!({

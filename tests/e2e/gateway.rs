@@ -320,9 +320,23 @@ fn the_example_gateway_file_is_valid() {
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/gateway.toml");
     let config = config::load(std::path::Path::new(example)).unwrap_or_else(|e| panic!("{e}"));
     let names: Vec<&str> = config.apps.iter().map(|a| &*a.config.name).collect();
-    for example in ["hello", "environ", "flask-like", "dispatch", "site"] {
+    for example in [
+        "hello",
+        "environ",
+        "flask-like",
+        "dispatch",
+        "site",
+        "private",
+    ] {
         assert!(names.contains(&example), "{names:?}");
     }
+    let private = config
+        .apps
+        .iter()
+        .find(|a| &*a.config.name == "private")
+        .unwrap();
+    assert_eq!(private.middleware, ["request-id", "gzip", "auth"]);
+    assert_eq!(config.middleware.len(), 3);
 }
 
 #[test]

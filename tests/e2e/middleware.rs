@@ -384,3 +384,42 @@ fn chain_configuration_errors_name_the_fix() {
         check("[middleware.a]\nwasm = \"m.wasm\"\n[apps.a]\nwasm = \"a.wasm\"\nroutes = [\"/\"]\n");
     assert!(err.contains("also called"), "{err}");
 }
+
+/// `wac plug MIDDLEWARE --plug APP` (here the `wac-graph` function the
+/// command runs) fuses a middleware and an application into one component
+/// that the host serves like any application: the app's `next` export
+/// satisfies the middleware's `next` import.
+fn plug(socket: &str, plug: &str, out: &std::path::Path) {
+    use wac_graph::{CompositionGraph, EncodeOptions, types::Package};
+    let mut graph = CompositionGraph::new();
+    let socket = Package::from_file("socket", None, socket, graph.types_mut()).unwrap();
+    let socket = graph.register_package(socket).unwrap();
+    let plug = Package::from_file("plug", None, plug, graph.types_mut()).unwrap();
+    let plug = graph.register_package(plug).unwrap();
+    wac_graph::plug(&mut graph, vec![plug], socket).unwrap();
+    std::fs::write(out, graph.encode(EncodeOptions::default()).unwrap()).unwrap();
+}
+
+#[test]
+fn a_middleware_and_an_app_fuse_offline() {
+    let dir = temp_dir("fused");
+    let fused = dir.join("fused.wasm");
+    plug(wasm::REQUEST_ID, wasm::HELLO, &fused);
+    let server = TestServer::start(fused.to_str().unwrap());
+    let r = get(&server, "/", "X-Request-Id: fused-1\r\n");
+    assert_eq!((r.status, r.text().as_str()), (200, "Hello, world!"));
+    assert_eq!(r.header("x-request-id"), Some("fused-1"));
+
+    // A fused blocklist reads its list from the fused app's environ.
+    let fused = dir.join("blocked.wasm");
+    plug(wasm::IP_BLOCKLIST, wasm::DISPATCH, &fused);
+    let blocked = TestServer::with_config(fused.to_str().unwrap(), |app| {
+        app.env = vec![("BLOCKLIST".into(), "127.0.0.0/8".into())];
+    });
+    assert_eq!(get(&blocked, "/dog", "").status, 403);
+    let open = TestServer::with_config(fused.to_str().unwrap(), |app| {
+        app.env = vec![("BLOCKLIST".into(), "10.0.0.0/8".into())];
+    });
+    let r = get(&open, "/dog", "");
+    assert_eq!((r.status, r.text().as_str()), (200, "This is dog!"));
+}

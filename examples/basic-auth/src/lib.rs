@@ -11,9 +11,9 @@
 //! Passwords are compared in constant time. An empty or malformed `USERS`
 //! lets nobody in.
 
-use wasm_gateway_sdk::{Environ, Error, Next, Response};
+use wasm_gateway_middleware::{Environ, Error, Next, Response};
 
-wasm_gateway_sdk::middleware!(handle);
+wasm_gateway_middleware::middleware!(handle);
 
 fn handle(mut env: Environ, next: Next) -> Result<Response, Error> {
     let users = env.var("USERS").unwrap_or("").to_owned();

@@ -14,9 +14,9 @@
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use std::io::Write;
-use wasm_gateway_sdk::{Body, Environ, Error, Next, Response};
+use wasm_gateway_middleware::{Body, Environ, Error, Next, Response};
 
-wasm_gateway_sdk::middleware!(handle);
+wasm_gateway_middleware::middleware!(handle);
 
 /// Below this declared length, compressing costs more than it saves.
 const MIN_LENGTH: u64 = 256;

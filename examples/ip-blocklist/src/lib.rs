@@ -13,9 +13,9 @@
 //! wrong in the log: a typo must not silently let a blocked range through.
 
 use std::net::IpAddr;
-use wasm_gateway_sdk::{Environ, Error, Next, Response, log};
+use wasm_gateway_middleware::{Environ, Error, Next, Response, log};
 
-wasm_gateway_sdk::middleware!(handle);
+wasm_gateway_middleware::middleware!(handle);
 
 fn handle(env: Environ, next: Next) -> Result<Response, Error> {
     let ranges = match parse_list(env.var("BLOCKLIST").unwrap_or("")) {

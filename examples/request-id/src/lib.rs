@@ -6,9 +6,9 @@
 //! follows the request through; anything else is replaced by a fresh random
 //! one (128 bits, hex), so a client cannot inject text into logs.
 
-use wasm_gateway_sdk::{Environ, Error, Next, Response};
+use wasm_gateway_middleware::{Environ, Error, Next, Response};
 
-wasm_gateway_sdk::middleware!(handle);
+wasm_gateway_middleware::middleware!(handle);
 
 const HEADER: &str = "X-Request-Id";
 

@@ -1,15 +1,21 @@
-//! Middleware: a layer in front of an application, in its own instance.
+//! Write **wasm-gateway** middleware in Rust: a layer in front of
+//! applications, in its own instance (see `docs/middleware.md`).
 //!
-//! A middleware is written like an application, with one more argument:
-//! [`Next`], the layer behind it. [`middleware!`](crate::middleware) exports
-//! it. The handler may rewrite the environ, call [`Next::call`], rewrite
-//! the [`Response`] that comes back (status, headers, body), or answer on its
+//! This crate is [`wasm_gateway_sdk`] plus [`Next`], the layer behind a
+//! middleware, and the [`middleware!`] macro; everything of the SDK is
+//! re-exported, so a middleware needs this one dependency. It is a crate of
+//! its own because it makes the component import `wasm-gateway:wsgi/next`:
+//! an application, which never calls it, must not import it, or it could not
+//! be fused behind a middleware offline (`wac plug`).
+//!
+//! A middleware may rewrite the environ, call [`Next::call`], rewrite the
+//! [`Response`] that comes back (status, headers, body), or answer on its
 //! own without calling the next layer at all (403, 401, a redirect):
 //!
 //! ```no_run
-//! use wasm_gateway_sdk::{Environ, Error, Next, Response};
+//! use wasm_gateway_middleware::{Environ, Error, Next, Response};
 //!
-//! wasm_gateway_sdk::middleware!(handle);
+//! wasm_gateway_middleware::middleware!(handle);
 //!
 //! fn handle(mut env: Environ, next: Next) -> Result<Response, Error> {
 //!     if env.path_info().starts_with("/admin") {
@@ -24,8 +30,45 @@
 //! The next layer's body streams through: each chunk is pulled from it only
 //! when the host pulls this layer's body.
 
-use crate::bindings::wasm_gateway::wsgi::next as host;
-use crate::{Body, Environ, Error, Response};
+pub use wasm_gateway_sdk::*;
+
+/// The raw `next` import (WIT world `next-client`), sharing the SDK's
+/// types. Not public API.
+#[doc(hidden)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        world: "next-client",
+        path: "../../wit",
+        with: {
+            "wasm-gateway:wsgi/types@0.1.0": wasm_gateway_sdk::bindings::wasm_gateway::wsgi::types,
+        },
+    });
+}
+
+use bindings::wasm_gateway::wsgi::next as host;
+
+/// Exports `handler` as this component's WSGI middleware: a layer the
+/// operator stacks in front of applications.
+///
+/// `handler` is a function of type `fn(Environ, Next) -> R` with `R:`
+/// [`IntoResponse`]. The component exports the application interface and
+/// imports `next` (the WIT `middleware` world).
+///
+/// ```no_run
+/// use wasm_gateway_middleware::{Environ, Error, Next, Response};
+///
+/// wasm_gateway_middleware::middleware!(pass);
+///
+/// fn pass(env: Environ, next: Next) -> Result<Response, Error> {
+///     next.call(env)
+/// }
+/// ```
+#[macro_export]
+macro_rules! middleware {
+    ($handler:expr $(,)?) => {
+        $crate::app!(|environ: $crate::Environ| ($handler)(environ, $crate::Next::__new()));
+    };
+}
 
 /// The layer behind a middleware: the application, or the next middleware.
 #[derive(Debug)]
@@ -34,7 +77,8 @@ pub struct Next {
 }
 
 impl Next {
-    pub(crate) fn new() -> Self {
+    #[doc(hidden)]
+    pub fn __new() -> Self {
         Self { _private: () }
     }
 
