@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fault suite under load: the healthy `hello` app serves wrk while misbehaving
 # guests (loop forever, allocate until refused, overflow the stack, panic,
-# misuse start_response, a 1 MiB header, a body that never ends) are driven
+# misuse start_response, a 1 MiB header, a body that never ends, a socket
+# it is not granted) are driven
 # at the same time, all in one gateway (bench/faults/gateway.toml). The
 # healthy app must see no error at all; its latency is reported beside a
 # baseline without faults, with the server's memory (RSS).
@@ -19,7 +20,8 @@
 # is taken, 30), LONG_REQUESTS (1000000), ROUND (long mode: seconds per
 # round, 30), MAX_ROUNDS (long mode: give up after this many rounds, 200),
 # FAULTS (the faults to drive, space-separated, default all: "spin hog
-# recurse trap no_start_response restart bad_header big_header stream"; one
+# recurse trap no_start_response restart bad_header big_header sandbox
+# stream"; one
 # at a time shows what each costs the healthy app), PIN=0 to not pin cores.
 #
 # Writes a Markdown report to bench/results/faults.md (faults-long.md in long
@@ -42,16 +44,15 @@ LONG_REQUESTS=${LONG_REQUESTS:-1000000}
 ROUND=${ROUND:-30}
 MAX_ROUNDS=${MAX_ROUNDS:-200}
 CONFIG=bench/faults/gateway.toml
-# The faults (also their route names in $CONFIG). The sandbox fault (files,
-# sockets, environment) is not in the config yet: see the comment there.
-read -r -a ALL <<<"${FAULTS:-spin hog recurse trap no_start_response restart bad_header big_header stream}"
+# The faults (also their route names in $CONFIG).
+read -r -a ALL <<<"${FAULTS:-spin hog recurse trap no_start_response restart bad_header big_header sandbox stream}"
 # Those driven through bench/faults/faults.lua, one wrk thread each; the
 # stream fault is driven apart (see start_faults).
 LUA_FAULTS=(); STREAM=0
 for f in "${ALL[@]}"; do
   case $f in
     stream) STREAM=1 ;;
-    spin | hog | recurse | trap | no_start_response | restart | bad_header | big_header) LUA_FAULTS+=("$f") ;;
+    spin | hog | recurse | trap | no_start_response | restart | bad_header | big_header | sandbox) LUA_FAULTS+=("$f") ;;
     *) echo "bench/faults.sh: unknown fault $f" >&2; exit 2 ;;
   esac
 done
@@ -357,6 +358,7 @@ expected_of() {
     restart) echo "200, second call refused" ;;
     bad_header) echo "200, CRLF/hop-by-hop/bad status/bad name refused" ;;
     big_header) echo "200, 1 MiB header refused" ;;
+    sandbox) echo "500 (socket not granted: trapping stub)" ;;
     *) echo "?" ;;
   esac
 }

@@ -36,7 +36,12 @@ local expect = {
     body = "invalid-header\nhop-by-hop-header\ninvalid-status\ninvalid-header\n",
   },
   big_header = { status = 200, body = "invalid-header" },
+  -- Opens a socket, which it is not granted: the trapping stub fails it.
+  sandbox = { status = 500, body = internal_error },
 }
+
+-- Routes that need a query to show their fault.
+local paths = { sandbox = "/sandbox?do=connect" }
 
 local threads = {}
 
@@ -54,7 +59,7 @@ function init(args)
       :format(index, tostring(name), "spin hog recurse trap no_start_response restart bad_header big_header"))
   end
   want = expect[name]
-  req = wrk.format("GET", "/" .. name)
+  req = wrk.format("GET", paths[name] or ("/" .. name))
   sent, expected, shed, unexpected = 0, 0, 0, 0
   -- status (as a string key, so the table copies to the main state) -> count
   other = {}

@@ -354,6 +354,7 @@ fn load(
             config
                 .apps
                 .iter()
+                .filter(|app| matches!(app.kind, config::AppKind::Wasm(_)))
                 .map(|app| &app.config)
                 .chain(config.middleware.iter().map(|layer| &layer.config)),
         ))

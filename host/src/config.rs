@@ -195,7 +195,10 @@ struct RawGrants {
 /// `instance-reuse = 1000` or `instance-reuse = { requests = 1000,
 /// lifetime = "60s" }`.
 #[derive(Debug, Deserialize)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "a request count (instance-reuse = 1000) or a table such as { requests = 1000, lifetime = \"60s\" }"
+)]
 enum RawReuse {
     Requests(u64),
     Table(RawReuseTable),
@@ -298,6 +301,19 @@ pub fn parse(text: &str, path: &Path) -> Result<GatewayConfig, ConfigError> {
             return Err(problem(
                 "[grants] are for applications; a static root runs no code".to_owned(),
             ));
+        }
+        let wasm_only = [
+            ("fuel", app.limits.fuel.is_some()),
+            ("table-elements", app.limits.table_elements.is_some()),
+            ("max-response-head", app.limits.max_response_head.is_some()),
+            ("instance-reuse", app.limits.instance_reuse.is_some()),
+        ];
+        if let (AppKind::Static(_), Some((key, _))) =
+            (&kind, wasm_only.iter().find(|(_, set)| *set))
+        {
+            return Err(problem(format!(
+                "[limits] {key} is for applications; a static root runs no code"
+            )));
         }
         if matches!(kind, AppKind::Static(_)) && !app.middleware.is_empty() {
             return Err(problem(
@@ -594,6 +610,14 @@ instance-reuse = 10
             ),
             ("[apps.a.grants]\nnetwork = true\n", "network"),
             (
+                "[apps.a.limits]\ninstance-reuse = { requests = 5, lifetme = \"1s\" }\n",
+                "a request count (instance-reuse = 1000) or a table",
+            ),
+            (
+                "[apps.a.limits]\ntable-elements = 0\n",
+                "table-elements is 0",
+            ),
+            (
                 "[apps.a.grants]\nenv = { \"A=B\" = \"x\" }\n",
                 "not a valid environment",
             ),
@@ -608,6 +632,10 @@ instance-reuse = 10
         )
         .unwrap_err();
         assert!(err.contains("a static root runs no code"), "{err}");
+        let err =
+            check("[apps.s]\nstatic = \"public\"\nroutes = [\"/\"]\n[apps.s.limits]\nfuel = 5\n")
+                .unwrap_err();
+        assert!(err.contains("fuel is for applications"), "{err}");
     }
 
     #[test]

@@ -182,9 +182,15 @@ async fn run(app: Arc<App>, request: PerRequest, environ: crate::bindings::Envir
             Some(idle) => {
                 let mut store = idle.store;
                 store.data_mut().begin(request);
-                (store, Some(idle.instance), idle.served, idle.born)
+                (store, Some(idle.instance), idle.served, Some(idle.born))
             }
-            None => (new_store(&app, request), None, 0, Instant::now()),
+            // The clock is read only for an instance that may be reused.
+            None => (
+                new_store(&app, request),
+                None,
+                0,
+                app.reuse.is_some().then(Instant::now),
+            ),
         };
     // A new store's deadline is epoch 0, already in the past: without this
     // the guest would yield at its very first epoch check, every request.
@@ -227,21 +233,28 @@ async fn run(app: Arc<App>, request: PerRequest, environ: crate::bindings::Envir
             // The guest is done and its response whole: the store is free
             // (back to the pool, or dropped) before the response's end goes
             // out, so the client's next request finds the instance idle.
-            let mut response = store.data_mut().end();
-            match (&app.reuse, instance) {
-                (Some(pool), Some(instance)) => pool.put(Idle {
-                    store,
-                    instance,
-                    served: served + 1,
-                    born,
-                }),
-                _ => drop(store),
-            }
-            // Waits only for room in the channel, which the connection makes
-            // as the client reads; still within the deadline.
-            let ended = match tokio::time::timeout_at(deadline_at, response.finish()).await {
-                Ok(ended) => ended,
-                Err(_) => Err(RequestError::Timeout(timeout)),
+            let mut response = match (&app.reuse, instance, born) {
+                (Some(pool), Some(instance), Some(born)) => {
+                    let response = store.data_mut().end();
+                    pool.put(Idle {
+                        store,
+                        instance,
+                        served: served + 1,
+                        born,
+                    });
+                    response
+                }
+                // Frees the instance and keeps only the response.
+                _ => store.into_data().response,
+            };
+            // Sending the end waits only when the client is behind; then
+            // it is still bound by the deadline.
+            let ended = match response.try_finish() {
+                Ok(true) => Ok(()),
+                Ok(false) => tokio::time::timeout_at(deadline_at, response.finish())
+                    .await
+                    .unwrap_or(Err(RequestError::Timeout(timeout))),
+                Err(err) => Err(err),
             };
             if let Err(err) = ended
                 && let Some(err) = response.fail(err)
@@ -272,10 +285,17 @@ async fn drive(
     let fuel = app.config.fuel;
     let trap = |e| RequestError::trap(e, fuel);
     if instance.is_none() {
-        let fresh = app.pre.instantiate_async(&mut *store).await.map_err(|e| {
-            if e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
+        let no_slot = |e: &wasmtime::Error| {
+            e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
                 .is_some()
-            {
+        };
+        let mut fresh = app.pre.instantiate_async(&mut *store).await;
+        // Idle reused instances hold slots; freeing them beats a 503.
+        if fresh.as_ref().is_err_and(no_slot) && app.idle.release_all() > 0 {
+            fresh = app.pre.instantiate_async(&mut *store).await;
+        }
+        let fresh = fresh.map_err(|e| {
+            if no_slot(&e) {
                 RequestError::Instantiate(e)
             } else {
                 trap(e)

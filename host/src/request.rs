@@ -9,11 +9,10 @@ use crate::bindings::{Header, InputError, ServerHost, StartResponseError, WriteE
 use crate::chain::LayerRef;
 use crate::error::{InputFailure, RequestError};
 use crate::input::Input;
-use crate::sandbox::LogBudget;
+use crate::sandbox::{Captured, LogBudget};
 use crate::start_response::{self, ResponseHead};
 use bytes::Bytes;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::{mpsc, oneshot};
 use wasmtime::StoreLimits;
 use wasmtime::component::ResourceTable;
@@ -49,9 +48,8 @@ pub struct RequestState {
     pub response: ResponseSink,
     /// Names the application and request in log lines.
     pub tag: Arc<LogTag>,
-    /// The request number captured stdout and stderr lines carry, when
-    /// they are captured.
-    capture_request: Option<Arc<AtomicU64>>,
+    /// The captured stdout and stderr, when they are captured.
+    captured: Option<Captured>,
     /// The application's log rate limit (`wsgi.errors`, stdout, stderr).
     log_budget: Arc<LogBudget>,
 }
@@ -78,18 +76,17 @@ pub struct PerRequest {
 }
 
 impl RequestState {
-    /// State for a store serving `request` first. `capture_request` is the
-    /// counter the WASI context's captured streams read the request number
-    /// from, if they are captured.
+    /// State for a store serving `request` first, with its WASI context's
+    /// captured streams if any.
     pub fn new(
         wasi: WasiCtx,
         limits: StoreLimits,
         request: PerRequest,
-        capture_request: Option<Arc<AtomicU64>>,
+        captured: Option<Captured>,
         log_budget: Arc<LogBudget>,
     ) -> Self {
-        if let Some(counter) = &capture_request {
-            counter.store(request.tag.request, Ordering::Relaxed);
+        if let Some(captured) = &captured {
+            captured.begin(request.tag.request);
         }
         RequestState {
             wasi,
@@ -99,15 +96,15 @@ impl RequestState {
             layer: request.layer,
             response: request.response,
             tag: request.tag,
-            capture_request,
+            captured,
             log_budget,
         }
     }
 
     /// Points a reused store at its next request.
     pub fn begin(&mut self, request: PerRequest) {
-        if let Some(counter) = &self.capture_request {
-            counter.store(request.tag.request, Ordering::Relaxed);
+        if let Some(captured) = &self.captured {
+            captured.begin(request.tag.request);
         }
         self.input = request.input;
         self.layer = request.layer;
@@ -119,6 +116,9 @@ impl RequestState {
     /// its response, so the store holds nothing of a connection and can be
     /// reused or dropped before the response's end goes out.
     pub fn end(&mut self) -> ResponseSink {
+        if let Some(captured) = &self.captured {
+            captured.end();
+        }
         let (head_tx, _) = oneshot::channel();
         let (body_tx, _) = mpsc::channel(1);
         self.input = Input::empty();
@@ -260,6 +260,19 @@ impl ResponseSink {
         Ok(())
     }
 
+    /// Ends a body that is complete if that can be done without waiting:
+    /// `Ok(false)` when the client is behind and [`finish`](Self::finish)
+    /// must wait for room.
+    pub fn try_finish(&mut self) -> Result<bool, RequestError> {
+        self.complete()?;
+        self.send_head()?;
+        match self.body_tx.try_send(Chunk::End) {
+            Ok(()) => Ok(true),
+            Err(mpsc::error::TrySendError::Full(_)) => Ok(false),
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(RequestError::ClientGone),
+        }
+    }
+
     /// Ends a body that is complete.
     pub async fn finish(&mut self) -> Result<(), RequestError> {
         self.complete()?;
@@ -333,7 +346,7 @@ impl ServerHost for RequestState {
     }
 
     fn log(&mut self, message: String) -> wasmtime::Result<()> {
-        for line in message.lines().filter(|l| !l.is_empty()) {
+        for line in crate::sandbox::log_lines(&message) {
             if !self.log_budget.allow() {
                 continue;
             }

@@ -11,7 +11,7 @@
 
 use crate::bindings::AppBindings;
 use crate::request::RequestState;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 use wasmtime::Store;
 
@@ -105,8 +105,65 @@ impl ReusePool {
         }
     }
 
+    /// Drops the idle instances past their limits (or all of them), and
+    /// says how many went.
+    fn sweep(&self, all: bool) -> usize {
+        let now = Instant::now();
+        let stale: Vec<Idle> = {
+            let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+            idle.extract_if(.., |i| all || self.expired(i, now))
+                .collect()
+        };
+        // Dropping a store frees its instance: outside the lock.
+        stale.len()
+    }
+
     /// How many instances are idle (for tests and metrics).
     pub fn idle_count(&self) -> usize {
         self.idle.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}
+
+/// Every reuse pool of a runtime, so that idle instances are freed even
+/// when their application gets no more requests: an idle instance holds a
+/// slot of `max-instances` and its memory. The epoch ticker sweeps expired
+/// ones every second; an application that finds no free slot releases them
+/// all and tries again.
+#[derive(Default)]
+pub struct IdlePools {
+    pools: Mutex<Vec<Weak<ReusePool>>>,
+}
+
+impl IdlePools {
+    /// Registers an application's pool.
+    pub fn register(&self, pool: &Arc<ReusePool>) {
+        let mut pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
+        pools.retain(|p| p.strong_count() > 0);
+        pools.push(Arc::downgrade(pool));
+    }
+
+    fn each(&self, mut f: impl FnMut(&ReusePool)) {
+        let pools: Vec<Arc<ReusePool>> = {
+            let mut pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
+            pools.retain(|p| p.strong_count() > 0);
+            pools.iter().filter_map(Weak::upgrade).collect()
+        };
+        for pool in &pools {
+            f(pool);
+        }
+    }
+
+    /// Frees idle instances past their lifetime.
+    pub fn sweep_expired(&self) {
+        self.each(|pool| {
+            pool.sweep(false);
+        });
+    }
+
+    /// Frees every idle instance; returns how many there were.
+    pub fn release_all(&self) -> usize {
+        let mut freed = 0;
+        self.each(|pool| freed += pool.sweep(true));
+        freed
     }
 }

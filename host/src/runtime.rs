@@ -7,7 +7,7 @@
 use crate::admission::Admission;
 use crate::bindings::{AppBindings, AppBindingsPre};
 use crate::request::RequestState;
-use crate::reuse::{Reuse, ReusePool};
+use crate::reuse::{IdlePools, Reuse, ReusePool};
 use crate::sandbox::{Grants, Sandbox};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,7 +23,10 @@ pub const APPLICATION_EXPORT: &str = "wasm-gateway:wsgi/application@0.1.0";
 /// How often the epoch advances. A running guest yields to the async runtime
 /// at every tick, so a guest that never returns cannot pin a worker thread
 /// for longer than this.
-const EPOCH_TICK: Duration = Duration::from_millis(10);
+const EPOCH_TICK: Duration = Duration::from_millis(1);
+
+/// How often idle reused instances past their lifetime are freed.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Engine-wide settings.
 #[derive(Debug, Clone)]
@@ -79,6 +82,8 @@ pub struct Runtime {
     /// Whether the engine counts fuel.
     fuel: bool,
     ticker: Arc<Ticker>,
+    /// The applications' reuse pools, swept by the ticker.
+    idle: Arc<IdlePools>,
 }
 
 /// The thread that advances the engine's epoch, which is what interrupts a
@@ -124,21 +129,30 @@ impl Runtime {
         let engine = Engine::new(&wasm).map_err(|e| anyhow::anyhow!("{e:?}"))?;
 
         let stop = Arc::new(AtomicBool::new(false));
+        let idle = Arc::new(IdlePools::default());
         let ticker = std::thread::Builder::new()
             .name("epoch-ticker".into())
             .spawn({
                 let engine = engine.clone();
                 let stop = stop.clone();
+                let idle = idle.clone();
                 move || {
+                    let sweep_every = (SWEEP_INTERVAL.as_micros() / EPOCH_TICK.as_micros()).max(1);
+                    let mut ticks = 0u128;
                     while !stop.load(Ordering::Relaxed) {
                         std::thread::sleep(EPOCH_TICK);
                         engine.increment_epoch();
+                        ticks += 1;
+                        if ticks % sweep_every == 0 {
+                            idle.sweep_expired();
+                        }
                     }
                 }
             })?;
         Ok(Runtime {
             engine,
             fuel: config.fuel,
+            idle,
             ticker: Arc::new(Ticker {
                 stop,
                 handle: Some(ticker),
@@ -339,6 +353,12 @@ impl AppConfig {
                 self.name
             ));
         }
+        if self.table_elements == 0 {
+            return Err(format!(
+                "app `{}`: table-elements is 0: no component could be instantiated; leave it out for the default (20000)",
+                self.name
+            ));
+        }
         if self.max_response_head < 1024 {
             return Err(format!(
                 "app `{}`: max-response-head is {} bytes; allow at least 1KiB",
@@ -380,7 +400,10 @@ pub struct App {
     /// Its grants, ready to build each instance's WASI context.
     pub(crate) sandbox: Sandbox,
     /// Idle instances kept for reuse, when the application opted in.
-    pub(crate) reuse: Option<ReusePool>,
+    pub(crate) reuse: Option<Arc<ReusePool>>,
+    /// Every application's idle instances, to release when no instance
+    /// slot is free.
+    pub(crate) idle: Arc<IdlePools>,
     /// Whether the engine counts fuel (then every store needs some).
     pub(crate) fuel: bool,
     /// Keeps the epoch ticker running while the application can serve.
@@ -396,9 +419,12 @@ impl App {
             pre: loaded.pre,
             admission: Admission::new(config.concurrency, config.queue, config.queue_timeout),
             sandbox: loaded.sandbox,
-            reuse: config
-                .instance_reuse
-                .map(|reuse| ReusePool::new(reuse, config.concurrency)),
+            reuse: config.instance_reuse.map(|reuse| {
+                let pool = Arc::new(ReusePool::new(reuse, config.concurrency));
+                runtime.idle.register(&pool);
+                pool
+            }),
+            idle: runtime.idle.clone(),
             fuel: runtime.fuel,
             config,
             _ticker: runtime.ticker.clone(),
@@ -409,7 +435,7 @@ impl App {
     /// `instance-reuse`). An instance goes back after its request's
     /// `close()`, which may be just after the client got the response.
     pub fn idle_instances(&self) -> usize {
-        self.reuse.as_ref().map_or(0, ReusePool::idle_count)
+        self.reuse.as_ref().map_or(0, |pool| pool.idle_count())
     }
 }
 

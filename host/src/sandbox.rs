@@ -85,8 +85,22 @@ impl HasData for Io {
 }
 
 impl Grants {
-    fn links(&self, interface: &str) -> bool {
-        ALWAYS.contains(&interface) || (self.dirs.is_some() && FILESYSTEM.contains(&interface))
+    /// Whether the import `name` (`package/interface@version`) is linked:
+    /// a granted interface at a version the host's implementation serves
+    /// (WASI 0.2.x, wasm-gateway 0.1.x). Anything else is ungranted, so
+    /// it is named at load (or stubbed), never a raw link error.
+    fn links(&self, name: &str) -> bool {
+        let Some((interface, version)) = name.split_once('@') else {
+            return false;
+        };
+        let compatible = if interface.starts_with("wasi:") {
+            version.starts_with("0.2.")
+        } else {
+            version.starts_with("0.1.")
+        };
+        compatible
+            && (ALWAYS.contains(&interface)
+                || (self.dirs.is_some() && FILESYSTEM.contains(&interface)))
     }
 
     /// The imports of `component` this application is not granted, in the
@@ -96,7 +110,7 @@ impl Grants {
             .component_type()
             .imports(engine)
             .map(|(name, _)| name)
-            .filter(|name| !self.links(name.split('@').next().unwrap_or(name)))
+            .filter(|name| !self.links(name))
             .map(str::to_owned)
             .collect()
     }
@@ -254,8 +268,9 @@ impl Sandbox {
     /// environment, no stdin; clocks and randomness work. With stdout or
     /// stderr granted, also the counter their lines take the request
     /// number from (set before each request the instance serves).
-    pub fn wasi_ctx(&self) -> (WasiCtx, Option<Arc<AtomicU64>>) {
+    pub fn wasi_ctx(&self) -> (WasiCtx, Option<Captured>) {
         let request = (self.stdout || self.stderr).then(|| Arc::new(AtomicU64::new(0)));
+        let mut streams = Vec::new();
         let mut builder = WasiCtx::builder();
         builder
             .allow_tcp(false)
@@ -264,17 +279,21 @@ impl Sandbox {
             .envs(&self.env);
         if let Some(request) = &request {
             if self.stdout {
-                builder.stdout(Capture::new("stdout", &self.log_budget, request));
+                let capture = Capture::new("stdout", &self.log_budget, request);
+                streams.push(capture.clone());
+                builder.stdout(capture);
             }
             if self.stderr {
-                builder.stderr(Capture::new("stderr", &self.log_budget, request));
+                let capture = Capture::new("stderr", &self.log_budget, request);
+                streams.push(capture.clone());
+                builder.stderr(capture);
             }
         }
         let mut ctx = builder.build();
         if let Some(filesystem) = &self.filesystem {
             *ctx.filesystem() = filesystem.clone();
         }
-        (ctx, request)
+        (ctx, request.map(|request| Captured { request, streams }))
     }
 }
 
@@ -299,6 +318,26 @@ struct Bucket {
     tokens: f64,
     last: Instant,
     dropped: u64,
+}
+
+/// `message` cut into log lines: at newlines, and into pieces of at most
+/// 8 KiB, so that no application line is unbounded in the log.
+pub fn log_lines(message: &str) -> impl Iterator<Item = &str> {
+    message.lines().filter(|l| !l.is_empty()).flat_map(|line| {
+        let mut rest = line;
+        std::iter::from_fn(move || {
+            if rest.is_empty() {
+                return None;
+            }
+            let mut end = rest.len().min(MAX_LOG_LINE);
+            while !rest.is_char_boundary(end) {
+                end -= 1;
+            }
+            let (piece, tail) = rest.split_at(end);
+            rest = tail;
+            Some(piece)
+        })
+    })
 }
 
 impl LogBudget {
@@ -340,6 +379,28 @@ impl LogBudget {
     }
 }
 
+/// An instance's captured streams: the request number their lines carry,
+/// and the streams, to flush an unfinished line when a request ends.
+pub struct Captured {
+    request: Arc<AtomicU64>,
+    streams: Vec<Capture>,
+}
+
+impl Captured {
+    /// Tags the lines that follow with `request`.
+    pub fn begin(&self, request: u64) {
+        self.request.store(request, Ordering::Relaxed);
+    }
+
+    /// Logs what is left of an unfinished line, under the request that
+    /// wrote it (a reused instance's next request must not inherit it).
+    pub fn end(&self) {
+        for stream in &self.streams {
+            stream.inner.flush_partial();
+        }
+    }
+}
+
 /// A captured stdout or stderr: each complete line becomes a log event
 /// tagged with the application, the request and the stream.
 #[derive(Clone)]
@@ -372,17 +433,24 @@ impl Capture {
 impl CaptureInner {
     fn emit(&self, line: &[u8]) {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.is_empty() || !self.budget.allow() {
-            return;
+        for piece in line.chunks(MAX_LOG_LINE) {
+            if !self.budget.allow() {
+                return;
+            }
+            tracing::info!(
+                target: "wasm_gateway::app",
+                app = %self.budget.app,
+                request = self.request.load(Ordering::Relaxed),
+                stream = self.stream,
+                "{}",
+                String::from_utf8_lossy(piece)
+            );
         }
-        tracing::info!(
-            target: "wasm_gateway::app",
-            app = %self.budget.app,
-            request = self.request.load(Ordering::Relaxed),
-            stream = self.stream,
-            "{}",
-            String::from_utf8_lossy(line)
-        );
+    }
+
+    fn flush_partial(&self) {
+        let partial = std::mem::take(&mut *self.partial.lock().unwrap_or_else(|e| e.into_inner()));
+        self.emit(&partial);
     }
 
     fn write(&self, mut bytes: &[u8]) {
@@ -489,16 +557,37 @@ mod tests {
     }
 
     #[test]
+    fn log_lines_are_cut_at_newlines_and_8_kib() {
+        let long = "é".repeat(10_000);
+        let text = format!("a\n\n{long}\nb");
+        let lines: Vec<&str> = log_lines(&text).collect();
+        assert_eq!(lines[0], "a");
+        assert_eq!(*lines.last().unwrap(), "b");
+        assert!(lines.iter().all(|l| l.len() <= MAX_LOG_LINE));
+        assert_eq!(lines[1..lines.len() - 1].concat(), long);
+    }
+
+    #[test]
     fn dirs_decide_whether_the_filesystem_is_linked() {
         let none = Grants::default();
-        assert!(none.links("wasi:cli/stdout"));
-        assert!(!none.links("wasi:filesystem/preopens"));
-        assert!(!none.links("wasi:sockets/tcp"));
+        assert!(none.links("wasi:cli/stdout@0.2.6"));
+        assert!(none.links("wasm-gateway:wsgi/server@0.1.0"));
+        assert!(!none.links("wasi:filesystem/preopens@0.2.6"));
+        assert!(!none.links("wasi:sockets/tcp@0.2.6"));
         let empty = Grants {
             dirs: Some(Vec::new()),
             ..Grants::default()
         };
-        assert!(empty.links("wasi:filesystem/preopens"));
-        assert!(!empty.links("wasi:sockets/tcp"));
+        assert!(empty.links("wasi:filesystem/preopens@0.2.0"));
+        assert!(!empty.links("wasi:sockets/tcp@0.2.6"));
+    }
+
+    #[test]
+    fn versions_the_host_cannot_serve_are_ungranted() {
+        let none = Grants::default();
+        assert!(!none.links("wasi:cli/stdout@0.3.0"));
+        assert!(!none.links("wasi:cli/stdout@1.2.6"));
+        assert!(!none.links("wasi:cli/stdout"));
+        assert!(!none.links("wasm-gateway:wsgi/server@0.2.0"));
     }
 }

@@ -347,3 +347,85 @@ fn every_fault_is_contained_with_its_status_and_a_log_line() {
         );
     }
 }
+
+/// Idle reused instances hold instance slots: an app that needs a slot
+/// gets one by freeing them, and the epoch ticker frees expired ones
+/// even when their app gets no more requests.
+#[test]
+fn idle_reused_instances_never_starve_other_apps() {
+    let runtime = Runtime::new(&RuntimeConfig {
+        max_instances: 4,
+        ..RuntimeConfig::default()
+    })
+    .unwrap();
+    let dir = temp_dir("reuse-slots");
+    let path = dir.join("gateway.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[apps.reuser]\nwasm = \"{}\"\nroutes = [\"/r\"]\n[apps.reuser.limits]\nconcurrency = 4\ninstance-reuse = {{ requests = 1000, lifetime = \"600s\" }}\n\n[apps.other]\nwasm = \"{}\"\nroutes = [\"/o\"]\n",
+            wasm::SLEEP,
+            wasm::HELLO
+        ),
+    )
+    .unwrap();
+    let config = wasm_gateway::config::load(&path).unwrap();
+    let gateway = Gateway::load(&config, &runtime).unwrap();
+    let server = TestServer::serve_gateway(gateway, ServerConfig::default());
+    // Four at once: four instances, all kept idle afterwards.
+    let slow: Vec<_> = (0..4)
+        .map(|_| {
+            let mut conn = server.connect();
+            conn.write_all(b"GET /r?ms=300 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            conn
+        })
+        .collect();
+    for conn in slow {
+        let r = crate::support::read_response(&mut BufReader::new(conn)).unwrap();
+        assert_eq!(r.status, 200);
+    }
+    let r = server.get("/o");
+    assert_eq!((r.status, r.text().as_str()), (200, "Hello, world!"));
+}
+
+#[test]
+fn expired_idle_instances_are_freed_without_further_requests() {
+    let (server, app) = reusing(runtime(), 100, Duration::from_millis(200), None);
+    assert_eq!(count(&server, &app, "/", 1).1, "count=1");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while app.idle_instances() > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(app.idle_instances(), 0, "the sweep did not free it");
+}
+
+/// With reuse, an unfinished line is logged under the request that wrote
+/// it, never glued to the next request's output; and a long line is cut
+/// into 8 KiB pieces.
+#[test]
+fn captured_lines_belong_to_their_request_and_are_bounded() {
+    let server = Binary::serve(wasm::CHATTY, &["--stdout", "--instance-reuse", "10"]);
+    assert_eq!(get(server.addr, "/?tail=FIRSTTAIL").0, 200);
+    assert_eq!(get(server.addr, "/?out=1").0, 200);
+    assert_eq!(get(server.addr, "/?long=100000").0, 200);
+    let log = server.stop();
+    let tail = log
+        .lines()
+        .find(|l| l.contains("FIRSTTAIL"))
+        .expect("tail logged");
+    assert!(tail.contains("request=1"), "{tail}");
+    assert!(!tail.contains("out line"), "{tail}");
+    let next = log
+        .lines()
+        .find(|l| l.contains("out line 0"))
+        .expect("line logged");
+    assert!(next.contains("request=2"), "{next}");
+    let pieces: Vec<usize> = log
+        .lines()
+        .filter(|l| l.contains("xxxxxxxx"))
+        .map(|l| l.bytes().filter(|&b| b == b'x').count())
+        .collect();
+    assert!(pieces.len() >= 13, "{pieces:?}");
+    assert!(pieces.iter().all(|&n| n <= 8192 + 16), "{pieces:?}");
+}
