@@ -143,7 +143,7 @@ impl Runtime {
                         std::thread::sleep(EPOCH_TICK);
                         engine.increment_epoch();
                         ticks += 1;
-                        if ticks % sweep_every == 0 {
+                        if ticks.is_multiple_of(sweep_every) {
                             idle.sweep_expired();
                         }
                     }
