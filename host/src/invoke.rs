@@ -34,6 +34,10 @@ use wasmtime::{Store, StoreLimitsBuilder};
 /// run its `close()`, before it is killed.
 const CLOSE_GRACE: Duration = Duration::from_millis(500);
 
+/// Epoch ticks (1 ms each) a request runs before its guest first yields
+/// to the runtime; then it yields at every tick.
+const FIRST_SLICE_TICKS: u64 = 5;
+
 /// How many body chunks may wait between the guest and the connection (or
 /// the middleware in front of it).
 pub(crate) const CHUNKS_IN_FLIGHT: usize = 2;
@@ -194,8 +198,11 @@ async fn run(app: Arc<App>, request: PerRequest, environ: crate::bindings::Envir
         };
     // A new store's deadline is epoch 0, already in the past: without this
     // the guest would yield at its very first epoch check, every request.
-    // (The deadline counts from now, so a reused store is reset too.)
-    store.set_epoch_deadline(1);
+    // The first slice is a few ticks long, so that the usual short request
+    // never yields (a yield costs a task and a wake-up); a guest that runs
+    // on yields every tick after it. (The deadline counts from now, so a
+    // reused store is reset too.)
+    store.set_epoch_deadline(FIRST_SLICE_TICKS);
     if app.fuel {
         // Every store of a fuel-counting engine needs fuel; an application
         // without a limit gets as good as unlimited.
