@@ -11,11 +11,11 @@
 use crate::bindings::{AppError, Environ, NextBodyHost, NextHost, NextResponse};
 use crate::error::RequestError;
 use crate::input::Input;
-use crate::invoke::{self, CHUNKS_IN_FLIGHT};
-use crate::request::{Chunk, LogTag, PerRequest, RequestState, ResponseSink};
+use crate::invoke;
+use crate::request::{Chunk, LogTag, RequestState};
 use crate::runtime::App;
 use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use wasmtime::component::Resource;
 
 /// The layers of one route, outermost first; the last is the application.
@@ -105,16 +105,10 @@ impl NextHost for RequestState {
             }
         };
         self.hand_over_extra(&mut environ, &app);
-        let (head_tx, head_rx) = oneshot::channel();
-        let (body_tx, body_rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
         // The request body goes on to the next layer, as far as it is unread.
         let input = std::mem::replace(&mut self.input, Input::empty());
-        let request = PerRequest {
-            input,
-            response: ResponseSink::new(head_tx, body_tx, app.config.max_response_head),
-            tag: tag.clone(),
-            layer: Some(next),
-        };
+        let (request, head_rx, body_rx) =
+            invoke::open_request(&app, input, tag.clone(), Some(next));
         match invoke::launch(app.clone(), request, environ, slot, head_rx).await {
             Ok(Ok(head)) => {
                 let body = self.table().push(NextBody {

@@ -227,7 +227,7 @@ impl Gateway {
         match found.target {
             Target::App(app) => {
                 let req = Request::from_parts(head, body);
-                crate::invoke::handle(app.clone(), req, conn, found.script_name).await
+                crate::invoke::handle(app, req, conn, found.script_name).await
             }
             Target::Static(root) => {
                 let parts = head;

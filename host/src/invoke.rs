@@ -40,7 +40,7 @@ const FIRST_SLICE_TICKS: u64 = 5;
 
 /// How many body chunks may wait between the guest and the connection (or
 /// the middleware in front of it).
-pub(crate) const CHUNKS_IN_FLIGHT: usize = 2;
+const CHUNKS_IN_FLIGHT: usize = 2;
 
 static NEXT_REQUEST: AtomicU64 = AtomicU64::new(1);
 
@@ -57,7 +57,7 @@ fn micros(since: Option<Instant>) -> u128 {
 /// its middleware in front of it), mounted at `script_name` (the matched
 /// route's prefix).
 pub async fn handle(
-    layers: Layers,
+    layers: &Layers,
     req: Request<Incoming>,
     conn: ConnInfo,
     script_name: &[u8],
@@ -70,7 +70,7 @@ pub async fn handle(
         app: app.config.name.clone(),
         request: NEXT_REQUEST.fetch_add(1, Ordering::Relaxed),
     });
-    let max_body = chain::max_body(&layers);
+    let max_body = chain::max_body(layers);
     if environ
         .content_length
         .is_some_and(|length| length > max_body)
@@ -84,14 +84,12 @@ pub async fn handle(
         Err(refused) => return RequestError::Overloaded(refused).into_response(&tag, log),
     };
 
-    let (head_tx, head_rx) = oneshot::channel();
-    let (body_tx, body_rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
-    let request = PerRequest {
-        input: Input::new(body, max_body),
-        response: ResponseSink::new(head_tx, body_tx, app.config.max_response_head),
-        tag: tag.clone(),
-        layer: (layers.len() > 1).then(|| LayerRef { layers, index: 0 }),
-    };
+    let layer = (layers.len() > 1).then(|| LayerRef {
+        layers: layers.clone(),
+        index: 0,
+    });
+    let (request, head_rx, body_rx) =
+        open_request(&app, Input::new(body, max_body), tag.clone(), layer);
     let head = launch(app, request, environ, slot, head_rx).await;
 
     match head {
@@ -116,6 +114,30 @@ pub async fn handle(
         Err(_) => RequestError::Contract("the request task ended without a response")
             .into_response(&tag, log),
     }
+}
+
+/// The per-request half of a store for `app`: `input`, and a response sink
+/// whose head and body come out of the returned receivers (to the client,
+/// or to the middleware in front).
+pub(crate) fn open_request(
+    app: &App,
+    input: Input,
+    tag: Arc<LogTag>,
+    layer: Option<LayerRef>,
+) -> (
+    PerRequest,
+    oneshot::Receiver<HeadResult>,
+    mpsc::Receiver<crate::request::Chunk>,
+) {
+    let (head_tx, head_rx) = oneshot::channel();
+    let (body_tx, body_rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
+    let request = PerRequest {
+        input,
+        response: ResponseSink::new(head_tx, body_tx, app.config.max_response_head),
+        tag,
+        layer,
+    };
+    (request, head_rx, body_rx)
 }
 
 /// Runs `request` through `app` and waits for its head (or the error in

@@ -1,7 +1,7 @@
 //! Each test fixture's behaviour: traps, contract breaks, streaming, isolation.
 //! Each test is named after its fixture (see `main.rs`).
 
-use crate::support::{Binary, TestServer, read_response, read_response_with, request_to, temp_dir};
+use crate::support::{Binary, TestServer, read_response, request_to, temp_dir};
 use std::io::{BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
@@ -58,28 +58,13 @@ pub fn stream() {
     // 64 MiB streamed through the real binary; its peak memory must stay far
     // below the body size.
     let bin = Binary::serve(wasm::STREAM, &[]);
-    // A small request first, so one-time set-up (runtime threads, allocator
-    // arenas, the instance pool's first slot) is not counted as growth.
-    let warm = request_to(
-        bin.addr,
-        b"GET /?bytes=65536 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    );
-    assert_eq!(warm.body.len(), 65536);
-    let (_, rss_before) = bin.memory_kib();
-    let mut conn = std::net::TcpStream::connect(bin.addr).unwrap();
-    conn.write_all(b"GET /?bytes=67108864 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .unwrap();
-    let mut total = 0u64;
-    let r = read_response_with(&mut BufReader::new(conn), |_, data| {
-        assert!(data.iter().all(|&b| b == b'x'));
-        total += data.len() as u64;
-    })
-    .unwrap();
+    // A small request first (inside the helper), so one-time set-up
+    // (runtime threads, allocator arenas, the instance pool's first slot) is
+    // not counted as growth.
+    let (r, total, growth_mib) = bin.stream_bytes(64 << 20);
     assert_eq!(r.status, 200);
     assert_eq!(r.header("transfer-encoding"), Some("chunked"));
     assert_eq!(total, 64 << 20);
-    let (peak, _) = bin.memory_kib();
-    let growth_mib = peak.saturating_sub(rss_before) / 1024;
     assert!(
         growth_mib < 24,
         "host memory grew by {growth_mib} MiB while streaming 64 MiB"

@@ -2,8 +2,8 @@
 //! order, short-circuits, traps in either layer, streaming through a chain,
 //! the one-app `--middleware` flag, and configuration errors.
 
-use crate::support::{Binary, TestServer, read_response_with, request_to, serve_toml, temp_dir};
-use std::io::{BufReader, Read, Write};
+use crate::support::{Binary, TestServer, request_to, serve_toml, temp_dir};
+use std::io::Read;
 use wasm_gateway_test_artifacts as wasm;
 
 /// A gateway file declaring every example middleware (`block` with
@@ -297,25 +297,10 @@ fn a_body_streams_through_a_chain_with_bounded_memory() {
     let path = dir.join("gateway.toml");
     std::fs::write(&path, toml).unwrap();
     let bin = Binary::serve(path.to_str().unwrap(), &[]);
-    let warm = request_to(
-        bin.addr,
-        b"GET /?bytes=65536 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    );
-    assert_eq!(warm.body.len(), 65536);
-    let (_, rss_before) = bin.memory_kib();
-    let mut conn = std::net::TcpStream::connect(bin.addr).unwrap();
-    conn.write_all(b"GET /?bytes=67108864 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .unwrap();
-    let mut total = 0u64;
-    let r = read_response_with(&mut BufReader::new(conn), |_, data| {
-        total += data.len() as u64;
-    })
-    .unwrap();
+    let (r, total, growth_mib) = bin.stream_bytes(64 << 20);
     assert_eq!(r.status, 200);
     assert!(r.header("x-request-id").is_some());
     assert_eq!(total, 64 << 20);
-    let (peak, _) = bin.memory_kib();
-    let growth_mib = peak.saturating_sub(rss_before) / 1024;
     assert!(
         growth_mib < 32,
         "memory grew by {growth_mib} MiB streaming 64 MiB through 3 layers"

@@ -375,6 +375,35 @@ impl Binary {
     }
 }
 
+impl Binary {
+    /// Warms the server up with a small `/?bytes=` request, then streams
+    /// `GET /?bytes=N` (the `stream` fixture, possibly behind middleware),
+    /// checking every byte is `x`. Returns the response, the bytes received,
+    /// and how many MiB the server's peak memory grew meanwhile.
+    pub fn stream_bytes(&self, bytes: u64) -> (Response, u64, u64) {
+        let warm = request_to(
+            self.addr,
+            b"GET /?bytes=65536 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        );
+        assert_eq!(warm.body.len(), 65536);
+        let (_, rss_before) = self.memory_kib();
+        let mut conn = TcpStream::connect(self.addr).unwrap();
+        conn.write_all(
+            format!("GET /?bytes={bytes} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .unwrap();
+        let mut total = 0u64;
+        let r = read_response_with(&mut BufReader::new(conn), |_, data| {
+            assert!(data.iter().all(|&b| b == b'x'));
+            total += data.len() as u64;
+        })
+        .unwrap();
+        let (peak, _) = self.memory_kib();
+        (r, total, peak.saturating_sub(rss_before) / 1024)
+    }
+}
+
 impl Drop for Binary {
     fn drop(&mut self) {
         let _ = self.child.kill();
