@@ -6,8 +6,9 @@
 use crate::config;
 use crate::gateway::Gateway;
 use crate::limits::HttpLimits;
+use crate::python;
 use crate::reuse::Reuse;
-use crate::runtime::{App, AppConfig, Runtime, RuntimeConfig};
+use crate::runtime::{App, AppConfig, CompileCache, Runtime, RuntimeConfig};
 use crate::sandbox::Grants;
 use crate::server::{Server, ServerConfig};
 use clap::{Parser, Subcommand};
@@ -35,6 +36,85 @@ enum Command {
     /// compile everything, print the route table; exit 0 if all is well, 2
     /// otherwise.
     Check(CheckArgs),
+    /// Python WSGI applications (Flask, bare callables) as components.
+    #[command(subcommand)]
+    Python(PythonCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PythonCommand {
+    /// Build MODULE:CALLABLE (as gunicorn takes it) into a component with
+    /// componentize-py: the module and what it imports are bundled with
+    /// CPython, warm-up requests run at build time, and the report says
+    /// what was bundled.
+    Build(PythonBuildArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct PythonBuildArgs {
+    /// The WSGI callable, e.g. `flaskapp:app` (module `flaskapp`, variable
+    /// `app`).
+    target: String,
+
+    /// Where the component goes.
+    #[arg(short, long, value_name = "OUT.wasm")]
+    output: PathBuf,
+
+    /// The directory holding the application's modules.
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    app_dir: PathBuf,
+
+    /// A pip requirements file, installed into the build (pure-Python
+    /// packages; C extensions cannot run in WebAssembly).
+    #[arg(long, value_name = "FILE")]
+    requirements: Option<PathBuf>,
+
+    /// A path to request (GET) through the app at build time, so that what
+    /// it imports lazily is in the component (repeatable) [default: /].
+    #[arg(long, value_name = "PATH")]
+    warmup: Vec<String>,
+
+    /// Wrap the app in wsgiref.validate.validator, with its warnings as
+    /// errors: any PEP 3333 violation becomes a 500 and a logged traceback.
+    #[arg(long)]
+    validate: bool,
+
+    /// Do not import every submodule of the packages the app imports (they
+    /// are imported by default, since frameworks import some lazily).
+    #[arg(long)]
+    no_import_packages: bool,
+
+    /// The componentize-py executable [default: the one on PATH].
+    #[arg(long, value_name = "PATH")]
+    componentize_py: Option<PathBuf>,
+}
+
+/// Where compiled components are cached.
+#[derive(Debug, clap::Args)]
+struct CacheArgs {
+    /// Directory of the compile cache [default: $WASM_GATEWAY_CACHE_DIR,
+    /// else $XDG_CACHE_HOME/wasm-gateway, else ~/.cache/wasm-gateway].
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+
+    /// Compile every component at start, caching nothing on disk.
+    #[arg(long, conflicts_with = "cache_dir")]
+    no_cache: bool,
+}
+
+impl CacheArgs {
+    fn cache(&self) -> Option<CompileCache> {
+        if self.no_cache {
+            return None;
+        }
+        match &self.cache_dir {
+            Some(directory) => Some(CompileCache {
+                directory: directory.clone(),
+                max_size: CompileCache::DEFAULT_MAX_SIZE,
+            }),
+            None => CompileCache::default_location(),
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -104,6 +184,9 @@ struct ServeArgs {
 
     #[command(flatten)]
     limits: LimitArgs,
+
+    #[command(flatten)]
+    cache: CacheArgs,
 }
 
 /// One-app mode: the isolation settings of `[apps.NAME.limits]` and
@@ -219,6 +302,9 @@ fn parse_pair(text: &str) -> Result<(String, String), String> {
 struct CheckArgs {
     /// A component (`app.wasm`) or a gateway file (`gateway.toml`).
     path: PathBuf,
+
+    #[command(flatten)]
+    cache: CacheArgs,
 }
 
 /// The HTTP limits of `docs/limits.md`. Given on the command line, they win
@@ -325,6 +411,36 @@ pub fn main(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve(*args),
         Command::Check(args) => check(args),
+        Command::Python(PythonCommand::Build(args)) => python_build(args),
+    }
+}
+
+fn python_build(args: PythonBuildArgs) -> ExitCode {
+    let options = python::BuildOptions {
+        target: args.target,
+        output: args.output,
+        app_dir: args.app_dir,
+        requirements: args.requirements,
+        warmup: if args.warmup.is_empty() {
+            vec!["/".to_owned()]
+        } else {
+            args.warmup
+        },
+        validate: args.validate,
+        import_packages: !args.no_import_packages,
+        componentize_py: args.componentize_py,
+    };
+    let mut progress = std::io::stderr();
+    match python::build(&options, &mut progress) {
+        Ok(report) => {
+            let size = std::fs::metadata(&options.output).map_or(0, |m| m.len());
+            print!("{}", python::summary(&report, &options.output, size));
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("error: cannot build {}: {err}", options.target);
+            ExitCode::from(1)
+        }
     }
 }
 
@@ -343,21 +459,25 @@ fn load(
     one_app: impl FnOnce(&mut AppConfig),
     middleware: &[PathBuf],
     max_instances: Option<u32>,
+    cache: Option<CompileCache>,
 ) -> Result<Loaded, String> {
     if max_instances == Some(0) {
         return Err("--max-instances is 0: no request could run; use at least 1".to_owned());
     }
     if config || is_config(path) {
         let config = config::load(path).map_err(|err| err.to_string())?;
-        let runtime = Runtime::new(&RuntimeConfig::for_apps(
-            max_instances.unwrap_or(config.max_instances),
-            config
-                .apps
-                .iter()
-                .filter(|app| matches!(app.kind, config::AppKind::Wasm(_)))
-                .map(|app| &app.config)
-                .chain(config.middleware.iter().map(|layer| &layer.config)),
-        ))
+        let runtime = Runtime::new(&RuntimeConfig {
+            compile_cache: cache,
+            ..RuntimeConfig::for_apps(
+                max_instances.unwrap_or(config.max_instances),
+                config
+                    .apps
+                    .iter()
+                    .filter(|app| matches!(app.kind, config::AppKind::Wasm(_)))
+                    .map(|app| &app.config)
+                    .chain(config.middleware.iter().map(|layer| &layer.config)),
+            )
+        })
         .map_err(|err| format!("cannot start the WebAssembly engine: {err:#}"))?;
         let gateway = Gateway::load(&config, &runtime)?;
         return Ok(Loaded {
@@ -378,10 +498,13 @@ fn load(
         .iter()
         .map(|layer| AppConfig::new(stem(layer)))
         .collect();
-    let runtime = Runtime::new(&RuntimeConfig::for_apps(
-        max_instances.unwrap_or(RuntimeConfig::default().max_instances),
-        std::iter::once(&config).chain(&layer_configs),
-    ))
+    let runtime = Runtime::new(&RuntimeConfig {
+        compile_cache: cache,
+        ..RuntimeConfig::for_apps(
+            max_instances.unwrap_or(RuntimeConfig::default().max_instances),
+            std::iter::once(&config).chain(&layer_configs),
+        )
+    })
     .map_err(|err| format!("cannot start the WebAssembly engine: {err:#}"))?;
     let mut layers = Vec::with_capacity(middleware.len() + 1);
     for (layer, layer_config) in middleware.iter().zip(layer_configs) {
@@ -400,7 +523,7 @@ fn load(
 }
 
 fn check(args: CheckArgs) -> ExitCode {
-    match load(&args.path, false, |_| {}, &[], None) {
+    match load(&args.path, false, |_| {}, &[], None, args.cache.cache()) {
         Ok(loaded) => {
             if let Err(problem) = loaded.limits.validate() {
                 return fail(format_args!("{problem}"));
@@ -462,6 +585,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         },
         &args.middleware,
         args.max_instances,
+        args.cache.cache(),
     ) {
         Ok(loaded) => loaded,
         Err(err) => return fail(format_args!("{err}")),

@@ -46,6 +46,7 @@ pub mod input;
 pub mod invoke;
 pub mod limits;
 pub mod logging;
+pub mod python;
 pub mod request;
 pub mod response;
 pub mod reuse;

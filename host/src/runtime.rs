@@ -6,6 +6,7 @@
 
 use crate::admission::Admission;
 use crate::bindings::{AppBindings, AppBindingsPre};
+use crate::python::Profile;
 use crate::request::RequestState;
 use crate::reuse::{IdlePools, Reuse, ReusePool};
 use crate::sandbox::{Grants, Sandbox};
@@ -42,6 +43,46 @@ pub struct RuntimeConfig {
     /// as it runs (some percent slower), so it is on only when some
     /// application has a `fuel` limit.
     pub fuel: bool,
+    /// Where compiled components are cached on disk (keyed by the wasm's
+    /// hash and these engine settings), so that a restart loads machine code
+    /// instead of compiling again; `None`: no cache.
+    pub compile_cache: Option<CompileCache>,
+}
+
+/// The on-disk cache of compiled components: wasmtime's own cache, which
+/// keys entries by a SHA-256 of the wasm and the engine's settings, writes
+/// them atomically (a temporary file renamed into place, so concurrent
+/// servers cannot read half an entry) and trims the directory to a size in
+/// a background worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompileCache {
+    /// The directory.
+    pub directory: PathBuf,
+    /// Past this many bytes, the least recently used entries are removed.
+    pub max_size: u64,
+}
+
+impl CompileCache {
+    /// The default size bound: room for a few dozen large (Python) apps.
+    pub const DEFAULT_MAX_SIZE: u64 = 2 << 30;
+
+    /// The cache in `$WASM_GATEWAY_CACHE_DIR`, else
+    /// `$XDG_CACHE_HOME/wasm-gateway`, else `~/.cache/wasm-gateway`; `None`
+    /// when none of them is set.
+    pub fn default_location() -> Option<CompileCache> {
+        let env = |name| {
+            std::env::var_os(name)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        let directory = env("WASM_GATEWAY_CACHE_DIR")
+            .or_else(|| env("XDG_CACHE_HOME").map(|d| d.join("wasm-gateway")))
+            .or_else(|| env("HOME").map(|d| d.join(".cache").join("wasm-gateway")))?;
+        Some(CompileCache {
+            directory,
+            max_size: Self::DEFAULT_MAX_SIZE,
+        })
+    }
 }
 
 impl Default for RuntimeConfig {
@@ -51,6 +92,7 @@ impl Default for RuntimeConfig {
             max_memory: 1 << 30,
             max_table_elements: DEFAULT_TABLE_ELEMENTS,
             fuel: false,
+            compile_cache: None,
         }
     }
 }
@@ -84,6 +126,8 @@ pub struct Runtime {
     ticker: Arc<Ticker>,
     /// The applications' reuse pools, swept by the ticker.
     idle: Arc<IdlePools>,
+    /// The compile cache, to tell hits from misses.
+    cache: Option<wasmtime::Cache>,
 }
 
 /// The thread that advances the engine's epoch, which is what interrupts a
@@ -126,6 +170,23 @@ impl Runtime {
             .epoch_interruption(true)
             .consume_fuel(config.fuel)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let cache = match &config.compile_cache {
+            Some(settings) => {
+                let mut cache = wasmtime::CacheConfig::new();
+                cache
+                    .with_directory(std::path::absolute(&settings.directory)?)
+                    .with_files_total_size_soft_limit(settings.max_size);
+                let cache = wasmtime::Cache::new(cache).map_err(|e| {
+                    anyhow::anyhow!(
+                        "cannot use {} as the compile cache: {e:#} (choose another with --cache-dir, or --no-cache)",
+                        settings.directory.display()
+                    )
+                })?;
+                wasm.cache(Some(cache.clone()));
+                Some(cache)
+            }
+            None => None,
+        };
         let engine = Engine::new(&wasm).map_err(|e| anyhow::anyhow!("{e:?}"))?;
 
         let stop = Arc::new(AtomicBool::new(false));
@@ -153,6 +214,7 @@ impl Runtime {
             engine,
             fuel: config.fuel,
             idle,
+            cache,
             ticker: Arc::new(Ticker {
                 stop,
                 handle: Some(ticker),
@@ -185,13 +247,38 @@ impl Runtime {
                 LoadError::NotWasm { file: file() }
             });
         }
+        let profile = Profile::of(&bytes);
+        tracing::info!(
+            file = %path.display(),
+            size = bytes.len(),
+            "compiling component (or loading its machine code from the compile cache)"
+        );
+        let hits = self.cache.as_ref().map(wasmtime::Cache::cache_hits);
+        let started = std::time::Instant::now();
         let component = Component::new(&self.engine, &bytes).map_err(|e| LoadError::Compile {
             file: file(),
             reason: format!("{e:#}"),
         })?;
+        let cached = match (&self.cache, hits) {
+            (Some(cache), Some(hits)) => Some(cache.cache_hits() > hits),
+            _ => None,
+        };
+        tracing::info!(
+            file = %path.display(),
+            size = bytes.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            cache = match cached {
+                Some(true) => "hit",
+                Some(false) => "miss (stored for the next start)",
+                None => "off",
+            },
+            "compiled component"
+        );
         Ok(Compiled {
             component,
             path: path.to_path_buf(),
+            profile,
+            cached: cached == Some(true),
         })
     }
 
@@ -199,7 +286,12 @@ impl Runtime {
     /// application: refuses it if it imports anything else (unless the
     /// grants let such imports trap).
     pub fn link(&self, compiled: &Compiled, config: &AppConfig) -> Result<Loaded, LoadError> {
-        let Compiled { component, path } = compiled;
+        let Compiled {
+            component,
+            path,
+            profile,
+            ..
+        } = compiled;
         let file = || path.clone();
         let exports_app = component
             .component_type()
@@ -215,8 +307,9 @@ impl Runtime {
                 reason: "it has a fuel limit but the engine was created without fuel (RuntimeConfig::for_apps sets it)".into(),
             });
         }
-        let grants = &config.grants;
-        let ungranted = grants.ungranted(component, &self.engine);
+        let grants = &config.grants.for_profile(*profile);
+        let (ungranted, stubbed_by_profile) =
+            grants.ungranted_for(component, &self.engine, *profile);
         if !ungranted.is_empty() && !grants.trap_unknown_imports {
             return Err(LoadError::Ungranted {
                 file: file(),
@@ -232,13 +325,24 @@ impl Runtime {
         grants.link(&mut linker).map_err(link_error)?;
         AppBindings::add_to_linker::<_, HasSelf<RequestState>>(&mut linker, |s| s)
             .map_err(link_error)?;
+        if !stubbed_by_profile.is_empty() {
+            tracing::debug!(
+                app = %config.name,
+                imports = %stubbed_by_profile.join(", "),
+                "Python component: these imports trap if called"
+            );
+        }
         if !ungranted.is_empty() {
             tracing::warn!(
                 app = %config.name,
                 imports = %ungranted.join(", "),
                 "loading with ungranted imports as trapping stubs (trap-unknown-imports)"
             );
-            Grants::stub_ungranted(&mut linker, component, &self.engine, &ungranted)
+        }
+        let mut stubbed = stubbed_by_profile;
+        stubbed.extend(ungranted);
+        if !stubbed.is_empty() {
+            Grants::stub_ungranted(&mut linker, component, &self.engine, &stubbed)
                 .map_err(link_error)?;
         }
         let sandbox = Sandbox::new(&config.name, grants).map_err(|reason| LoadError::Grant {
@@ -256,6 +360,21 @@ impl Runtime {
 pub struct Compiled {
     component: Component,
     path: PathBuf,
+    profile: Profile,
+    cached: bool,
+}
+
+impl Compiled {
+    /// What kind of guest it is (a Python component gets CPython's
+    /// harmless extra imports).
+    pub fn profile(&self) -> Profile {
+        self.profile
+    }
+
+    /// Whether its machine code came from the compile cache.
+    pub fn from_cache(&self) -> bool {
+        self.cached
+    }
 }
 
 /// A compiled and linked application, ready to instantiate.

@@ -17,6 +17,7 @@
 //! unless the operator opts in to trapping stubs (`trap-unknown-imports`):
 //! then it loads, and a call to one of them traps that request (500).
 
+use crate::python::Profile;
 use crate::request::RequestState;
 use bytes::Bytes;
 use std::path::PathBuf;
@@ -115,6 +116,43 @@ impl Grants {
             .collect()
     }
 
+    /// The grants a component of `profile` runs with: a Python component
+    /// gets the filesystem interface with nothing in it when the operator
+    /// granted no directories (CPython probes paths as it starts; an
+    /// empty filesystem answers "not found" and grants nothing).
+    pub fn for_profile(&self, profile: Profile) -> std::borrow::Cow<'_, Grants> {
+        match profile {
+            Profile::Python if self.dirs.is_none() => std::borrow::Cow::Owned(Grants {
+                dirs: Some(Vec::new()),
+                ..self.clone()
+            }),
+            _ => std::borrow::Cow::Borrowed(self),
+        }
+    }
+
+    /// [`Grants::ungranted`], split for `profile`: the imports to refuse
+    /// (or stub, with `trap_unknown_imports`), and those the profile stubs
+    /// anyway. CPython imports every `wasi:sockets` interface whether the
+    /// application opens a socket or not; a Python component loads with
+    /// them trapping, since sockets are never granted.
+    pub fn ungranted_for(
+        &self,
+        component: &Component,
+        engine: &wasmtime::Engine,
+        profile: Profile,
+    ) -> (Vec<String>, Vec<String>) {
+        let ungranted = self.ungranted(component, engine);
+        match profile {
+            Profile::Python => ungranted.into_iter().partition(|name| {
+                !(name.starts_with("wasi:sockets/")
+                    && name
+                        .split_once('@')
+                        .is_some_and(|(_, v)| v.starts_with("0.2.")))
+            }),
+            Profile::Plain => (ungranted, Vec::new()),
+        }
+    }
+
     /// Adds the WASI interfaces these grants allow to `linker` (the
     /// application's own interface is added by the caller).
     pub fn link(&self, linker: &mut Linker<RequestState>) -> wasmtime::Result<()> {
@@ -206,7 +244,7 @@ impl Grants {
                         let what = format!("{name}#{export}");
                         stub.func_new(export, move |_, _, _, _| {
                             wasmtime::bail!(
-                                "the application called `{what}`, which it is not granted (it loaded with trap-unknown-imports)"
+                                "the application called `{what}`, which it is not granted (the import was linked as a trapping stub)"
                             )
                         })?;
                     }

@@ -1,12 +1,11 @@
 //! The `wasm-gateway` command line: start-up errors and what it prints.
 
 use crate::support::{Binary, request_to};
-use std::process::Command;
 use wasm_gateway_test_artifacts as wasm;
 
 /// Runs `wasm-gateway serve FILE` and returns (exit code, stderr).
 fn serve_error(file: &std::path::Path) -> (Option<i32>, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_wasm-gateway"))
+    let out = crate::support::binary()
         .args(["serve"])
         .arg(file)
         .args(["--listen", "127.0.0.1:0"])

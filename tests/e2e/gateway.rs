@@ -4,7 +4,6 @@
 
 use crate::support::{Binary, TestServer, runtime, serve_toml as serve, temp_dir};
 use std::io::{Read, Write};
-use std::process::Command;
 use std::time::Duration;
 use wasm_gateway::{Gateway, ServerConfig, config};
 use wasm_gateway_test_artifacts::{DISPATCH, ENVIRON, HELLO};
@@ -232,10 +231,7 @@ fn an_encoded_path_cannot_slip_past_a_mount_into_a_static_root() {
 /// Runs `wasm-gateway ARGS...` to completion; returns (exit code, stdout,
 /// stderr).
 fn run(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_wasm-gateway"))
-        .args(args)
-        .output()
-        .unwrap();
+    let out = crate::support::binary().args(args).output().unwrap();
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stdout).into_owned(),

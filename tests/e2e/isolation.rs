@@ -60,7 +60,7 @@ fn ungranted_imports_are_refused_at_load_naming_them() {
 
 #[test]
 fn the_cli_refuses_an_ungranted_component_in_one_line_with_status_2() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wasm-gateway"))
+    let out = crate::support::binary()
         .args(["serve", wasm::SANDBOX, "--listen", "127.0.0.1:0"])
         .output()
         .unwrap();

@@ -12,6 +12,7 @@ mod gateway;
 mod hostile;
 mod isolation;
 mod middleware;
+mod python;
 mod support;
 
 macro_rules! assert_fixture_tested {

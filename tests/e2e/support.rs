@@ -14,6 +14,17 @@ use wasm_gateway::{
     App, AppConfig, Gateway, HttpLimits, Runtime, RuntimeConfig, Server, ServerConfig,
 };
 
+/// The real binary, with its compile cache in the test target directory
+/// rather than the user's.
+pub fn binary() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wasm-gateway"));
+    command.env(
+        "WASM_GATEWAY_CACHE_DIR",
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("compile-cache"),
+    );
+    command
+}
+
 /// A fresh directory for one test's files.
 pub fn temp_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("wasm-gateway-{name}-{}", std::process::id()));
@@ -34,7 +45,19 @@ pub fn serve_toml(dir: &Path, toml: &str) -> TestServer {
 /// One engine for the whole test process; components are compiled once each.
 pub fn runtime() -> &'static Runtime {
     static RUNTIME: OnceLock<Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| Runtime::new(&RuntimeConfig::default()).expect("engine"))
+    RUNTIME.get_or_init(|| {
+        // Cached across test runs: the Python components take seconds each
+        // to compile.
+        let compile_cache = Some(wasm_gateway::runtime::CompileCache {
+            directory: Path::new(env!("CARGO_TARGET_TMPDIR")).join("compile-cache"),
+            max_size: wasm_gateway::runtime::CompileCache::DEFAULT_MAX_SIZE,
+        });
+        Runtime::new(&RuntimeConfig {
+            compile_cache,
+            ..RuntimeConfig::default()
+        })
+        .expect("engine")
+    })
 }
 
 /// The component at `path`, compiled once per test process.
@@ -321,7 +344,7 @@ impl Binary {
     /// Starts `wasm-gateway serve WASM --listen 127.0.0.1:0 EXTRA...` and waits
     /// for the `http://HOST:PORT` line.
     pub fn serve(wasm: &str, extra: &[&str]) -> Binary {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_wasm-gateway"))
+        let mut child = crate::support::binary()
             .args(["serve", wasm, "--listen", "127.0.0.1:0"])
             .args(extra)
             .stdout(Stdio::piped())

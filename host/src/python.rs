@@ -1,0 +1,538 @@
+//! `wasm-gateway python build`: a Python WSGI application, unmodified, into a
+//! component of the `app` world.
+//!
+//! componentize-py (from PyPI) does the heavy lifting: it bundles CPython and
+//! the application's modules into a component and snapshots the interpreter
+//! after the entry module ran. This module prepares what it runs on: a build
+//! directory holding our WIT package, the Python adapter
+//! (`guest-sdk/python/wasm_gateway_wsgi`), the entry module that imports the
+//! application, pre-imports what WSGI apps touch lazily and runs warm-up
+//! requests, and the application's requirements installed with pip. It then
+//! reads back what the entry module reported (what was bundled, or why the
+//! build failed) and marks the component as a Python one, which tells the
+//! host to give it the empty filesystem and trapping sockets CPython's
+//! imports need (see [`Profile`]).
+
+use serde::{Deserialize, Serialize};
+use std::ffi::OsString;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The componentize-py version the adapter is built and tested against.
+pub const COMPONENTIZE_PY_VERSION: &str = "0.25.1";
+
+/// The custom section that marks a component built by `python build`. Its
+/// content is the [`Profile`] name.
+pub const PROFILE_SECTION: &str = "wasm-gateway:profile";
+
+const WIT: &str = include_str!("../../wit/wsgi.wit");
+const ADAPTER: &str = include_str!("../../guest-sdk/python/wasm_gateway_wsgi/__init__.py");
+const ENTRY: &str = include_str!("../../guest-sdk/python/wasm_gateway_entry.py");
+const ENTRY_MODULE: &str = "wasm_gateway_entry";
+
+/// What kind of guest a component is, as far as linking goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Profile {
+    /// Anything else: every import must be granted.
+    #[default]
+    Plain,
+    /// Built by `python build`. CPython imports `wasi:filesystem` and
+    /// `wasi:sockets` whether the application uses them or not; it gets a
+    /// filesystem with nothing in it (unless the operator grants `dirs`)
+    /// and sockets whose every call traps. Neither grants anything.
+    Python,
+}
+
+impl Profile {
+    /// The profile a component's custom section names, if any.
+    pub fn of(wasm: &[u8]) -> Profile {
+        use wasmtime::wasmparser::{Parser, Payload};
+        let mut depth = 0usize;
+        for payload in Parser::new(0).parse_all(wasm) {
+            let Ok(payload) = payload else {
+                return Profile::Plain;
+            };
+            match payload {
+                Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => depth += 1,
+                Payload::End(_) => depth = depth.saturating_sub(1),
+                Payload::CustomSection(section)
+                    if depth == 0
+                        && section.name() == PROFILE_SECTION
+                        && section.data() == b"python" =>
+                {
+                    return Profile::Python;
+                }
+                _ => {}
+            }
+        }
+        Profile::Plain
+    }
+}
+
+/// Appends the custom section that marks `wasm` as built with `profile`.
+fn mark(wasm: &mut Vec<u8>, profile: &str) {
+    fn leb(out: &mut Vec<u8>, mut value: usize) {
+        loop {
+            let byte = (value & 0x7f) as u8;
+            value >>= 7;
+            if value == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    let mut body = Vec::new();
+    leb(&mut body, PROFILE_SECTION.len());
+    body.extend_from_slice(PROFILE_SECTION.as_bytes());
+    body.extend_from_slice(profile.as_bytes());
+    wasm.push(0); // custom section id
+    leb(wasm, body.len());
+    wasm.extend_from_slice(&body);
+}
+
+/// What `python build` was asked to do.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// `MODULE:CALLABLE`, as gunicorn takes it.
+    pub target: String,
+    /// Where the component goes.
+    pub output: PathBuf,
+    /// The directory holding the application's modules.
+    pub app_dir: PathBuf,
+    /// A pip requirements file installed into the build.
+    pub requirements: Option<PathBuf>,
+    /// Paths requested through the application at build time.
+    pub warmup: Vec<String>,
+    /// Wrap the application in `wsgiref.validate.validator`, warnings as
+    /// errors: every contract violation becomes a 500 and a log line.
+    pub validate: bool,
+    /// Import every submodule of the third-party packages the application
+    /// imported.
+    pub import_packages: bool,
+    /// The componentize-py executable; found on `PATH` if not given.
+    pub componentize_py: Option<PathBuf>,
+}
+
+/// What the entry module reported from inside the build.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Report {
+    /// Whether the application imported and warmed up.
+    pub ok: bool,
+    /// CPython's version inside the component.
+    #[serde(default)]
+    pub python: String,
+    /// How many modules the snapshot holds.
+    #[serde(default)]
+    pub modules: usize,
+    /// The third-party packages bundled.
+    #[serde(default)]
+    pub packages: Vec<Package>,
+    /// The top-level standard library modules bundled.
+    #[serde(default)]
+    pub stdlib: Vec<String>,
+    /// Modules that were tried (pre-imports) but could not be imported.
+    #[serde(default)]
+    pub skipped: Vec<String>,
+    /// The warm-up requests and their statuses.
+    #[serde(default)]
+    pub warmup: Vec<Warmup>,
+    /// Why the build failed, when it did.
+    #[serde(default)]
+    pub error: Option<Failure>,
+}
+
+/// One bundled third-party package.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Package {
+    /// Its top-level module name.
+    pub name: String,
+    /// Its distribution's version, when known.
+    pub version: Option<String>,
+}
+
+/// One warm-up request.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Warmup {
+    /// The path requested.
+    pub path: String,
+    /// The status line the application answered.
+    pub status: String,
+}
+
+/// Why the application could not be bundled.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Failure {
+    /// `import`, `callable` or `warmup`.
+    pub stage: String,
+    /// The exception, one line.
+    pub exception: String,
+    /// The full traceback.
+    pub traceback: String,
+    /// The module Python could not find, for a `ModuleNotFoundError`.
+    pub missing_module: Option<String>,
+}
+
+/// Why `python build` failed. Each message names the problem and its fix.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// `MODULE:CALLABLE` is malformed.
+    #[error(
+        "`{0}` is not MODULE:CALLABLE: give the module (a dotted name, e.g. `flaskapp` or `pkg.app`) and the WSGI callable in it, e.g. `flaskapp:app`"
+    )]
+    Target(String),
+    /// componentize-py is not installed.
+    #[error(
+        "componentize-py was not found on PATH; install it with `python3 -m pip install componentize-py=={COMPONENTIZE_PY_VERSION}` (in a virtualenv: `python3 -m venv .venv && .venv/bin/pip install componentize-py=={COMPONENTIZE_PY_VERSION}`, then activate it), or pass --componentize-py PATH"
+    )]
+    NoComponentizePy,
+    /// A directory or file given does not exist.
+    #[error("{what} {path} does not exist")]
+    Missing {
+        /// What it is.
+        what: &'static str,
+        /// Where it was looked for.
+        path: PathBuf,
+    },
+    /// pip could not install the requirements.
+    #[error("pip could not install {file}: {detail}")]
+    Pip {
+        /// The requirements file.
+        file: PathBuf,
+        /// pip's last words.
+        detail: String,
+    },
+    /// The application cannot be imported, resolved or warmed up.
+    #[error("{0}")]
+    App(String),
+    /// componentize-py failed for another reason.
+    #[error("componentize-py failed: {0}")]
+    Componentize(String),
+    /// Reading or writing a file failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> BuildError {
+    let context = context.into();
+    move |source| BuildError::Io { context, source }
+}
+
+/// Checks `MODULE:CALLABLE`.
+fn check_target(target: &str) -> Result<(), BuildError> {
+    let bad = || BuildError::Target(target.to_owned());
+    let (module, callable) = target.split_once(':').ok_or_else(bad)?;
+    let dotted = |s: &str| {
+        !s.is_empty()
+            && s.split('.').all(|part| {
+                let mut chars = part.chars();
+                chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
+                    && chars.all(|c| c.is_alphanumeric() || c == '_')
+            })
+    };
+    if dotted(module) && dotted(callable) {
+        Ok(())
+    } else {
+        Err(bad())
+    }
+}
+
+/// The componentize-py to run: the one given, else the first on `PATH`.
+fn find_componentize_py(given: Option<&Path>) -> Result<PathBuf, BuildError> {
+    if let Some(path) = given {
+        return if path.is_file() {
+            Ok(path.to_path_buf())
+        } else {
+            Err(BuildError::Missing {
+                what: "componentize-py executable",
+                path: path.to_path_buf(),
+            })
+        };
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("componentize-py"))
+        .find(|candidate| candidate.is_file())
+        .ok_or(BuildError::NoComponentizePy)
+}
+
+/// The Python whose pip installs requirements: the one installed beside
+/// componentize-py (its virtualenv), else `python3` on `PATH`.
+fn python_beside(componentize_py: &Path) -> PathBuf {
+    componentize_py
+        .parent()
+        .map(|dir| dir.join("python3"))
+        .filter(|python| python.is_file())
+        .unwrap_or_else(|| PathBuf::from("python3"))
+}
+
+/// The last `lines` non-empty lines of a process's stderr.
+fn tail(output: &Output, lines: usize) -> String {
+    let text = String::from_utf8_lossy(&output.stderr);
+    let kept: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    kept[kept.len().saturating_sub(lines)..].join("\n")
+}
+
+/// The Python traceback in componentize-py's error output, without the
+/// Rust backtrace that follows it.
+fn python_error(output: &Output) -> String {
+    let text = String::from_utf8_lossy(&output.stderr);
+    let start = text
+        .find("AssertionError: Traceback")
+        .map(|i| i + "AssertionError: ".len())
+        .unwrap_or(0);
+    let end = text[start..]
+        .find("\n\nCaused by:")
+        .or_else(|| text[start..].find("Stack backtrace:"))
+        .map_or(text.len(), |i| start + i);
+    text[start..end].trim().to_owned()
+}
+
+/// Builds the application; returns what was bundled.
+pub fn build(
+    options: &BuildOptions,
+    progress: &mut dyn std::io::Write,
+) -> Result<Report, BuildError> {
+    check_target(&options.target)?;
+    if !options.app_dir.is_dir() {
+        return Err(BuildError::Missing {
+            what: "application directory",
+            path: options.app_dir.clone(),
+        });
+    }
+    if let Some(file) = &options.requirements
+        && !file.is_file()
+    {
+        return Err(BuildError::Missing {
+            what: "requirements file",
+            path: file.clone(),
+        });
+    }
+    let componentize_py = find_componentize_py(options.componentize_py.as_deref())?;
+
+    let build = tempfile::Builder::new()
+        .prefix("wasm-gateway-python-")
+        .tempdir()
+        .map_err(io("creating the build directory"))?;
+    let dir = build.path();
+    let write = |relative: &str, content: &[u8]| -> Result<(), BuildError> {
+        let path = dir.join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(io(format!("creating {}", parent.display())))?;
+        }
+        std::fs::write(&path, content).map_err(io(format!("writing {}", path.display())))
+    };
+    write("wit/wsgi.wit", WIT.as_bytes())?;
+    write("wasm_gateway_wsgi/__init__.py", ADAPTER.as_bytes())?;
+    write(&format!("{ENTRY_MODULE}.py"), ENTRY.as_bytes())?;
+    #[derive(Serialize)]
+    struct Settings<'a> {
+        target: &'a str,
+        warmup: &'a [String],
+        validate: bool,
+        import_packages: bool,
+    }
+    let settings = serde_json::to_vec(&Settings {
+        target: &options.target,
+        warmup: &options.warmup,
+        validate: options.validate,
+        import_packages: options.import_packages,
+    })
+    .expect("settings serialize");
+    write("wasm_gateway_build.json", &settings)?;
+
+    // componentize-py mounts each -p directory at /0, /1, ... in order; the
+    // entry module finds its settings beside itself, in the first.
+    let mut python_path: Vec<PathBuf> = vec![dir.to_path_buf(), options.app_dir.clone()];
+    if let Some(file) = &options.requirements {
+        let target = dir.join("site-packages");
+        let _ = writeln!(progress, "installing {} with pip", file.display());
+        let output = Command::new(python_beside(&componentize_py))
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
+            .arg("--target")
+            .arg(&target)
+            .arg("-r")
+            .arg(file)
+            .output()
+            .map_err(io("running pip"))?;
+        if !output.status.success() {
+            return Err(BuildError::Pip {
+                file: file.clone(),
+                detail: tail(&output, 5),
+            });
+        }
+        python_path.push(target);
+    }
+
+    let output_tmp = {
+        let mut name = options.output.clone().into_os_string();
+        name.push(".partial");
+        PathBuf::from(name)
+    };
+    let _ = writeln!(
+        progress,
+        "bundling {} with componentize-py (imports the app, pre-imports, warm-up: ~20 s)",
+        options.target
+    );
+    let mut args: Vec<OsString> = vec![
+        "--quiet".into(),
+        "-d".into(),
+        dir.join("wit").into(),
+        "-w".into(),
+        "wasm-gateway:wsgi/app@0.1.0".into(),
+        "componentize".into(),
+        ENTRY_MODULE.into(),
+    ];
+    for path in &python_path {
+        args.push("-p".into());
+        args.push(path.clone().into());
+    }
+    args.push("-o".into());
+    args.push(output_tmp.clone().into());
+    let output = Command::new(&componentize_py)
+        .args(&args)
+        // The application's directory is mounted writable: leave no
+        // __pycache__ behind in it.
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .map_err(io(format!("running {}", componentize_py.display())))?;
+
+    let report: Option<Report> = std::fs::read(dir.join("wasm_gateway_report.json"))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+    if !output.status.success() {
+        let _ = std::fs::remove_file(&output_tmp);
+        return Err(match report.and_then(|r| r.error) {
+            Some(failure) => BuildError::App(describe_failure(options, &failure)),
+            None => BuildError::Componentize(python_error(&output)),
+        });
+    }
+    let report = report.ok_or_else(|| {
+        BuildError::Componentize("the entry module wrote no report (is the adapter intact?)".into())
+    })?;
+
+    let mut wasm =
+        std::fs::read(&output_tmp).map_err(io(format!("reading {}", output_tmp.display())))?;
+    mark(&mut wasm, "python");
+    std::fs::write(&output_tmp, &wasm).map_err(io(format!("writing {}", output_tmp.display())))?;
+    std::fs::rename(&output_tmp, &options.output).map_err(io(format!(
+        "moving the component to {}",
+        options.output.display()
+    )))?;
+    Ok(report)
+}
+
+/// A build failure in the application's terms: what failed, and the fix.
+fn describe_failure(options: &BuildOptions, failure: &Failure) -> String {
+    let (module, callable) = options
+        .target
+        .split_once(':')
+        .unwrap_or((&options.target, ""));
+    let fix = match (failure.stage.as_str(), &failure.missing_module) {
+        (_, Some(missing)) if failure.stage == "import" || failure.stage == "warmup" => format!(
+            "module `{missing}` cannot be bundled: it is not in {} nor installed where the build looks; add it to --requirements, or install it into componentize-py's virtualenv",
+            options.app_dir.display()
+        ),
+        ("import", None) => format!("importing `{module}` raised {}", failure.exception),
+        ("callable", _) => format!(
+            "`{module}` has no WSGI callable `{callable}` ({}); name the callable after the colon, e.g. `{module}:app`",
+            failure.exception
+        ),
+        _ => format!(
+            "a warm-up request raised {}; fix the app or choose other --warmup paths",
+            failure.exception
+        ),
+    };
+    format!("{fix}\n{}", failure.traceback.trim_end())
+}
+
+/// The report as `python build` prints it.
+pub fn summary(report: &Report, output: &Path, size: u64) -> String {
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "built {} ({:.1} MB): CPython {}, {} modules",
+        output.display(),
+        size as f64 / 1e6,
+        report.python,
+        report.modules
+    );
+    let packages: Vec<String> = report
+        .packages
+        .iter()
+        .map(|p| match &p.version {
+            Some(v) => format!("{} {v}", p.name),
+            None => p.name.clone(),
+        })
+        .collect();
+    let _ = writeln!(
+        text,
+        "  packages: {}",
+        if packages.is_empty() {
+            "(none)".into()
+        } else {
+            packages.join(", ")
+        }
+    );
+    let _ = writeln!(
+        text,
+        "  stdlib:   {} top-level modules",
+        report.stdlib.len()
+    );
+    for warm in &report.warmup {
+        let _ = writeln!(text, "  warm-up:  GET {} -> {}", warm.path, warm.status);
+    }
+    if !report.skipped.is_empty() {
+        let _ = writeln!(
+            text,
+            "  not bundled (tried ahead of need; a request importing one fails): {}",
+            report.skipped.join(", ")
+        );
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_are_module_colon_callable() {
+        for good in ["flaskapp:app", "pkg.mod:make.app", "_a:b_1"] {
+            assert!(check_target(good).is_ok(), "{good}");
+        }
+        for bad in ["flaskapp", ":app", "app:", "a b:c", "1a:b", "a:b:c", "a.:b"] {
+            assert!(check_target(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_marked_component_has_the_python_profile() {
+        // The smallest component: preamble only.
+        let mut wasm = b"\0asm\x0d\0\x01\0".to_vec();
+        assert_eq!(Profile::of(&wasm), Profile::Plain);
+        mark(&mut wasm, "python");
+        assert!(
+            wasmtime::wasmparser::Validator::new()
+                .validate_all(&wasm)
+                .is_ok()
+        );
+        assert_eq!(Profile::of(&wasm), Profile::Python);
+        let mut other = b"\0asm\x0d\0\x01\0".to_vec();
+        mark(&mut other, "cobol");
+        assert_eq!(Profile::of(&other), Profile::Plain);
+    }
+}

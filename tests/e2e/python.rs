@@ -1,0 +1,610 @@
+//! Python WSGI applications built with `wasm-gateway python build` and served
+//! for real: the seed examples under `wsgiref.validate.validator` (any
+//! complaint is a 500, so a test expecting 200 fails on it), the contract
+//! details through `tests/fixtures/python/probe.py`, the sandbox, the build's
+//! errors and the compile cache.
+//!
+//! The toolchain (componentize-py and Flask, pinned) goes into a virtualenv
+//! under the test target directory, made once; each app is built once per
+//! change of its sources or of the adapter (the output is keyed by their
+//! hash), so a second test run builds nothing.
+
+use crate::support::{Binary, TestServer, temp_dir};
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex, OnceLock};
+use wasm_gateway::reuse::Reuse;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn tmp() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+}
+
+/// The pinned requirements of the toolchain and the examples.
+fn requirement_files() -> [PathBuf; 2] {
+    [
+        root().join("guest-sdk/python/requirements-build.txt"),
+        root().join("examples/python/requirements.txt"),
+    ]
+}
+
+/// The virtualenv with componentize-py and Flask, made once.
+fn venv() -> &'static Path {
+    static VENV: OnceLock<PathBuf> = OnceLock::new();
+    VENV.get_or_init(|| {
+        let dir = tmp().join("python-venv");
+        let stamp = dir.join("wasm-gateway-requirements");
+        let wanted: String = requirement_files()
+            .iter()
+            .map(|f| std::fs::read_to_string(f).unwrap())
+            .collect();
+        if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
+            return dir;
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        let run = |command: &mut Command, what: &str| {
+            let output = command
+                .output()
+                .unwrap_or_else(|e| panic!("{what}: {e} (is python3 installed?)"));
+            assert!(
+                output.status.success(),
+                "{what} failed:\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        };
+        run(
+            Command::new("python3").arg("-m").arg("venv").arg(&dir),
+            "python3 -m venv",
+        );
+        let mut pip = Command::new(dir.join("bin/pip"));
+        pip.args(["install", "--quiet", "--disable-pip-version-check"]);
+        for file in requirement_files() {
+            pip.arg("-r").arg(file);
+        }
+        run(&mut pip, "pip install (componentize-py, Flask)");
+        std::fs::write(&stamp, wanted).unwrap();
+        dir
+    })
+}
+
+/// `python build` run as a user runs it, from the venv.
+fn python_build_command() -> Command {
+    let venv = venv();
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut paths = vec![venv.join("bin")];
+    paths.extend(std::env::split_paths(&path));
+    let mut command = crate::support::binary();
+    command
+        .env("PATH", std::env::join_paths(paths).unwrap())
+        .env("VIRTUAL_ENV", venv)
+        .args(["python", "build"]);
+    command
+}
+
+/// How each app is built.
+struct Recipe {
+    target: &'static str,
+    dir: &'static str,
+    requirements: bool,
+    validate: bool,
+    warmup: &'static [&'static str],
+}
+
+fn recipe(name: &str) -> Recipe {
+    let r = |target, dir, requirements, validate, warmup| Recipe {
+        target,
+        dir,
+        requirements,
+        validate,
+        warmup,
+    };
+    match name {
+        "flask-app" => r(
+            "app:app",
+            "examples/python/flask-app",
+            true,
+            true,
+            &["/", "/user/x"],
+        ),
+        "flaskapp" => r(
+            "flaskapp:app",
+            "examples/python/flaskapp",
+            false,
+            true,
+            &["/hello"],
+        ),
+        "bare" => r(
+            "hello_wsgi:application",
+            "examples/python/bare",
+            false,
+            true,
+            &[],
+        ),
+        "classapp" => r(
+            "classapp:application",
+            "examples/python/classapp",
+            false,
+            true,
+            &[],
+        ),
+        "probe" => r(
+            "probe:application",
+            "tests/fixtures/python",
+            false,
+            false,
+            &[],
+        ),
+        "invalid" => r(
+            "invalid:application",
+            "tests/fixtures/python",
+            false,
+            true,
+            &[],
+        ),
+        other => panic!("no Python app {other}"),
+    }
+}
+
+/// Hashes every file under `dir` (names and contents), sorted.
+fn hash_dir(dir: &Path, hasher: &mut impl Hasher) {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().is_some_and(|n| n != "__pycache__"))
+        .collect();
+    entries.sort();
+    for path in entries {
+        path.file_name().hash(hasher);
+        if path.is_dir() {
+            hash_dir(&path, hasher);
+        } else {
+            std::fs::read(&path).unwrap().hash(hasher);
+        }
+    }
+}
+
+/// The component for Python app `name`, built once per change of what it
+/// is built from.
+pub fn python_app(name: &str) -> String {
+    static BUILT: OnceLock<Mutex<HashMap<String, Arc<OnceLock<String>>>>> = OnceLock::new();
+    let slot = BUILT
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap()
+        .entry(name.to_owned())
+        .or_default()
+        .clone();
+    slot.get_or_init(|| build(name)).clone()
+}
+
+fn build(name: &str) -> String {
+    let recipe = recipe(name);
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    hash_dir(&root().join(recipe.dir), &mut hasher);
+    hash_dir(&root().join("guest-sdk/python"), &mut hasher);
+    std::fs::read(root().join("wit/wsgi.wit"))
+        .unwrap()
+        .hash(&mut hasher);
+    (
+        recipe.target,
+        recipe.requirements,
+        recipe.validate,
+        recipe.warmup,
+    )
+        .hash(&mut hasher);
+    let out_dir = tmp().join("python-apps");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let out = out_dir.join(format!("{name}-{:016x}.wasm", hasher.finish()));
+    if out.is_file() {
+        return out.to_string_lossy().into_owned();
+    }
+    let mut command = python_build_command();
+    command
+        .arg(recipe.target)
+        .arg("-o")
+        .arg(&out)
+        .arg("--app-dir")
+        .arg(root().join(recipe.dir));
+    if recipe.requirements {
+        command
+            .arg("--requirements")
+            .arg(root().join("examples/python/requirements.txt"));
+    }
+    if recipe.validate {
+        command.arg("--validate");
+    }
+    for path in recipe.warmup {
+        command.arg("--warmup").arg(path);
+    }
+    let output = command.output().unwrap();
+    assert!(
+        output.status.success(),
+        "python build {name} failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(report.contains("built "), "no report: {report}");
+    out.to_string_lossy().into_owned()
+}
+
+fn reuse() -> Option<Reuse> {
+    Some(Reuse {
+        requests: 1000,
+        lifetime: std::time::Duration::from_secs(60),
+    })
+}
+
+/// Seed 003's Flask app: `/` answers GET and POST, `/user/<name>` greets,
+/// Flask's own 404 and 405; fresh instances and reused ones alike.
+#[test]
+fn flask_seed_003_app_answers_under_the_validator() {
+    let wasm = python_app("flask-app");
+    for reuse in [None, reuse()] {
+        let server = TestServer::with_config(&wasm, |c| c.instance_reuse = reuse);
+        let home = server.get("/");
+        assert_eq!(home.status, 200, "{}", home.text());
+        assert_eq!(home.text(), "<h1>Home</h1>");
+        assert_eq!(
+            home.header("content-type"),
+            Some("text/html; charset=utf-8")
+        );
+
+        let post = server.request(
+            "POST / HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 7\r\nConnection: close\r\n\r\na=1&b=2",
+        );
+        assert_eq!(post.status, 200, "{}", post.text());
+        assert_eq!(post.text(), "<h1>Home</h1>");
+
+        let user = server.get("/user/Ann");
+        assert_eq!(user.status, 200);
+        assert_eq!(user.text(), "<h1>Hello, Ann!</h1>");
+        let hostile = server.get("/user/%3Cscript%3E");
+        assert_eq!(hostile.text(), "<h1>Hello, &lt;script&gt;!</h1>");
+
+        assert_eq!(server.get("/nowhere").status, 404);
+        let put = server
+            .request("PUT / HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        assert_eq!(put.status, 405);
+        assert!(put.header("allow").is_some_and(|a| a.contains("POST")));
+    }
+}
+
+/// Seed 000's `flaskapp:app` (the Flask app's `wsgi_app`), `/hello` as
+/// text/plain through `Response`.
+#[test]
+fn flask_seed_000_flaskapp_says_hello_in_plain_text() {
+    let server = TestServer::start(&python_app("flaskapp"));
+    let hello = server.get("/hello");
+    assert_eq!(hello.status, 200, "{}", hello.text());
+    assert_eq!(hello.text(), "Hello world from Flask!\n");
+    assert_eq!(
+        hello.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+    assert_eq!(server.get("/").status, 404);
+}
+
+/// A bare `application(environ, start_response)` function.
+#[test]
+fn bare_wsgi_function_app() {
+    let server = TestServer::start(&python_app("bare"));
+    let response = server.get("/anything");
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.text(), "This is a python application!");
+    assert_eq!(response.header("content-type"), Some("text/plain"));
+}
+
+/// Seed 004: a class whose instances are the body (start_response runs on
+/// the first iteration) behind the IP-list middleware, in one component.
+#[test]
+fn class_based_app_behind_its_ip_middleware() {
+    let wasm = python_app("classapp");
+    let open = TestServer::start(&wasm);
+    let response = open.get("/");
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.text(), "Hello world!\n");
+
+    let closed = TestServer::with_config(&wasm, |c| {
+        c.env
+            .push(("ALLOWED_IPS".into(), "10.0.0.1, 10.0.0.2".into()));
+    });
+    let refused = closed.get("/");
+    assert_eq!(refused.status, 403);
+    assert_eq!(refused.text(), "Forbidden");
+}
+
+/// `--validate` really validates: a response with no Content-Type, which
+/// plain WSGI servers pass through, is a 500 with the validator's complaint
+/// in the log.
+#[test]
+fn validator_complaints_fail_the_request() {
+    let wasm = python_app("invalid");
+    let binary = Binary::serve(&wasm, &[]);
+    let get = |path: &str| {
+        crate::support::request_to(
+            binary.addr,
+            format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+    };
+    assert_eq!(get("/").status, 200);
+    assert_eq!(get("/bad").status, 500);
+    let log = binary.stop();
+    assert!(log.contains("AssertionError"), "{log}");
+    assert!(log.contains("Content-Type"), "{log}");
+}
+
+/// Bytes that are not UTF-8 in the path, query and header values reach the
+/// app unchanged (latin-1 native strings), with every PEP 3333 key.
+#[test]
+fn environ_carries_every_key_and_raw_bytes() {
+    let server = TestServer::start(&python_app("probe"));
+    let raw = b"POST /environ/%FF%2Fx?q=%FF&r=%C3%A9 HTTP/1.1\r\nHost: example.com:8080\r\nX-Raw: caf\xe9\r\nX-Dup: a\r\nX-Dup: b\r\nCookie: a=1\r\nCookie: b=2\r\nX_Under: dropped\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello";
+    let response = server.request(raw);
+    assert_eq!(response.status, 200);
+    let lines: Vec<&[u8]> = response.body.split(|&b| b == b'\n').collect();
+    let has = |line: &[u8]| lines.contains(&line);
+    for expected in [
+        &b"REQUEST_METHOD=POST"[..],
+        b"PATH_INFO=/environ/\xff/x",
+        b"REQUEST_URI=/environ/%FF%2Fx?q=%FF&r=%C3%A9",
+        b"SCRIPT_NAME=",
+        b"QUERY_STRING=q=%FF&r=%C3%A9",
+        b"HTTP_X_RAW=caf\xe9",
+        b"HTTP_X_DUP=a, b",
+        b"HTTP_COOKIE=a=1; b=2",
+        b"HTTP_HOST=example.com:8080",
+        b"SERVER_NAME=example.com",
+        b"SERVER_PORT=8080",
+        b"SERVER_PROTOCOL=HTTP/1.1",
+        b"REMOTE_ADDR=127.0.0.1",
+        b"CONTENT_TYPE=text/plain",
+        b"CONTENT_LENGTH=5",
+        b"wsgi.url_scheme=http",
+        b"wsgi.version=(1, 0)",
+        b"wsgi.multithread=False",
+        b"wsgi.multiprocess=True",
+        b"wsgi.run_once=True",
+        b"wsgi.input_terminated=True",
+        b"BODY_LEN=5",
+    ] {
+        assert!(
+            has(expected),
+            "missing {:?} in\n{}",
+            String::from_utf8_lossy(expected),
+            response.text()
+        );
+    }
+    let text = response.text();
+    assert!(!text.contains("HTTP_CONTENT_TYPE"), "{text}");
+    assert!(!text.contains("HTTP_CONTENT_LENGTH"), "{text}");
+    assert!(!text.contains("HTTP_X_UNDER"), "{text}");
+    assert!(text.contains("REMOTE_PORT="), "{text}");
+}
+
+/// `wsgi.input`: iteration by lines, `read(n)` filling `n` until the end,
+/// a chunked body (no CONTENT_LENGTH) read to EOF.
+#[test]
+fn wsgi_input_reads_lines_sizes_and_chunked_bodies() {
+    let server = TestServer::start(&python_app("probe"));
+    let lines = server.request(
+        "POST /lines HTTP/1.1\r\nHost: t\r\nContent-Length: 14\r\nConnection: close\r\n\r\none\ntwo\n\nlast!",
+    );
+    assert_eq!(lines.text(), "4:one\n4:two\n1:\n5:last!");
+
+    let body = "x".repeat(20_000);
+    let sized = server.request(format!(
+        "POST /sized HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    ));
+    assert_eq!(sized.text(), "7000 7000 6000 0 after-eof=b''");
+
+    let chunked = server.request(
+        "POST /sized HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n1f40\r\n".to_owned()
+            + &"y".repeat(8000)
+            + "\r\n0\r\n\r\n",
+    );
+    assert_eq!(chunked.text(), "7000 1000 0 after-eof=b''");
+}
+
+/// A generator body streams chunk by chunk; `write()` data goes first.
+#[test]
+fn generator_bodies_stream_and_write_goes_first() {
+    let server = TestServer::start(&python_app("probe"));
+    let stream = server.get("/stream?256");
+    assert_eq!(stream.status, 200);
+    assert_eq!(stream.body.len(), 256 * 1024);
+    assert!(stream.body.starts_with(b"00000."));
+    assert_eq!(&stream.body[255 * 1024..255 * 1024 + 5], b"00255");
+
+    let write = server.get("/write");
+    assert_eq!(write.text(), "written first, then returned");
+}
+
+/// An exception before the headers is a 500, never a trap: the same
+/// instance serves on (reuse mode), and the traceback is logged.
+#[test]
+fn exceptions_become_500s_with_the_traceback_logged() {
+    let probe = python_app("probe");
+    let server = TestServer::with_config(&probe, |c| c.instance_reuse = reuse());
+    let failed = server.get("/raise-before");
+    assert_eq!(failed.status, 500);
+    assert!(!failed.text().contains("boom"), "no detail to the client");
+    assert_eq!(server.get("/str-body").status, 500);
+    assert_eq!(server.get("/no-start").status, 500);
+
+    // The body of /close is closed; /closed counts it. Both served by the
+    // instance that just raised three times: it was not lost.
+    assert_eq!(server.get("/close").text(), "closing body");
+    assert_eq!(server.get("/closed").text(), "1");
+
+    let binary = Binary::serve(&probe, &[]);
+    let response = crate::support::request_to(
+        binary.addr,
+        b"GET /raise-before HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(response.status, 500);
+    let response = crate::support::request_to(
+        binary.addr,
+        b"GET /log HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(response.text(), "logged");
+    let log = binary.stop();
+    assert!(log.contains("Traceback (most recent call last)"), "{log}");
+    assert!(log.contains("ValueError: boom before the headers"), "{log}");
+    assert!(log.contains("probe log: first line"), "{log}");
+    assert!(log.contains("probe log: second line, unfinished"), "{log}");
+}
+
+/// An exception after the headers went out aborts the response (the client
+/// sees a truncated body, not a clean end).
+#[test]
+fn exceptions_after_the_headers_abort_the_response() {
+    let server = TestServer::start(&python_app("probe"));
+    for path in ["/raise-after", "/exc-info-late"] {
+        let mut stream = server.connect();
+        use std::io::{Read, Write};
+        stream
+            .write_all(format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())
+            .unwrap();
+        let mut raw = Vec::new();
+        let _ = stream.read_to_end(&mut raw);
+        let text = String::from_utf8_lossy(&raw);
+        assert!(text.starts_with("HTTP/1.1 200"), "{path}: {text}");
+        assert!(
+            !text.ends_with("0\r\n\r\n"),
+            "{path}: the body must not end cleanly: {text}"
+        );
+        assert!(!text.contains("never sent"), "{path}: {text}");
+    }
+}
+
+/// `start_response` with `exc_info` before anything was sent replaces the
+/// status; a second call without it, and a hop-by-hop header, are errors
+/// the app sees.
+#[test]
+fn start_response_exc_info_and_refusals() {
+    let server = TestServer::start(&python_app("probe"));
+    let replaced = server.get("/exc-info");
+    assert_eq!(replaced.status, 503);
+    assert_eq!(replaced.header("retry-after"), Some("5"));
+    assert_eq!(replaced.text(), "custom error page");
+
+    let second = server.get("/second-start");
+    assert_eq!(second.status, 200);
+    assert!(
+        second.text().starts_with("refused: WSGIError"),
+        "{}",
+        second.text()
+    );
+
+    let hop = server.get("/hop-by-hop");
+    assert_eq!(hop.status, 200);
+    assert!(hop.text().contains("hop-by-hop"), "{}", hop.text());
+}
+
+/// No directory and no socket unless granted: the filesystem is empty and
+/// a socket call traps (500), while the app keeps serving.
+#[test]
+fn python_apps_get_no_files_and_no_sockets() {
+    let server = TestServer::start(&python_app("probe"));
+    assert_eq!(server.get("/fs").text(), "FileNotFoundError");
+    assert_eq!(server.get("/socket").status, 500);
+    assert_eq!(server.get("/closed").status, 200);
+}
+
+/// The build's errors name the problem and the fix.
+#[test]
+fn python_build_errors_say_what_to_do() {
+    let dir = temp_dir("python-build-errors");
+    let out = dir.join("out.wasm");
+
+    let no_tool = crate::support::binary()
+        .env("PATH", "/nonexistent")
+        .args(["python", "build", "app:app", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(no_tool.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&no_tool.stderr);
+    assert!(err.contains("componentize-py was not found"), "{err}");
+    assert!(err.contains("pip install componentize-py==0.25.1"), "{err}");
+
+    let bad_target = crate::support::binary()
+        .args(["python", "build", "flaskapp", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(bad_target.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad_target.stderr).contains("is not MODULE:CALLABLE"));
+
+    std::fs::write(
+        dir.join("needs.py"),
+        "import not_installed_anywhere\napp = None\n",
+    )
+    .unwrap();
+    let missing = python_build_command()
+        .arg("needs:app")
+        .arg("-o")
+        .arg(&out)
+        .arg("--app-dir")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        err.contains("module `not_installed_anywhere` cannot be bundled"),
+        "{err}"
+    );
+    assert!(!out.exists(), "no component from a failed build");
+
+    std::fs::write(dir.join("nocall.py"), "application = None\n").unwrap();
+    let wrong = python_build_command()
+        .arg("nocall:app")
+        .arg("-o")
+        .arg(&out)
+        .arg("--app-dir")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(wrong.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&wrong.stderr);
+    assert!(err.contains("has no WSGI callable `app`"), "{err}");
+}
+
+/// The second load of a component comes from the compile cache.
+#[test]
+fn the_second_start_loads_from_the_compile_cache() {
+    use wasm_gateway::runtime::CompileCache;
+    use wasm_gateway::{Runtime, RuntimeConfig};
+    let wasm = python_app("bare");
+    let cache = temp_dir("compile-cache");
+    let config = RuntimeConfig {
+        compile_cache: Some(CompileCache {
+            directory: cache.clone(),
+            max_size: CompileCache::DEFAULT_MAX_SIZE,
+        }),
+        max_instances: 4,
+        ..RuntimeConfig::default()
+    };
+    let first = Runtime::new(&config)
+        .unwrap()
+        .compile(Path::new(&wasm))
+        .unwrap();
+    assert!(!first.from_cache());
+    assert_eq!(first.profile(), wasm_gateway::python::Profile::Python);
+    let second = Runtime::new(&config)
+        .unwrap()
+        .compile(Path::new(&wasm))
+        .unwrap();
+    assert!(
+        second.from_cache(),
+        "the second compile should hit the cache"
+    );
+}
