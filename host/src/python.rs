@@ -492,6 +492,10 @@ pub fn summary(report: &Report, output: &Path, size: u64) -> String {
         "  stdlib:   {} top-level modules",
         report.stdlib.len()
     );
+    let _ = writeln!(
+        text,
+        "  files:    none at run time; for templates or static files grant the app directory where the build saw it: --dir /1=DIR"
+    );
     for warm in &report.warmup {
         let _ = writeln!(text, "  warm-up:  GET {} -> {}", warm.path, warm.status);
     }

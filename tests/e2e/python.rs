@@ -514,6 +514,9 @@ fn start_response_exc_info_and_refusals() {
 fn python_apps_get_no_files_and_no_sockets() {
     let server = TestServer::start(&python_app("probe"));
     assert_eq!(server.get("/fs").text(), "FileNotFoundError");
+    let draws: std::collections::HashSet<String> =
+        (0..3).map(|_| server.get("/random").text()).collect();
+    assert_eq!(draws.len(), 3, "fresh instances drew the same numbers: {draws:?}");
     assert_eq!(server.get("/socket").status, 500);
     assert_eq!(server.get("/closed").status, 200);
 }
