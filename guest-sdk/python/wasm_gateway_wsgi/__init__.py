@@ -24,7 +24,6 @@ This module is imported at build time, where the host's functions do not
 exist yet; it touches them only while a request is being served.
 """
 
-import random
 import sys
 import traceback
 
@@ -404,19 +403,11 @@ class _Body:
         self.close()
 
 
-# Whether this instance reseeded `random`. Every instance starts from the
-# build's snapshot, so without a reseed each would draw the same sequence.
-_seeded = False
-
-
 class Application(exports.Application):
     """The component's export: one WSGI call per request."""
 
     def call(self, record):
-        global _open_body, _seeded
-        if not _seeded:
-            random.seed()  # from the host's entropy (wasi:random)
-            _seeded = True
+        global _open_body
         if _open_body is not None:
             _open_body.close()
         errors = ErrorStream()
