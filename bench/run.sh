@@ -17,51 +17,11 @@ DURATION=${1:-10}
 CONNECTIONS=${2:-32}
 ROUNDS=${3:-3}
 THREADS=1
-# On a machine with at least two cores, wrk runs on core 0 and the servers on
-# the others, so client and server never compete for a core (the same for
-# both servers). With one core, or PIN=0, nothing is pinned: the servers then
-# also take CPU time from wrk, which flatters the heavier server.
-if [ "${PIN:-1}" != 0 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
-  CLIENT=(taskset -c 0); SERVER=(taskset -c 1-$(($(nproc) - 1)))
-else
-  CLIENT=(); SERVER=()
-fi
-
-if ! command -v wrk >/dev/null; then
-  echo "installing wrk..." >&2
-  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk >/dev/null
-  else sudo apt-get update -qq && sudo apt-get install -y -qq wrk >/dev/null; fi
-fi
+source bench/lib.sh
+ensure_wrk
 
 cargo build --release --quiet -p wasm-gateway -p hyper-hello
 cargo xtask build-examples >/dev/null
-
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
-
-# start CMD... : runs CMD (stderr to $STDERR, default /dev/null), waits for
-# its http:// line, sets $URL.
-start() {
-  local fifo; fifo=$(mktemp -u); mkfifo "$fifo"
-  "$@" >"$fifo" 2>"${STDERR:-/dev/null}" &
-  pids+=($!)
-  exec 3<"$fifo"; rm "$fifo"
-  read -r URL <&3
-  # Keep draining stdout (access log) so the server never blocks on it.
-  cat <&3 >/dev/null &
-  pids+=($!)
-}
-
-# measure URL : prints "rps p50_ms p99_ms"
-measure() {
-  "${CLIENT[@]}" wrk -t1 -c"$CONNECTIONS" -d2s "$1" >/dev/null   # warm-up
-  "${CLIENT[@]}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "$1" | awk '
-    /Requests\/sec/ { rps = $2 }
-    /^ +50%/ { p50 = $2 } /^ +99%/ { p99 = $2 }
-    function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
-    END { printf "%.0f %.3f %.3f\n", rps, ms(p50), ms(p99) }'
-}
 
 start "${SERVER[@]}" target/release/hyper-hello
 HYPER=$URL
@@ -78,8 +38,6 @@ for ((round = 1; round <= ROUNDS; round++)); do
   log_runs+=("$(measure "$WASM_LOG/")")
   echo "round $round: hyper ${hyper_runs[-1]} | wasm-gateway ${wasm_runs[-1]} | with access log ${log_runs[-1]} (rps p50 p99)" >&2
 done
-# median FIELD RUNS... : the median of column FIELD over the runs
-median_of() { local f=$1; shift; printf '%s\n' "$@" | awk -v f="$f" '{ print $f }' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 h_rps=$(median_of 1 "${hyper_runs[@]}"); h_p50=$(median_of 2 "${hyper_runs[@]}"); h_p99=$(median_of 3 "${hyper_runs[@]}")
 w_rps=$(median_of 1 "${wasm_runs[@]}"); w_p50=$(median_of 2 "${wasm_runs[@]}"); w_p99=$(median_of 3 "${wasm_runs[@]}")
 l_rps=$(median_of 1 "${log_runs[@]}"); l_p50=$(median_of 2 "${log_runs[@]}"); l_p99=$(median_of 3 "${log_runs[@]}")

@@ -552,38 +552,31 @@ fn python_build_errors_say_what_to_do() {
     assert_eq!(bad_target.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad_target.stderr).contains("is not MODULE:CALLABLE"));
 
-    std::fs::write(
-        dir.join("needs.py"),
+    // A failing build: exit status 1, no component, and stderr.
+    let failing_build = |module: &str, source: &str, target: &str| {
+        std::fs::write(dir.join(format!("{module}.py")), source).unwrap();
+        let output = python_build_command()
+            .arg(target)
+            .arg("-o")
+            .arg(&out)
+            .arg("--app-dir")
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1));
+        assert!(!out.exists(), "no component from a failed build");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let err = failing_build(
+        "needs",
         "import not_installed_anywhere\napp = None\n",
-    )
-    .unwrap();
-    let missing = python_build_command()
-        .arg("needs:app")
-        .arg("-o")
-        .arg(&out)
-        .arg("--app-dir")
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert_eq!(missing.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&missing.stderr);
+        "needs:app",
+    );
     assert!(
         err.contains("module `not_installed_anywhere` cannot be bundled"),
         "{err}"
     );
-    assert!(!out.exists(), "no component from a failed build");
-
-    std::fs::write(dir.join("nocall.py"), "application = None\n").unwrap();
-    let wrong = python_build_command()
-        .arg("nocall:app")
-        .arg("-o")
-        .arg(&out)
-        .arg("--app-dir")
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert_eq!(wrong.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&wrong.stderr);
+    let err = failing_build("nocall", "application = None\n", "nocall:app");
     assert!(err.contains("has no WSGI callable `app`"), "{err}");
 }
 
