@@ -170,23 +170,25 @@ impl Runtime {
             .epoch_interruption(true)
             .consume_fuel(config.fuel)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        let cache = match &config.compile_cache {
-            Some(settings) => {
-                let mut cache = wasmtime::CacheConfig::new();
-                cache
-                    .with_directory(std::path::absolute(&settings.directory)?)
-                    .with_files_total_size_soft_limit(settings.max_size);
-                let cache = wasmtime::Cache::new(cache).map_err(|e| {
-                    anyhow::anyhow!(
-                        "cannot use {} as the compile cache: {e:#} (choose another with --cache-dir, or --no-cache)",
-                        settings.directory.display()
-                    )
-                })?;
-                wasm.cache(Some(cache.clone()));
-                Some(cache)
+        // A cache that cannot be used (say, a read-only home directory)
+        // costs start-up time, not service: warn and compile every time.
+        let cache = config.compile_cache.as_ref().and_then(|settings| {
+            let mut cache = wasmtime::CacheConfig::new();
+            cache
+                .with_directory(std::path::absolute(&settings.directory).ok()?)
+                .with_files_total_size_soft_limit(settings.max_size);
+            match wasmtime::Cache::new(cache) {
+                Ok(cache) => Some(cache),
+                Err(err) => {
+                    tracing::warn!(
+                        directory = %settings.directory.display(),
+                        "cannot use the compile cache, compiling every component at start: {err:#} (choose another directory with --cache-dir, or --no-cache)"
+                    );
+                    None
+                }
             }
-            None => None,
-        };
+        });
+        wasm.cache(cache.clone());
         let engine = Engine::new(&wasm).map_err(|e| anyhow::anyhow!("{e:?}"))?;
 
         let stop = Arc::new(AtomicBool::new(false));

@@ -103,3 +103,23 @@ fn serve_prints_the_bound_address_and_an_access_log_line() {
     assert_eq!(date.len(), "21/Nov/2026 12:00:00".len(), "{date}");
     bin.stop();
 }
+
+/// A compile cache that cannot be used costs start-up time, not service:
+/// the server warns and serves.
+#[test]
+fn an_unusable_compile_cache_is_a_warning_not_a_failure() {
+    let dir = crate::support::temp_dir("bad-cache");
+    let not_a_dir = dir.join("file");
+    std::fs::write(&not_a_dir, "a file where the cache directory should be").unwrap();
+    let bin = Binary::serve(
+        wasm::HELLO,
+        &["--cache-dir", &not_a_dir.join("cache").to_string_lossy()],
+    );
+    let r = request_to(
+        bin.addr,
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(r.status, 200);
+    let log = bin.stop();
+    assert!(log.contains("cannot use the compile cache"), "{log}");
+}
