@@ -334,21 +334,22 @@ def _failure(errors, where):
     return Err(types.AppError(f"Python exception {where}: {summary}"))
 
 
-# The body of the request this instance served last, until it is closed. A
-# reused instance closes it when the next request arrives, if the host
-# dropped it before its end (client gone, response aborted).
+# The body of the request this instance served last, until it is closed.
+# Should the host ever reuse an instance whose body it dropped before the
+# end, the next request closes it first.
 _open_body = None
 
 
 class _Body:
     """The response body resource: pulls the application's iterable.
 
-    WSGI's `close()` runs when the body ends, when producing it fails, or,
-    if the host dropped it early, at the start of the instance's next request.
-    Not at the drop itself: componentize-py 0.25 never releases an exported
+    WSGI's `close()` runs when the body ends or when producing it fails. Not
+    at the drop itself: componentize-py 0.25 never releases an exported
     resource (its destructor is a no-op and it keeps a reference), so this
-    object outlives the drop; `close()` also lets go of everything it holds,
-    leaving an empty shell behind."""
+    object outlives the drop. (A body dropped early belongs to an instance
+    the host discards: one whose client left, or whose response failed.)
+    `close()` also lets go of everything it holds, leaving an empty shell
+    behind."""
 
     def __init__(self, result, errors):
         self._result = result
