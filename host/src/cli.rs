@@ -303,6 +303,11 @@ struct CheckArgs {
     /// A component (`app.wasm`) or a gateway file (`gateway.toml`).
     path: PathBuf,
 
+    /// One-app mode: the limits and grants it will be served with, so
+    /// that `check` refuses exactly what `serve` would.
+    #[command(flatten)]
+    isolation: IsolationArgs,
+
     #[command(flatten)]
     cache: CacheArgs,
 }
@@ -523,7 +528,13 @@ fn load(
 }
 
 fn check(args: CheckArgs) -> ExitCode {
-    match load(&args.path, false, |_| {}, &[], None, args.cache.cache()) {
+    if is_config(&args.path) && args.isolation.any() {
+        return fail(format_args!(
+            "the limits and grants flags are for one app; a gateway file sets them per app in [apps.NAME.limits] and [apps.NAME.grants]"
+        ));
+    }
+    let one_app = |config: &mut AppConfig| args.isolation.apply(config);
+    match load(&args.path, false, one_app, &[], None, args.cache.cache()) {
         Ok(loaded) => {
             if let Err(problem) = loaded.limits.validate() {
                 return fail(format_args!("{problem}"));

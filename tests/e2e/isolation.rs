@@ -75,6 +75,28 @@ fn the_cli_refuses_an_ungranted_component_in_one_line_with_status_2() {
 }
 
 #[test]
+fn check_takes_the_same_grants_as_serve() {
+    let check = |extra: &[&str]| {
+        crate::support::binary()
+            .args(["check", wasm::SANDBOX])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let refused = check(&[]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--trap-unknown-imports"));
+    let accepted = check(&["--trap-unknown-imports"]);
+    assert_eq!(
+        accepted.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&accepted.stderr)
+    );
+    assert!(String::from_utf8_lossy(&accepted.stdout).contains(": ok"));
+}
+
+#[test]
 fn without_a_dirs_grant_file_calls_trap_under_trapping_stubs() {
     let server = TestServer::with_config(wasm::SANDBOX, |app| {
         app.grants.trap_unknown_imports = true;
