@@ -26,6 +26,10 @@ pub const APPLICATION_EXPORT: &str = "wasm-gateway:wsgi/application@0.1.0";
 /// for longer than this.
 const EPOCH_TICK: Duration = Duration::from_millis(1);
 
+/// From this size on, loading a component is logged: it compiles for
+/// seconds (a Python app is 25-35 MB).
+const LARGE_COMPONENT: usize = 4 << 20;
+
 /// How often idle reused instances past their lifetime are freed.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -250,11 +254,17 @@ impl Runtime {
             });
         }
         let profile = Profile::of(&bytes);
-        tracing::info!(
-            file = %path.display(),
-            size = bytes.len(),
-            "compiling component (or loading its machine code from the compile cache)"
-        );
+        // A component this large (a Python app) takes seconds to compile:
+        // say so before, and how it went after. Small ones compile in
+        // milliseconds and say nothing (their errors stay one line).
+        let large = bytes.len() >= LARGE_COMPONENT;
+        if large {
+            tracing::info!(
+                file = %path.display(),
+                size = bytes.len(),
+                "compiling component, or loading its machine code from the compile cache (a first compile of a component this size takes seconds)"
+            );
+        }
         let hits = self.cache.as_ref().map(wasmtime::Cache::cache_hits);
         let started = std::time::Instant::now();
         let component = Component::new(&self.engine, &bytes).map_err(|e| LoadError::Compile {
@@ -265,17 +275,17 @@ impl Runtime {
             (Some(cache), Some(hits)) => Some(cache.cache_hits() > hits),
             _ => None,
         };
-        tracing::info!(
-            file = %path.display(),
-            size = bytes.len(),
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            cache = match cached {
-                Some(true) => "hit",
-                Some(false) => "miss (stored for the next start)",
-                None => "off",
-            },
-            "compiled component"
-        );
+        let cache = match cached {
+            Some(true) => "hit",
+            Some(false) => "miss (stored for the next start)",
+            None => "off",
+        };
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        if large {
+            tracing::info!(file = %path.display(), elapsed_ms, cache, "compiled component");
+        } else {
+            tracing::debug!(file = %path.display(), elapsed_ms, cache, "compiled component");
+        }
         Ok(Compiled {
             component,
             path: path.to_path_buf(),
