@@ -586,7 +586,10 @@ fn the_second_start_loads_from_the_compile_cache() {
     use wasm_gateway::runtime::CompileCache;
     use wasm_gateway::{Runtime, RuntimeConfig};
     let wasm = python_app("bare");
-    let cache = temp_dir("compile-cache");
+    // Under target/, emptied first: the cache's worker keeps writing after
+    // the test, so a directory in /tmp would stay behind run after run.
+    let cache = tmp().join("compile-cache-test");
+    let _ = std::fs::remove_dir_all(&cache);
     let config = RuntimeConfig {
         compile_cache: Some(CompileCache {
             directory: cache.clone(),
