@@ -118,8 +118,6 @@ pub struct BuildOptions {
 /// What the entry module reported from inside the build.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Report {
-    /// Whether the application imported and warmed up.
-    pub ok: bool,
     /// CPython's version inside the component.
     #[serde(default)]
     pub python: String,

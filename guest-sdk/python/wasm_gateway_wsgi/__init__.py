@@ -334,12 +334,6 @@ def _failure(errors, where):
     return Err(types.AppError(f"Python exception {where}: {summary}"))
 
 
-# The body of the request this instance served last, until it is closed.
-# Should the host ever reuse an instance whose body it dropped before the
-# end, the next request closes it first.
-_open_body = None
-
-
 class _Body:
     """The response body resource: pulls the application's iterable.
 
@@ -382,12 +376,9 @@ class _Body:
         return None
 
     def close(self):
-        global _open_body
         if self._closed:
             return
         self._closed = True
-        if _open_body is self:
-            _open_body = None
         close = getattr(self._result, "close", None)
         try:
             if close is not None:
@@ -408,9 +399,6 @@ class Application(exports.Application):
     """The component's export: one WSGI call per request."""
 
     def call(self, record):
-        global _open_body
-        if _open_body is not None:
-            _open_body.close()
         errors = ErrorStream()
         request = _Request(errors)
         environ = environ_for(record, InputStream(), errors)
@@ -425,8 +413,7 @@ class Application(exports.Application):
                 f"the application returned a {type(result).__name__}, not an iterable of bytes; "
                 "wrap it in a list (PEP 3333)"
             ))
-        _open_body = _Body(result, errors)
-        return _open_body
+        return _Body(result, errors)
 
 
 class _LocalRecord:
