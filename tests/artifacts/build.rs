@@ -18,6 +18,12 @@ fn main() {
     println!("cargo:rerun-if-changed=../../xtask/src/guest_build.rs");
 
     let fixtures = fixture_names(&root.join("tests/fixtures/examples"));
+    // A fresh machine may lack the guest target; say so where cargo shows it.
+    match guest_build::ensure_target(&root) {
+        Ok(Some(notice)) => println!("cargo:warning={notice}"),
+        Ok(None) => {}
+        Err(message) => panic!("{message}"),
+    }
     let target_dir = match guest_build::build(
         &root,
         guest_build::EXAMPLES,

@@ -54,6 +54,59 @@ fn profile_dir(target_dir: &Path) -> PathBuf {
     target_dir.join(TARGET).join(PROFILE)
 }
 
+/// Makes sure the toolchain used for `workspace` has the standard library
+/// for [`TARGET`], installing it with `rustup target add` when it is
+/// missing. Returns the line to show the user when it installed something.
+///
+/// `rust-toolchain.toml` lists the target, but rustup installs listed
+/// targets only when it installs the toolchain itself: a machine that
+/// already has the pinned toolchain (or runs with `RUSTUP_AUTO_INSTALL=0`)
+/// would fail later with "can't find crate for `core`".
+pub fn ensure_target(workspace: &Path) -> Result<Option<String>, String> {
+    // The rustup proxy on PATH, which honours `rust-toolchain.toml` (a
+    // build script's `RUSTC` may be a wrapper).
+    let sysroot = Command::new("rustc")
+        .current_dir(workspace)
+        .args(["--print", "sysroot"])
+        .output()
+        .map_err(|e| format!("cannot run rustc to find its sysroot: {e}"))?;
+    if !sysroot.status.success() {
+        return Err(format!(
+            "`rustc --print sysroot` failed: {}",
+            String::from_utf8_lossy(&sysroot.stderr).trim()
+        ));
+    }
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
+    if sysroot
+        .join("lib/rustlib")
+        .join(TARGET)
+        .join("lib")
+        .is_dir()
+    {
+        return Ok(None);
+    }
+    let notice = format!(
+        "the {TARGET} target is not installed for {}; installing it: rustup target add {TARGET}",
+        sysroot.display()
+    );
+    eprintln!("{notice}");
+    let added = Command::new("rustup")
+        .current_dir(workspace)
+        .args(["target", "add", TARGET])
+        .status();
+    match added {
+        Ok(status) if status.success() => Ok(Some(notice)),
+        Ok(status) => Err(format!(
+            "`rustup target add {TARGET}` failed ({status}); run it by hand and retry"
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(format!(
+            "the {TARGET} target is not installed for the Rust toolchain at {} and rustup is not on PATH to install it: install that target's standard library for this toolchain (with rustup: `rustup target add {TARGET}`)",
+            sysroot.display()
+        )),
+        Err(e) => Err(format!("cannot run rustup to add the {TARGET} target: {e}")),
+    }
+}
+
 /// Builds the listed library packages, plus every example target of
 /// `with_examples`, in one cargo invocation (so the guests build in
 /// parallel and share their dependencies).
@@ -62,6 +115,7 @@ pub fn build(
     packages: &[&str],
     with_examples: Option<&str>,
 ) -> Result<PathBuf, String> {
+    ensure_target(workspace)?;
     let target_dir = guest_target_dir(workspace);
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
@@ -108,7 +162,7 @@ pub fn build(
         .map_err(|e| format!("cannot run cargo to build the guests: {e}"))?;
     if !status.success() {
         return Err(format!(
-            "building the guests for {TARGET} failed ({status}); if the target is missing, run `rustup target add {TARGET}`"
+            "building the guests for {TARGET} failed ({status}); the compiler's errors are above"
         ));
     }
     Ok(target_dir)
