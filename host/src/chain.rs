@@ -28,6 +28,8 @@ pub struct LayerRef {
     pub layers: Layers,
     /// This layer's index.
     pub index: usize,
+    /// The `REMOTE_USER` a layer handed on, for the access line.
+    pub user: crate::access_log::RemoteUser,
 }
 
 impl LayerRef {
@@ -36,6 +38,7 @@ impl LayerRef {
         (self.index + 1 < self.layers.len()).then(|| LayerRef {
             layers: self.layers.clone(),
             index: self.index + 1,
+            user: self.user.clone(),
         })
     }
 
@@ -105,6 +108,9 @@ impl NextHost for RequestState {
             }
         };
         self.hand_over_extra(&mut environ, &app);
+        if let Some((_, user)) = environ.extra.iter().rev().find(|(k, _)| k == "REMOTE_USER") {
+            next.user.set(user);
+        }
         // The request body goes on to the next layer, as far as it is unread.
         let input = std::mem::replace(&mut self.input, Input::empty());
         let (request, head_rx, body_rx) =

@@ -6,6 +6,7 @@
 use crate::config;
 use crate::gateway::Gateway;
 use crate::limits::HttpLimits;
+use crate::listen::ListenAddr;
 use crate::python;
 use crate::reuse::Reuse;
 use crate::runtime::{App, AppConfig, CompileCache, Runtime, RuntimeConfig};
@@ -13,7 +14,6 @@ use crate::sandbox::Grants;
 use crate::server::{Server, ServerConfig};
 use clap::{Parser, Subcommand};
 use std::io::Write;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -129,11 +129,18 @@ struct ServeArgs {
     #[arg(long)]
     config: Option<PathBuf>,
 
-    /// Address to listen on (default 127.0.0.1:8000, or the file's
+    /// Address to listen on: HOST:PORT (a host name is resolved at start)
+    /// or a bare PORT on 127.0.0.1 (default 127.0.0.1:8000, or the file's
     /// `[server] listen`); port 0 picks a free port. The bound address is
     /// printed as `http://HOST:PORT` once the server is ready.
-    #[arg(long, env = "WASM_GATEWAY_LISTEN")]
-    listen: Option<SocketAddr>,
+    #[arg(long, env = "WASM_GATEWAY_LISTEN", value_name = "ADDR")]
+    listen: Option<ListenAddr>,
+
+    /// Access lines (Common Log Format) on stdout: `on` or `off`; errors and
+    /// every other log line go to stderr either way [default: on, or the
+    /// file's `[server] access-log`].
+    #[arg(long, value_name = "on|off")]
+    access_log: Option<crate::access_log::Switch>,
 
     /// One-app mode: wall-clock deadline of one request (e.g. 30s, 500ms);
     /// past it the instance is killed and the client gets 504 [default:
@@ -452,7 +459,8 @@ fn python_build(args: PythonBuildArgs) -> ExitCode {
 /// What `serve` and `check` load: the gateway, and the server settings.
 struct Loaded {
     gateway: Gateway,
-    listen: Option<SocketAddr>,
+    listen: Option<ListenAddr>,
+    access_log: Option<crate::access_log::Switch>,
     limits: HttpLimits,
 }
 
@@ -488,6 +496,7 @@ fn load(
         return Ok(Loaded {
             gateway,
             listen: config.listen,
+            access_log: config.access_log,
             limits: config.limits,
         });
     }
@@ -514,7 +523,7 @@ fn load(
     let mut layers = Vec::with_capacity(middleware.len() + 1);
     for (layer, layer_config) in middleware.iter().zip(layer_configs) {
         let loaded = runtime
-            .load(layer, &layer_config)
+            .load_middleware(layer, &layer_config)
             .map_err(|err| format!("--middleware: {err}"))?;
         layers.push(Arc::new(App::new(&runtime, loaded, layer_config)));
     }
@@ -523,6 +532,7 @@ fn load(
     Ok(Loaded {
         gateway: Gateway::single_chain(Arc::from(layers)),
         listen: None,
+        access_log: None,
         limits: HttpLimits::default(),
     })
 }
@@ -606,10 +616,17 @@ fn serve(args: ServeArgs) -> ExitCode {
         return fail(format_args!("{problem}"));
     }
     raise_open_file_limit(limits.max_connections);
-    let listen = args
+    let access_log = args.access_log.or(loaded.access_log);
+    crate::access_log::set_enabled(access_log != Some(crate::access_log::Switch::Off));
+    let listen = match args
         .listen
         .or(loaded.listen)
-        .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8000)));
+        .unwrap_or(ListenAddr::DEFAULT)
+        .resolve()
+    {
+        Ok(addr) => addr,
+        Err(problem) => return fail(format_args!("{problem}")),
+    };
     let gateway = Arc::new(loaded.gateway);
 
     let tokio = match tokio::runtime::Builder::new_multi_thread()
@@ -619,7 +636,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         Ok(rt) => rt,
         Err(err) => return fail(format_args!("cannot start the async runtime: {err}")),
     };
-    tokio.block_on(async {
+    let code = tokio.block_on(async {
         let server_config = ServerConfig {
             limits,
             ..ServerConfig::default()
@@ -627,6 +644,10 @@ fn serve(args: ServeArgs) -> ExitCode {
         let server = match Server::bind(listen, gateway, server_config).await {
             Ok(s) => s,
             Err(err) => return fail(format_args!("cannot listen on {listen}: {err}")),
+        };
+        let signals = match Signals::install() {
+            Ok(signals) => signals,
+            Err(err) => return fail(format_args!("cannot install signal handlers: {err}")),
         };
         let addr = match server.local_addr() {
             Ok(a) => a,
@@ -638,11 +659,12 @@ fn serve(args: ServeArgs) -> ExitCode {
         let _ = out.flush();
         drop(out);
         tracing::info!(serving = %path.display(), "serving on http://{addr}");
-        match server.run(shutdown_signal()).await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(err) => fail(format_args!("server error: {err}")),
-        }
-    })
+        serve_until_stopped(server, signals).await
+    });
+    // After a forced stop, guest tasks may still be running: they are
+    // dropped, not waited for.
+    tokio.shutdown_background();
+    code
 }
 
 /// Raises the soft limit on open files to the hard limit: each connection
@@ -665,27 +687,87 @@ fn fail(message: std::fmt::Arguments<'_>) -> ExitCode {
     ExitCode::from(2)
 }
 
-/// Completes on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// The signals a serving process answers. Installed before the port is
+/// announced, so none of them can kill the process with its default action
+/// once it serves.
+struct Signals {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    hangup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Signals {
+                interrupt: signal(SignalKind::interrupt())?,
+                term: signal(SignalKind::terminate())?,
+                hangup: signal(SignalKind::hangup())?,
+            })
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+        #[cfg(not(unix))]
+        Ok(Signals {})
     }
-    tracing::info!("shutting down");
+
+    /// The next SIGINT or SIGTERM. SIGHUP, which nginx and gunicorn use to
+    /// reload, is logged and ignored until the gateway can reload: it must
+    /// never end a server that hosts other tenants.
+    async fn stop(&mut self, name: &str) {
+        loop {
+            #[cfg(unix)]
+            tokio::select! {
+                _ = self.interrupt.recv() => return tracing::info!("{name} (SIGINT)"),
+                _ = self.term.recv() => return tracing::info!("{name} (SIGTERM)"),
+                _ = self.hangup.recv() => tracing::warn!(
+                    "SIGHUP received and ignored: this version cannot reload its configuration; restart the server to apply changes"
+                ),
+            }
+            #[cfg(not(unix))]
+            {
+                let _ = tokio::signal::ctrl_c().await;
+                return tracing::info!("{name}");
+            }
+        }
+    }
+}
+
+/// Serves until a stop signal, then drains; a second stop signal during the
+/// drain ends the process at once (as gunicorn and nginx do) instead of
+/// waiting on slow requests.
+async fn serve_until_stopped(server: Server, mut signals: Signals) -> ExitCode {
+    let in_flight = server.in_flight();
+    let (drain_tx, drain_rx) = tokio::sync::oneshot::channel::<()>();
+    let run = server.run(async {
+        let _ = drain_rx.await;
+    });
+    tokio::pin!(run);
+    tokio::select! {
+        result = &mut run => return served(result),
+        () = signals.stop("shutting down gracefully; send the signal again to stop at once") => {}
+    }
+    let _ = drain_tx.send(());
+    tokio::select! {
+        result = &mut run => served(result),
+        () = signals.stop("second stop signal") => {
+            tracing::warn!(
+                in_flight = in_flight.get(),
+                "stopping now, abandoning the requests in flight"
+            );
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn served(result: std::io::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => fail(format_args!("server error: {err}")),
+    }
 }
 
 #[cfg(test)]

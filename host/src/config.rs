@@ -7,13 +7,13 @@
 //! a typo in a limit must not silently leave the default in force.
 
 use crate::limits::HttpLimits;
+use crate::listen::ListenAddr;
 use crate::reuse::Reuse;
 use crate::runtime::AppConfig;
 use crate::sandbox::Grants;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -35,7 +35,9 @@ pub struct GatewayConfig {
     /// The file it came from.
     pub path: PathBuf,
     /// `[server] listen`, if set.
-    pub listen: Option<SocketAddr>,
+    pub listen: Option<ListenAddr>,
+    /// `[server] access-log`, if set.
+    pub access_log: Option<crate::access_log::Switch>,
     /// The HTTP limits (`[server]` keys), defaults filled in.
     pub limits: HttpLimits,
     /// `[server] max-instances`: instances alive at once, all apps together.
@@ -149,7 +151,8 @@ struct RawMiddleware {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawServer {
-    listen: Option<SocketAddr>,
+    listen: Option<ListenAddr>,
+    access_log: Option<crate::access_log::Switch>,
     max_instances: Option<u32>,
     max_request_line: Option<usize>,
     max_header_count: Option<usize>,
@@ -240,8 +243,20 @@ pub fn load(path: &Path) -> Result<GatewayConfig, ConfigError> {
 /// Checks configuration `text`, read from `path` (relative paths inside it
 /// are resolved against `path`'s folder).
 pub fn parse(text: &str, path: &Path) -> Result<GatewayConfig, ConfigError> {
-    let mut raw: RawConfig = toml::from_str(text).map_err(|err| located(text, path, &err))?;
     let file = path.display();
+    // Another TOML file (a Cargo.toml, say) would otherwise be reported by
+    // its first key as an unknown field, which hides the real mistake.
+    if let Ok(table) = text.parse::<toml::Table>()
+        && !table.is_empty()
+        && !["server", "apps", "middleware"]
+            .iter()
+            .any(|key| table.contains_key(*key))
+    {
+        return Err(ConfigError(format!(
+            "{file} is not a gateway file: it has none of the [server], [apps.NAME] or [middleware.NAME] tables (see docs/configuration.md; to serve one component, give its .wasm file)"
+        )));
+    }
+    let mut raw: RawConfig = toml::from_str(text).map_err(|err| located(text, path, &err))?;
     let base = path.parent().unwrap_or(Path::new(""));
 
     let defaults = HttpLimits::default();
@@ -370,6 +385,7 @@ pub fn parse(text: &str, path: &Path) -> Result<GatewayConfig, ConfigError> {
     Ok(GatewayConfig {
         path: path.to_owned(),
         listen: s.listen,
+        access_log: s.access_log,
         limits,
         max_instances,
         apps,

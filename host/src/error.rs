@@ -62,6 +62,11 @@ pub enum InputFailure {
     /// Broken chunked framing: 400.
     #[error("has broken chunked framing")]
     Malformed,
+    /// The client stopped sending (closed or half-closed its side) before
+    /// the body its head declared was complete: 400, the client's fault,
+    /// never the application's.
+    #[error("ended before it was complete: the client stopped sending")]
+    Incomplete,
 }
 
 impl RequestError {
@@ -99,7 +104,9 @@ impl RequestError {
             }
             RequestError::Input(InputFailure::TooLarge) => StatusCode::PAYLOAD_TOO_LARGE,
             RequestError::Input(InputFailure::TimedOut) => StatusCode::REQUEST_TIMEOUT,
-            RequestError::Input(InputFailure::Malformed) => StatusCode::BAD_REQUEST,
+            RequestError::Input(InputFailure::Malformed | InputFailure::Incomplete) => {
+                StatusCode::BAD_REQUEST
+            }
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

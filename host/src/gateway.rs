@@ -94,12 +94,17 @@ impl Gateway {
                     .collect()
             });
         let load_app = |path: &std::path::Path, app: &crate::runtime::AppConfig, table: &str| {
+            let role = if table == "middleware" {
+                crate::runtime::Role::Middleware
+            } else {
+                crate::runtime::Role::App
+            };
             let compiled = match &compiled[path] {
                 Ok(compiled) => compiled,
                 Err(err) => return Err(format!("{file}: [{table}.{}] {err}", app.name)),
             };
             runtime
-                .link(compiled, app)
+                .link_as(compiled, app, role)
                 .map(|loaded| Arc::new(App::new(runtime, loaded, app.clone())))
                 .map_err(|err| format!("{file}: [{table}.{}] {err}", app.name))
         };

@@ -75,15 +75,29 @@ pub struct ConnShared {
     /// The guard's reader, parked while a request was active, to wake when
     /// the last one finishes: the keep-alive timer starts then.
     parked: AtomicWaker,
+    /// Requests in flight on the whole server (shutdown reports them).
+    server_active: Arc<AtomicUsize>,
+    /// What the responses hyper is about to write need, in order.
+    pub cases: crate::header_case::CaseQueue,
 }
 
 impl ConnShared {
+    /// The shared state of a new connection of a server whose requests in
+    /// flight are counted in `server_active`.
+    pub fn new(server_active: Arc<AtomicUsize>) -> Self {
+        ConnShared {
+            server_active,
+            ..ConnShared::default()
+        }
+    }
+
     /// Called by the service for each request hyper hands it: the refusal to
     /// answer instead, if this request is the guard's placeholder, and a token
     /// that marks the request active until its response is finished.
     pub fn begin(self: &Arc<Self>) -> (Option<Rejection>, ActiveRequest) {
         let index = self.served.fetch_add(1, Ordering::Relaxed);
         self.active.fetch_add(1, Ordering::Relaxed);
+        self.server_active.fetch_add(1, Ordering::Relaxed);
         let rejection = match self.rejection.get() {
             Some((at, rejection)) if *at == index => Some(rejection.clone()),
             _ => None,
@@ -103,6 +117,7 @@ pub struct ActiveRequest(Arc<ConnShared>);
 
 impl Drop for ActiveRequest {
     fn drop(&mut self) {
+        self.0.server_active.fetch_sub(1, Ordering::Relaxed);
         if self.0.active.fetch_sub(1, Ordering::Relaxed) == 1 {
             self.0.parked.wake();
         }
@@ -149,16 +164,79 @@ enum Chunk {
     DataCr,
     DataLf,
     /// A trailer field line (after the last chunk) of `len` bytes so far;
-    /// `fields` lines done.
+    /// `fields` lines done; its name as far as read.
     Trailer {
         len: usize,
         fields: usize,
+        name: TrailerName,
     },
     /// After a trailer line's CR (`len` is that line's length: 0 ends the body).
     TrailerLf {
         len: usize,
         fields: usize,
     },
+}
+
+/// The name of a trailer field as its bytes arrive, kept only as long as
+/// the longest name that may not be a trailer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct TrailerName {
+    bytes: [u8; TrailerName::KEPT],
+    /// Name bytes read; may exceed `KEPT`.
+    len: usize,
+}
+
+impl TrailerName {
+    const KEPT: usize = 24;
+    const EMPTY: TrailerName = TrailerName {
+        bytes: [0; TrailerName::KEPT],
+        len: 0,
+    };
+
+    fn push(&mut self, b: u8) {
+        if let Some(slot) = self.bytes.get_mut(self.len) {
+            *slot = b.to_ascii_lowercase();
+        }
+        self.len += 1;
+    }
+
+    /// Whether the name is one that must never be a trailer: a field a
+    /// recipient needs before the content (framing, routing,
+    /// authentication, request modifiers, content format; RFC 9110 section
+    /// 6.5.1). Dropping it silently would leave it for a proxy that merges
+    /// trailers into the header section; gunicorn refuses them too.
+    fn forbidden(&self) -> bool {
+        const NAMES: &[&[u8]] = &[
+            b"content-length",
+            b"transfer-encoding",
+            b"trailer",
+            b"te",
+            b"host",
+            b"connection",
+            b"keep-alive",
+            b"upgrade",
+            b"content-type",
+            b"content-encoding",
+            b"content-range",
+            b"authorization",
+            b"proxy-authorization",
+            b"proxy-authenticate",
+            b"www-authenticate",
+            b"cookie",
+            b"set-cookie",
+            b"cache-control",
+            b"expect",
+            b"max-forwards",
+            b"pragma",
+            b"range",
+            b"if-match",
+            b"if-none-match",
+            b"if-modified-since",
+            b"if-unmodified-since",
+            b"if-range",
+        ];
+        self.len <= Self::KEPT && NAMES.contains(&&self.bytes[..self.len])
+    }
 }
 
 /// How a scan of body bytes ended.
@@ -228,6 +306,8 @@ pub struct Guard<S> {
     /// When a blocked write gives up; `None` while writes go through.
     send_deadline: Option<Instant>,
     send_timer: Option<Pin<Box<Sleep>>>,
+    /// Follows the output and restores header spellings.
+    writer: crate::header_case::HeadWriter,
 }
 
 impl<S> Guard<S> {
@@ -253,6 +333,7 @@ impl<S> Guard<S> {
             lingered: None,
             send_deadline: None,
             send_timer: None,
+            writer: crate::header_case::HeadWriter::default(),
         }
     }
 
@@ -502,15 +583,143 @@ impl<S: AsyncRead + Unpin> AsyncRead for Guard<S> {
     }
 }
 
+impl<S: AsyncWrite + Unpin> Guard<S> {
+    /// Writes the rewritten head bytes still waiting.
+    fn poll_pending(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while !self.writer.pending().is_empty() {
+            let written = Pin::new(&mut self.io).poll_write(cx, self.writer.pending());
+            match ready!(self.after_write(cx, written)) {
+                Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Ok(n) => self.writer.advance(n),
+                Err(err) => return Poll::Ready(Err(err)),
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Every write: a head is taken whole into the writer (which restores
+    /// the application's header spellings) and goes out together with the
+    /// body bytes after it, in one system call; body bytes go as they are.
+    fn write_out(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        ready!(self.poll_pending(cx))?;
+        if !self.writer.in_head() {
+            // No further than the body's end: a head after it must reach
+            // `absorb`.
+            let total: usize = bufs.iter().map(|b| b.len()).sum();
+            let room = self.writer.body_len(bufs.iter().map(|b| &b[..]));
+            let limited;
+            let bufs = if room >= total {
+                bufs
+            } else {
+                let mut left = room;
+                limited = bufs
+                    .iter()
+                    .map_while(|b| {
+                        (left > 0).then(|| {
+                            let take = left.min(b.len());
+                            left -= take;
+                            io::IoSlice::new(&b[..take])
+                        })
+                    })
+                    .collect::<Vec<_>>();
+                &limited[..]
+            };
+            let written = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+            if let Poll::Ready(Ok(n)) = written {
+                observe(&mut self.writer, bufs, n, &self.shared.cases);
+            }
+            return self.after_write(cx, written);
+        }
+        let mut taken = 0;
+        let mut rest_from = (bufs.len(), 0);
+        for (i, buf) in bufs.iter().enumerate() {
+            let n = self.writer.absorb(buf, &self.shared.cases);
+            taken += n;
+            if n < buf.len() || !self.writer.in_head() {
+                rest_from = if n < buf.len() { (i, n) } else { (i + 1, 0) };
+                break;
+            }
+        }
+        let pending_len = self.writer.pending().len();
+        if pending_len == 0 {
+            // Only an incomplete line so far: it waits in the writer.
+            return Poll::Ready(Ok(taken));
+        }
+        // The head, and as much of what follows as fits in a few slices.
+        let (first, offset) = rest_from;
+        let written = {
+            let mut slices = [io::IoSlice::new(&[]); 8];
+            slices[0] = io::IoSlice::new(self.writer.pending());
+            let mut count = 1;
+            if !self.writer.in_head() {
+                for (j, buf) in bufs.iter().enumerate().skip(first) {
+                    if count == slices.len() {
+                        break;
+                    }
+                    let part = if j == first { &buf[offset..] } else { &buf[..] };
+                    if !part.is_empty() {
+                        slices[count] = io::IoSlice::new(part);
+                        count += 1;
+                    }
+                }
+            }
+            Pin::new(&mut self.io).poll_write_vectored(cx, &slices[..count])
+        };
+        match self.after_write(cx, written) {
+            Poll::Ready(Ok(n)) if n > pending_len => {
+                self.writer.advance(pending_len);
+                let mut extra = n - pending_len;
+                let sent = extra;
+                for (j, buf) in bufs.iter().enumerate().skip(first) {
+                    if extra == 0 {
+                        break;
+                    }
+                    let part = if j == first { &buf[offset..] } else { &buf[..] };
+                    let take = extra.min(part.len());
+                    self.writer.observe(&part[..take], &self.shared.cases);
+                    extra -= take;
+                }
+                Poll::Ready(Ok(taken + sent))
+            }
+            Poll::Ready(Ok(n)) => {
+                self.writer.advance(n);
+                Poll::Ready(Ok(taken))
+            }
+            // The head is taken; what did not go out is written (and any
+            // error reported) at the next write or flush.
+            Poll::Ready(Err(_)) | Poll::Pending => Poll::Ready(Ok(taken)),
+        }
+    }
+}
+
+/// Tells `writer` about the first `n` bytes of `bufs`, which went out.
+fn observe(
+    writer: &mut crate::header_case::HeadWriter,
+    bufs: &[io::IoSlice<'_>],
+    mut n: usize,
+    cases: &crate::header_case::CaseQueue,
+) {
+    for buf in bufs {
+        if n == 0 {
+            break;
+        }
+        let take = n.min(buf.len());
+        writer.observe(&buf[..take], cases);
+        n -= take;
+    }
+}
+
 impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Guard<S> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let written = Pin::new(&mut this.io).poll_write(cx, buf);
-        this.after_write(cx, written)
+        self.get_mut().write_out(cx, &[io::IoSlice::new(buf)])
     }
 
     fn poll_write_vectored(
@@ -518,17 +727,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Guard<S> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let written = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
-        this.after_write(cx, written)
+        self.get_mut().write_out(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
         self.io.is_write_vectored()
     }
 
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        ready!(this.poll_pending(cx))?;
+        Pin::new(&mut this.io).poll_flush(cx)
     }
 
     /// Sends FIN, then lingers: reads and discards what the client still
@@ -539,6 +748,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Guard<S> {
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         if this.lingered.is_none() {
+            ready!(this.poll_pending(cx))?;
             if let Err(err) = ready!(Pin::new(&mut this.io).poll_shutdown(cx)) {
                 return Poll::Ready(Err(err));
             }
@@ -587,11 +797,17 @@ fn scan_head(
             head.buf.extend_from_slice(raw);
             raw.clear();
             check_sizes(head, limits, true)?;
+            if head.lines == 0 {
+                check_request_start(&head.buf)?;
+            }
             return Ok(None);
         };
         head.buf.extend_from_slice(&raw[..=newline]);
         raw.advance(newline + 1);
         check_sizes(head, limits, false)?;
+        if head.lines == 0 {
+            check_request_start(&head.buf)?;
+        }
         let line_end = head.buf.len() - 1;
         let Some(line_end) = line_end.checked_sub(1).filter(|&i| head.buf[i] == b'\r') else {
             return Err(bad("a line ends in a bare LF instead of CRLF"));
@@ -608,7 +824,9 @@ fn scan_head(
             }
             head.http11 = check_request_line(line)?;
         } else if line.is_empty() {
-            return finish_head(head).map(Some);
+            let next = finish_head(head)?;
+            escape_target(&mut head.buf);
+            return Ok(Some(next));
         } else {
             if head.lines > limits.max_header_count {
                 return Err((
@@ -682,6 +900,44 @@ fn check_sizes(head: &HeadScan, limits: &HttpLimits, partial: bool) -> Result<()
     Ok(())
 }
 
+/// The start of a request line, checked as its first bytes arrive: bytes
+/// that can never begin a request (a TLS handshake, binary noise) are
+/// refused at once, not after the header timeout, and the log says what
+/// they look like. `line` is the request line so far.
+fn check_request_start(line: &[u8]) -> Result<(), Refusal> {
+    const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n";
+    match line {
+        // A TLS record of type handshake (22), version 3.x: an https client.
+        [0x16] | [0x16, 0x03, ..] => {
+            return Err(bad(
+                "a TLS handshake on a plain-HTTP port: the client speaks https to an http:// address",
+            ));
+        }
+        _ if line.len() >= 3 && H2_PREFACE.starts_with(line) || line.starts_with(H2_PREFACE) => {
+            if line.len() >= H2_PREFACE.len() {
+                return Err((
+                    StatusCode::HTTP_VERSION_NOT_SUPPORTED,
+                    "the HTTP/2 connection preface (HTTP/2 with prior knowledge), which this port does not speak: it serves HTTP/1.1",
+                ));
+            }
+            return Ok(());
+        }
+        _ => {}
+    }
+    // The method: a token up to the first space.
+    for &b in line {
+        if b == b' ' || b == b'\r' {
+            break;
+        }
+        if !is_tchar(b) {
+            return Err(bad(
+                "bytes that cannot begin an HTTP request: the method is not a token (binary data, or a protocol other than HTTP/1)",
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// `method SP request-target SP HTTP-version`, exactly (RFC 9112 section 3).
 /// Returns whether the version is HTTP/1.1.
 fn check_request_line(line: &[u8]) -> Result<bool, Refusal> {
@@ -729,6 +985,42 @@ fn check_request_line(line: &[u8]) -> Result<bool, Refusal> {
         }
         _ => Err(bad("the request line has no valid HTTP version")),
     }
+}
+
+/// Bytes that RFC 3986 does not allow in a URI but that clients send
+/// unencoded and that mean only themselves: gunicorn, nginx and waitress
+/// accept them. hyper's URI parser refuses these four (it takes `{`, `|`,
+/// `\\` and the like as they are), so they go to it percent-encoded, which
+/// means the same once decoded (`PATH_INFO`); `REQUEST_URI` and
+/// `QUERY_STRING` show the encoded form.
+fn needs_escape(b: u8) -> bool {
+    matches!(b, b'"' | b'<' | b'>' | b'`')
+}
+
+/// Percent-encodes the [`needs_escape`] bytes of the request target in a
+/// checked head (whose first line is `METHOD SP target SP version`).
+fn escape_target(head: &mut Vec<u8>) {
+    let Some(start) = head.iter().position(|&b| b == b' ').map(|i| i + 1) else {
+        return;
+    };
+    let Some(len) = head[start..].iter().position(|&b| b == b' ') else {
+        return;
+    };
+    let target = &head[start..start + len];
+    if !target.iter().any(|&b| needs_escape(b)) {
+        return;
+    }
+    let mut escaped = Vec::with_capacity(head.len() + 16);
+    escaped.extend_from_slice(&head[..start]);
+    for &b in target {
+        if needs_escape(b) {
+            escaped.extend_from_slice(format!("%{b:02X}").as_bytes());
+        } else {
+            escaped.push(b);
+        }
+    }
+    escaped.extend_from_slice(&head[start + len..]);
+    *head = escaped;
 }
 
 /// What a header field means for the framing checks.
@@ -874,10 +1166,16 @@ fn scan_chunked(state: &mut Chunk, data: &[u8], limits: &HttpLimits) -> BodyScan
                     _ => return BodyScan::Broken(i, "a chunk size is not hexadecimal"),
                 },
             },
+            // RFC 9112 allows whitespace after the size only before an
+            // extension's `;` (gunicorn and waitress refuse `5 \r\n` too):
+            // parsers that disagree on chunk framing are how requests are
+            // smuggled.
             Chunk::SizeSpace { value } => match b {
                 b' ' | b'\t' => Chunk::SizeSpace { value },
                 b';' => Chunk::Extension { value, len: 0 },
-                b'\r' => Chunk::SizeLf { value },
+                b'\r' => {
+                    return BodyScan::Broken(i, "whitespace after a chunk size, with no extension");
+                }
                 _ => return BodyScan::Broken(i, "junk after a chunk size"),
             },
             Chunk::Extension { value, len } => match b {
@@ -892,7 +1190,11 @@ fn scan_chunked(state: &mut Chunk, data: &[u8], limits: &HttpLimits) -> BodyScan
                 _ => return BodyScan::Broken(i, "a control character in a chunk extension"),
             },
             Chunk::SizeLf { value } => match b {
-                b'\n' if value == 0 => Chunk::Trailer { len: 0, fields: 0 },
+                b'\n' if value == 0 => Chunk::Trailer {
+                    len: 0,
+                    fields: 0,
+                    name: TrailerName::EMPTY,
+                },
                 b'\n' => Chunk::Data(value),
                 _ => return BodyScan::Broken(i, "a chunk size line does not end in CRLF"),
             },
@@ -907,17 +1209,46 @@ fn scan_chunked(state: &mut Chunk, data: &[u8], limits: &HttpLimits) -> BodyScan
                 },
                 _ => return BodyScan::Broken(i, "chunk data does not end in CRLF"),
             },
-            Chunk::Trailer { len, fields } => match b {
-                b'\r' => Chunk::TrailerLf { len, fields },
-                _ if len >= limits.max_header_field => {
-                    return BodyScan::Broken(i, "a trailer field is too long");
+            Chunk::Trailer {
+                len,
+                fields,
+                mut name,
+            } => {
+                // Still in the name while every byte so far was part of it.
+                let in_name = name.len == len;
+                match b {
+                    b'\r' if in_name && len > 0 => {
+                        return BodyScan::Broken(i, "a trailer line has no colon");
+                    }
+                    b'\r' => Chunk::TrailerLf { len, fields },
+                    _ if len >= limits.max_header_field => {
+                        return BodyScan::Broken(i, "a trailer field is too long");
+                    }
+                    b':' if in_name && len == 0 => {
+                        return BodyScan::Broken(i, "a trailer field has an empty name");
+                    }
+                    b':' if in_name && name.forbidden() => {
+                        return BodyScan::Broken(
+                            i,
+                            "a trailer field that must not be a trailer (framing, routing, authentication or a request modifier)",
+                        );
+                    }
+                    _ if in_name && b != b':' && !is_tchar(b) => {
+                        return BodyScan::Broken(i, "a trailer field name is not a token");
+                    }
+                    b'\t' | b' '..=0x7e | 0x80.. => {
+                        if in_name && b != b':' {
+                            name.push(b);
+                        }
+                        Chunk::Trailer {
+                            len: len + 1,
+                            fields,
+                            name,
+                        }
+                    }
+                    _ => return BodyScan::Broken(i, "a control character in a trailer field"),
                 }
-                b'\t' | b' '..=0x7e | 0x80.. => Chunk::Trailer {
-                    len: len + 1,
-                    fields,
-                },
-                _ => return BodyScan::Broken(i, "a control character in a trailer field"),
-            },
+            }
             Chunk::TrailerLf { len, fields } => match b {
                 b'\n' if len == 0 => return BodyScan::End(i + 1),
                 b'\n' if fields + 1 > limits.max_header_count => {
@@ -926,6 +1257,7 @@ fn scan_chunked(state: &mut Chunk, data: &[u8], limits: &HttpLimits) -> BodyScan
                 b'\n' => Chunk::Trailer {
                     len: 0,
                     fields: fields + 1,
+                    name: TrailerName::EMPTY,
                 },
                 _ => return BodyScan::Broken(i, "a trailer line does not end in CRLF"),
             },
@@ -1098,6 +1430,61 @@ mod tests {
             many.extend_from_slice(format!("X-{i}: 1\r\n").as_bytes());
         }
         assert_eq!(status(&many), 431);
+    }
+
+    /// The guard lets a target through only if hyper will parse it:
+    /// exactly the bytes hyper's URI parser refuses are escaped.
+    #[test]
+    fn escaped_targets_are_exactly_what_hyper_refuses() {
+        for b in 0x21u8..0x7f {
+            let c = b as char;
+            let target = format!("/a{c}b?c{c}d");
+            let raw = target.parse::<hyper::Uri>();
+            assert_eq!(needs_escape(b), raw.is_err(), "{c:?}");
+            let mut head = format!("GET {target} HTTP/1.1\r\n").into_bytes();
+            escape_target(&mut head);
+            let line = String::from_utf8(head).unwrap();
+            let escaped = line.split(' ').nth(1).unwrap();
+            assert!(escaped.parse::<hyper::Uri>().is_ok(), "{escaped}");
+        }
+    }
+
+    #[test]
+    fn chunk_size_whitespace_and_forbidden_trailers_are_refused() {
+        let chunked = |body: &str| {
+            status(
+                format!("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n{body}")
+                    .as_bytes(),
+            )
+        };
+        assert_eq!(chunked("5 \r\nhello\r\n0\r\n\r\n"), 400);
+        assert_eq!(chunked("5\t\r\nhello\r\n0\r\n\r\n"), 400);
+        assert_eq!(chunked("5 ;a=b\r\nhello\r\n0\r\n\r\n"), 200);
+        assert_eq!(chunked("0\r\nX-Checksum: 1\r\n\r\n"), 200);
+        for name in [
+            "Content-Length",
+            "HOST",
+            "transfer-encoding",
+            "Authorization",
+            "Trailer",
+        ] {
+            assert_eq!(chunked(&format!("0\r\n{name}: 1\r\n\r\n")), 400, "{name}");
+        }
+        assert_eq!(chunked("0\r\nContent-Length-Extra: 1\r\n\r\n"), 200);
+        assert_eq!(chunked("0\r\nno colon\r\n\r\n"), 400);
+    }
+
+    #[test]
+    fn bytes_that_cannot_start_a_request_are_refused_as_they_arrive() {
+        // One byte of a TLS record is enough.
+        assert_eq!(status(b"\x16"), 400);
+        assert_eq!(status(b"\x16\x03\x01"), 400);
+        assert_eq!(status(b"\x80\x01"), 400);
+        assert_eq!(status(b"PRI * HTTP/2.0\r\n"), 505);
+        // Incomplete but possible: more bytes are awaited.
+        assert_eq!(status(b"GE"), 200);
+        assert_eq!(status(b"\r"), 200);
+        assert_eq!(status(b"PRI * HTTP/2"), 200);
     }
 
     #[test]

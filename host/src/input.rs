@@ -65,6 +65,7 @@ impl Input {
             InputFailure::TooLarge => InputError::TooLarge,
             InputFailure::TimedOut => InputError::TimedOut,
             InputFailure::Malformed => InputError::Malformed,
+            InputFailure::Incomplete => InputError::Disconnected,
         }
     }
 
@@ -95,6 +96,12 @@ impl Input {
                         Some(
                             std::io::ErrorKind::InvalidData | std::io::ErrorKind::InvalidInput,
                         ) => self.failed(InputFailure::Malformed),
+                        // The client's end of file before the declared end
+                        // of the body: it may still be reading, and is told.
+                        Some(std::io::ErrorKind::UnexpectedEof) => {
+                            self.failed(InputFailure::Incomplete)
+                        }
+                        _ if err.is_incomplete_message() => self.failed(InputFailure::Incomplete),
                         _ => {
                             self.body = None;
                             InputError::Disconnected

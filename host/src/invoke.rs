@@ -65,7 +65,7 @@ pub async fn handle(
     let app = layers[0].clone();
     let (parts, body) = req.into_parts();
     let environ = environ::build(&parts, &conn, script_name, &app.config.env);
-    let log = AccessLog::new(conn.remote.ip(), parts.method, parts.uri, parts.version);
+    let mut log = AccessLog::new(conn.remote.ip(), parts.method, parts.uri, parts.version);
     let tag = Arc::new(LogTag {
         app: app.config.name.clone(),
         request: NEXT_REQUEST.fetch_add(1, Ordering::Relaxed),
@@ -84,9 +84,14 @@ pub async fn handle(
         Err(refused) => return RequestError::Overloaded(refused).into_response(&tag, log),
     };
 
-    let layer = (layers.len() > 1).then(|| LayerRef {
-        layers: layers.clone(),
-        index: 0,
+    let layer = (layers.len() > 1).then(|| {
+        let user = crate::access_log::RemoteUser::default();
+        log.with_user(user.clone());
+        LayerRef {
+            layers: layers.clone(),
+            index: 0,
+            user,
+        }
     });
     let (request, head_rx, body_rx) =
         open_request(&app, Input::new(body, max_body), tag.clone(), layer);
@@ -102,6 +107,14 @@ pub async fn handle(
             *response.headers_mut() = head.headers;
             if let Some(reason) = head.reason {
                 response.extensions_mut().insert(reason);
+            }
+            if !head.spellings.is_empty() {
+                response
+                    .extensions_mut()
+                    .insert(crate::header_case::ResponseCase {
+                        spellings: head.spellings,
+                        no_body: false,
+                    });
             }
             response
                 .headers_mut()

@@ -13,7 +13,10 @@
 //! - [`server`]: accepting connections and serving them with hyper.
 //! - [`guard`]: strict request framing, head limits and client timeouts,
 //!   checked before hyper sees a byte.
+//! - [`header_case`]: response header names spelled as the application
+//!   wrote them.
 //! - [`limits`]: the limits clients must stay within.
+//! - [`listen`]: the listen address (`--listen`, `[server] listen`).
 //! - [`invoke`]: one request's life: instantiate, call, stream, close.
 //! - [`chain`]: middleware chains, each layer in its own instance.
 //! - [`admission`]: per-application concurrency cap and queue.
@@ -42,9 +45,11 @@ pub mod environ;
 pub mod error;
 pub mod gateway;
 pub mod guard;
+pub mod header_case;
 pub mod input;
 pub mod invoke;
 pub mod limits;
+pub mod listen;
 pub mod logging;
 pub mod python;
 pub mod request;

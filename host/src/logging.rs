@@ -25,7 +25,7 @@ pub fn init() -> LogGuard {
         tracing_appender::non_blocking(BufWriter::with_capacity(BATCH, std::io::stdout()));
     let (stderr, stderr_guard) =
         tracing_appender::non_blocking(BufWriter::with_capacity(BATCH, std::io::stderr()));
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::new(directives(std::env::var("RUST_LOG").ok().as_deref()));
     let access = tracing_subscriber::fmt::layer()
         .with_writer(stdout)
         .without_time()
@@ -45,5 +45,41 @@ pub fn init() -> LogGuard {
     LogGuard {
         _stdout: stdout_guard,
         _stderr: stderr_guard,
+    }
+}
+
+/// The filter for `RUST_LOG`: its directives on top of `info` for every
+/// target it does not name. (Alone, `RUST_LOG=wasm_gateway::access=off`
+/// would turn every other line off too, errors included.)
+fn directives(rust_log: Option<&str>) -> String {
+    let Some(rust_log) = rust_log.map(str::trim).filter(|v| !v.is_empty()) else {
+        return "info".to_owned();
+    };
+    // A bare level (`debug`) sets the default itself.
+    let has_default = rust_log.split(',').any(|d| {
+        ["trace", "debug", "info", "warn", "error", "off"]
+            .iter()
+            .any(|level| d.trim().eq_ignore_ascii_case(level))
+    });
+    if has_default {
+        rust_log.to_owned()
+    } else {
+        format!("info,{rust_log}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::directives;
+
+    #[test]
+    fn targets_not_named_stay_at_info() {
+        assert_eq!(directives(None), "info");
+        assert_eq!(directives(Some("")), "info");
+        assert_eq!(
+            directives(Some("wasm_gateway::access=off")),
+            "info,wasm_gateway::access=off"
+        );
+        assert_eq!(directives(Some("debug,hyper=warn")), "debug,hyper=warn");
     }
 }

@@ -294,8 +294,14 @@ impl ResponseSink {
         };
         // After a failed body read the client hears about its own fault; the
         // application's error is still handed back to be logged.
+        // The application's own error after a failed read is a consequence
+        // of the client's fault, not a failure of the application: kept out
+        // of the error log.
         let (answer, also) = match self.input_failure {
-            Some(failure) => (RequestError::Input(failure), Some(err)),
+            Some(failure) => {
+                tracing::debug!(error = %err, "the application's error after the request body failed");
+                (RequestError::Input(failure), None)
+            }
             None => (err, None),
         };
         match tx.send(Err(answer)) {

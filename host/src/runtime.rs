@@ -21,6 +21,23 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 /// The export every application must have.
 pub const APPLICATION_EXPORT: &str = "wasm-gateway:wsgi/application@0.1.0";
 
+/// The interface a middleware imports to call the layer behind it (any
+/// version: its name alone says what the component is).
+const NEXT_IMPORT: &str = "wasm-gateway:wsgi/next";
+
+/// The place a component is loaded for: an application ends a chain, a
+/// middleware sits in front of another layer and calls it through `next`.
+/// A component in the wrong place would fail every request (a middleware
+/// with no layer behind it) or never run the app behind it (an app in a
+/// middleware's place), so the role is checked at load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Answers requests itself (`[apps.NAME]`, `serve APP.wasm`).
+    App,
+    /// Wraps the layer behind it (`[middleware.NAME]`, `--middleware`).
+    Middleware,
+}
+
 /// How often the epoch advances. A running guest yields to the async runtime
 /// at every tick, so a guest that never returns cannot pin a worker thread
 /// for longer than this.
@@ -239,6 +256,12 @@ impl Runtime {
         self.link(&self.compile(path)?, config)
     }
 
+    /// Compiles the middleware at `path` and links it with what `config`
+    /// grants it.
+    pub fn load_middleware(&self, path: &Path, config: &AppConfig) -> Result<Loaded, LoadError> {
+        self.link_as(&self.compile(path)?, config, Role::Middleware)
+    }
+
     /// Compiles the component at `path` (the slow part of loading).
     pub fn compile(&self, path: &Path) -> Result<Compiled, LoadError> {
         let file = || path.to_path_buf();
@@ -298,6 +321,17 @@ impl Runtime {
     /// application: refuses it if it imports anything else (unless the
     /// grants let such imports trap).
     pub fn link(&self, compiled: &Compiled, config: &AppConfig) -> Result<Loaded, LoadError> {
+        self.link_as(compiled, config, Role::App)
+    }
+
+    /// [`Runtime::link`] for a component in `role`: refuses a middleware
+    /// loaded as an application and the other way round.
+    pub fn link_as(
+        &self,
+        compiled: &Compiled,
+        config: &AppConfig,
+        role: Role,
+    ) -> Result<Loaded, LoadError> {
         let Compiled {
             component,
             path,
@@ -311,6 +345,15 @@ impl Runtime {
             .any(|(name, _)| name == APPLICATION_EXPORT);
         if !exports_app {
             return Err(LoadError::MissingExport { file: file() });
+        }
+        let imports_next = component
+            .component_type()
+            .imports(&self.engine)
+            .any(|(name, _)| name.split('@').next() == Some(NEXT_IMPORT));
+        match (role, imports_next) {
+            (Role::App, true) => return Err(LoadError::MiddlewareAsApp { file: file() }),
+            (Role::Middleware, false) => return Err(LoadError::AppAsMiddleware { file: file() }),
+            _ => {}
         }
 
         if config.fuel.is_some() && !self.fuel {
@@ -605,6 +648,19 @@ pub enum LoadError {
     /// The component does not export the application interface.
     #[error("{} does not implement the wasm-gateway:wsgi/app world: it has no export `{APPLICATION_EXPORT}` (write the app with wasm-gateway-sdk's `app!` macro)", file.display())]
     MissingExport {
+        /// The file.
+        file: PathBuf,
+    },
+    /// A middleware (it imports `next`) where an application belongs.
+    #[error("{} is a middleware, not an application: it imports `{NEXT_IMPORT}` to call a layer behind it, and an application must answer requests itself (export `{APPLICATION_EXPORT}` without importing `{NEXT_IMPORT}`); stack it in front of an app instead: `[middleware.NAME] wasm = ...` and `middleware = [\"NAME\"]` in the app's table, or `--middleware` on the command line", file.display())]
+    MiddlewareAsApp {
+        /// The file.
+        file: PathBuf,
+    },
+    /// An application (it does not import `next`) where a middleware
+    /// belongs.
+    #[error("{} is an application, not a middleware: it exports `{APPLICATION_EXPORT}` but does not import `{NEXT_IMPORT}`, so it could never pass a request on and the app behind it would never run (write middleware with wasm-gateway-middleware's `middleware!` macro); serve it as an app instead: `[apps.NAME] wasm = ...`, or `serve APP.wasm`", file.display())]
+    AppAsMiddleware {
         /// The file.
         file: PathBuf,
     },

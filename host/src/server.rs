@@ -13,6 +13,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -46,6 +47,19 @@ pub struct Server {
     listener: TcpListener,
     gateway: Arc<Gateway>,
     config: ServerConfig,
+    in_flight: InFlight,
+}
+
+/// Counts the requests a server has in flight (accepted, response not yet
+/// finished); cheap to clone and read from anywhere.
+#[derive(Debug, Clone, Default)]
+pub struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    /// Requests in flight now.
+    pub fn get(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 impl Server {
@@ -60,7 +74,13 @@ impl Server {
             listener,
             gateway,
             config,
+            in_flight: InFlight::default(),
         })
+    }
+
+    /// The server's count of requests in flight.
+    pub fn in_flight(&self) -> InFlight {
+        self.in_flight.clone()
     }
 
     /// The address actually bound.
@@ -79,6 +99,9 @@ impl Server {
         http.timer(TokioTimer::new())
             .header_read_timeout(None)
             .max_buf_size(limits.max_head_size.max(MIN_HYPER_BUFFER) + 8192)
+            // Names go out as `Content-Type`; the guard puts back any other
+            // spelling the application used (see header_case).
+            .title_case_headers(true)
             .keep_alive(true);
         if limits.max_header_count > HYPER_DEFAULT_MAX_HEADERS {
             http.max_headers(limits.max_header_count);
@@ -111,35 +134,60 @@ impl Server {
             let _ = stream.set_nodelay(true);
             let conn_info = ConnInfo { local, remote };
             let gateway = self.gateway.clone();
-            let shared = Arc::new(ConnShared::default());
+            let shared = Arc::new(ConnShared::new(self.in_flight.0.clone()));
             let io = Guard::new(stream, limits.clone(), shared.clone(), remote);
-            let service = service_fn(move |req| {
+            let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                 let (refused, active) = shared.begin();
                 let gateway = gateway.clone();
+                let shared = shared.clone();
+                let no_body = req.method() == hyper::Method::HEAD;
                 async move {
                     let mut response = match refused {
                         Some(rejection) => crate::error::refusal_page(&rejection, remote),
                         None => gateway.serve(req, conn_info).await,
                     };
+                    let mut case = response
+                        .extensions_mut()
+                        .remove::<crate::header_case::ResponseCase>()
+                        .unwrap_or_default();
+                    case.no_body = no_body;
+                    shared.cases.push(case);
                     response.body_mut().hold(active);
                     Ok::<_, Infallible>(response)
                 }
             });
             let conn = graceful.watch(http.serve_connection(TokioIo::new(io), service));
             tokio::spawn(async move {
-                if let Err(err) = conn.await {
-                    tracing::debug!(%remote, %err, "connection ended with an error");
+                match conn.await {
+                    // The guard refuses what it knows to be malformed, with
+                    // a page and a log line; anything hyper still refuses
+                    // gets hyper's bare 400, so it is at least logged.
+                    Err(err) if err.is_parse() || err.is_parse_too_large() => {
+                        tracing::warn!(%remote, %err, "refused a request hyper could not parse");
+                    }
+                    Err(err) => tracing::debug!(%remote, %err, "connection ended with an error"),
+                    Ok(()) => {}
                 }
                 drop(permit);
             });
         }
 
         drop(self.listener);
-        if tokio::time::timeout(self.config.shutdown_grace, graceful.shutdown())
+        let grace = self.config.shutdown_grace;
+        tracing::info!(
+            in_flight = self.in_flight.get(),
+            "draining: no longer accepting connections; waiting up to {grace:?} for the requests in flight"
+        );
+        if tokio::time::timeout(grace, graceful.shutdown())
             .await
             .is_err()
         {
-            tracing::warn!("shutdown grace period over; closing remaining connections");
+            tracing::warn!(
+                in_flight = self.in_flight.get(),
+                "shutdown grace period over; closing remaining connections"
+            );
+        } else {
+            tracing::info!(in_flight = self.in_flight.get(), "drained");
         }
         Ok(())
     }

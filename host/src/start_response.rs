@@ -22,6 +22,9 @@ pub struct ResponseHead {
     pub reason: Option<ReasonPhrase>,
     /// The application's headers, in order.
     pub headers: HeaderMap,
+    /// The names the application spelled other than in Title-Case, in
+    /// order, so they go out as it wrote them ([`crate::header_case`]).
+    pub spellings: Vec<Box<[u8]>>,
 }
 
 /// The default largest response head an application may send (header
@@ -61,6 +64,7 @@ pub fn parse(
             "the headers take {size} bytes; the limit is {max_head}"
         )));
     }
+    let spellings = crate::header_case::ResponseCase::spellings(headers.iter().map(|h| &*h.name));
     let mut map = HeaderMap::with_capacity(headers.len());
     for Header { name, value } in headers {
         let header_name = HeaderName::from_bytes(name.as_bytes())
@@ -89,6 +93,7 @@ pub fn parse(
         status,
         reason,
         headers: map,
+        spellings,
     })
 }
 
@@ -106,14 +111,25 @@ impl ResponseHead {
         format!("{} {reason}", self.status.as_u16())
     }
 
-    /// The headers as a list, for a middleware (names in lower case; all
-    /// values of one name together, in the order given).
+    /// The headers as a list, for a middleware: names spelled as the
+    /// application wrote them; all values of one name together, in the
+    /// order given.
     pub fn header_list(&self) -> Vec<Header> {
+        let mut spellings = self.spellings.clone();
         self.headers
             .iter()
-            .map(|(name, value)| Header {
-                name: name.as_str().to_owned(),
-                value: value.as_bytes().to_vec(),
+            .map(|(name, value)| {
+                let spelled = spellings
+                    .iter()
+                    .position(|s| s.eq_ignore_ascii_case(name.as_str().as_bytes()))
+                    .map(|at| spellings.remove(at));
+                Header {
+                    name: match spelled {
+                        Some(s) => String::from_utf8_lossy(&s).into_owned(),
+                        None => title_case(name.as_str()),
+                    },
+                    value: value.as_bytes().to_vec(),
+                }
             })
             .collect()
     }
@@ -125,6 +141,19 @@ impl ResponseHead {
             .get(hyper::header::CONTENT_LENGTH)
             .and_then(|v| crate::guard::parse_decimal(v.as_bytes()))
     }
+}
+
+/// `content-type` as `Content-Type`: how hyper writes a name (and how most
+/// applications spell it).
+fn title_case(name: &str) -> String {
+    let mut upper = true;
+    name.chars()
+        .map(|c| {
+            let c = if upper { c.to_ascii_uppercase() } else { c };
+            upper = c == '-';
+            c
+        })
+        .collect()
 }
 
 /// A field value may hold visible ASCII, spaces, tabs and obs-text; nothing

@@ -92,7 +92,7 @@ fn serve_prints_the_bound_address_and_an_access_log_line() {
     assert_eq!(r.status, 200);
     let mut line = String::new();
     std::io::BufRead::read_line(&mut bin.stdout, &mut line).unwrap();
-    // 127.0.0.1 - - [21/Nov/2026 12:00:00] "GET /some/path?x=1 HTTP/1.1" 200 13
+    // 127.0.0.1 - - [21/Nov/2026:12:00:00 +0000] "GET /some/path?x=1 HTTP/1.1" 200 13
     let line = line.trim_end();
     assert!(line.starts_with("127.0.0.1 - - ["), "{line}");
     assert!(
@@ -100,7 +100,7 @@ fn serve_prints_the_bound_address_and_an_access_log_line() {
         "{line}"
     );
     let date = &line["127.0.0.1 - - [".len()..line.find(']').unwrap()];
-    assert_eq!(date.len(), "21/Nov/2026 12:00:00".len(), "{date}");
+    assert_eq!(date.len(), "21/Nov/2026:12:00:00 +0000".len(), "{date}");
     bin.stop();
 }
 
@@ -122,4 +122,345 @@ fn an_unusable_compile_cache_is_a_warning_not_a_failure() {
     assert_eq!(r.status, 200);
     let log = bin.stop();
     assert!(log.contains("cannot use the compile cache"), "{log}");
+}
+
+/// Runs `wasm-gateway ARGS...` to completion; returns (exit code, stdout,
+/// stderr).
+fn run(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = crate::support::binary().args(args).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A component in the wrong role fails at load, naming the file, what it
+/// is and where it belongs: before this, a middleware served as an app
+/// answered every request with 500, and an app stacked as a middleware
+/// silently answered in place of the real app.
+#[test]
+fn a_component_in_the_wrong_role_is_a_load_error() {
+    let dir = crate::support::temp_dir("roles");
+    let gateway = |name: &str, toml: String| {
+        let path = dir.join(name);
+        std::fs::write(&path, toml).unwrap();
+        path
+    };
+    let as_app = gateway(
+        "mw-as-app.toml",
+        format!(
+            "[apps.a]\nwasm = \"{}\"\nroutes = [\"/\"]\n",
+            wasm::REQUEST_ID
+        ),
+    );
+    let as_mw = gateway(
+        "app-as-mw.toml",
+        format!(
+            "[middleware.x]\nwasm = \"{}\"\n[apps.a]\nwasm = \"{}\"\nroutes = [\"/\"]\nmiddleware = [\"x\"]\n",
+            wasm::HELLO,
+            wasm::DISPATCH
+        ),
+    );
+    for command in ["check", "serve"] {
+        let (code, stdout, stderr) =
+            run(
+                &[command, as_app.to_str().unwrap(), "--listen", "127.0.0.1:0"]
+                    [..if command == "check" { 2 } else { 4 }],
+            );
+        assert_eq!(code, Some(2), "{command}: {stdout}{stderr}");
+        assert!(
+            stderr.contains(wasm::REQUEST_ID)
+                && stderr.contains("is a middleware, not an application")
+                && stderr.contains("wasm-gateway:wsgi/next")
+                && stderr.contains("[middleware.NAME]"),
+            "{command}: {stderr}"
+        );
+        let (code, stdout, stderr) =
+            run(
+                &[command, as_mw.to_str().unwrap(), "--listen", "127.0.0.1:0"]
+                    [..if command == "check" { 2 } else { 4 }],
+            );
+        assert_eq!(code, Some(2), "{command}: {stdout}{stderr}");
+        assert!(
+            stderr.contains(wasm::HELLO)
+                && stderr.contains("[middleware.x]")
+                && stderr.contains("is an application, not a middleware")
+                && stderr.contains("wasm-gateway:wsgi/application@0.1.0"),
+            "{command}: {stderr}"
+        );
+    }
+    let (code, _, stderr) = run(&[
+        "serve",
+        wasm::HELLO,
+        "--middleware",
+        wasm::DISPATCH,
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--middleware") && stderr.contains("is an application, not a middleware"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = run(&["check", wasm::REQUEST_ID]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("is a middleware, not an application"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_toml_file_that_is_not_a_gateway_file_says_so() {
+    let cargo = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+    let (code, stderr) = serve_error(std::path::Path::new(cargo));
+    assert_eq!(code, Some(2));
+    assert_one_line_error(
+        &stderr,
+        std::path::Path::new(cargo),
+        "is not a gateway file: it has none of the [server], [apps.NAME] or [middleware.NAME] tables",
+    );
+}
+
+/// `--listen` takes a host name (resolved at start) and a bare port, as
+/// `[server] listen` does.
+#[test]
+fn listen_takes_host_names_and_bare_ports() {
+    for listen in ["localhost:0", "0"] {
+        let mut child = crate::support::binary()
+            .args(["serve", wasm::HELLO, "--listen", listen])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+        let addr: std::net::SocketAddr = line
+            .trim()
+            .strip_prefix("http://")
+            .unwrap_or_else(|| panic!("{listen}: {line:?}"))
+            .parse()
+            .unwrap();
+        assert_eq!(addr.ip().to_string(), "127.0.0.1", "{listen}");
+        let r = request_to(
+            addr,
+            b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        );
+        assert_eq!(r.status, 200, "{listen}");
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let dir = crate::support::temp_dir("listen-file");
+    let path = dir.join("gateway.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[server]\nlisten = \"localhost:0\"\n[apps.hello]\nwasm = \"{}\"\nroutes = [\"/\"]\n",
+            wasm::HELLO
+        ),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = run(&["check", path.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let (code, _, stderr) = run(&["serve", wasm::HELLO, "--listen", "localhost"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("not a listen address") && stderr.contains("HOST:PORT"),
+        "{stderr}"
+    );
+}
+
+fn signal(child: &std::process::Child, name: &str) {
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// SIGHUP is logged and ignored (it used to kill the server); the first
+/// SIGTERM drains, saying how many requests are in flight; a second one
+/// ends the process at once instead of waiting for a 20-second request.
+#[test]
+fn sighup_is_ignored_and_a_second_stop_signal_ends_the_drain() {
+    use std::io::{BufRead, Read, Write};
+    let mut bin = Binary::serve(wasm::SLEEP, &[]);
+    signal(&bin.child, "HUP");
+    let r = request_to(
+        bin.addr,
+        b"GET /?ms=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(r.status, 200, "still serving after SIGHUP");
+    let mut slow = std::net::TcpStream::connect(bin.addr).unwrap();
+    slow.write_all(b"GET /?ms=20000 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    // The access line of the first request shows the server is up; give
+    // the slow request a moment to be accepted.
+    let mut access = String::new();
+    bin.stdout.read_line(&mut access).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    signal(&bin.child, "TERM");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(bin.child.try_wait().unwrap().is_none(), "still draining");
+    signal(&bin.child, "TERM");
+    let status = bin.child.wait().unwrap();
+    let elapsed = started.elapsed();
+    let mut stderr = String::new();
+    bin.child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(
+        elapsed < std::time::Duration::from_secs(10),
+        "the second signal ended the drain at once, not after the 20 s request ({elapsed:?}): {stderr}"
+    );
+    assert!(!status.success(), "a forced stop is not a clean exit");
+    assert!(stderr.contains("SIGHUP received and ignored"), "{stderr}");
+    assert!(
+        stderr.contains("draining") && stderr.contains("in_flight=1"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("stopping now, abandoning the requests in flight"),
+        "{stderr}"
+    );
+}
+
+/// A single SIGTERM waits for the request in flight, which completes.
+#[test]
+fn one_stop_signal_lets_the_request_in_flight_finish() {
+    use std::io::{BufRead, Write};
+    let mut bin = Binary::serve(wasm::SLEEP, &[]);
+    let mut slow = std::net::TcpStream::connect(bin.addr).unwrap();
+    slow.write_all(b"GET /?ms=1500 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    signal(&bin.child, "TERM");
+    let r = crate::support::read_response(&mut std::io::BufReader::new(slow)).unwrap();
+    assert_eq!((r.status, r.text().as_str()), (200, "slept /"));
+    let mut access = String::new();
+    bin.stdout.read_line(&mut access).unwrap();
+    assert!(access.contains("\" 200 "), "{access}");
+    let stderr = bin.stop();
+    assert!(stderr.contains("drained in_flight=0"), "{stderr}");
+}
+
+/// The access line is the Common Log Format of Apache and gunicorn, with
+/// the user a middleware authenticated.
+#[test]
+fn access_lines_have_the_clf_date_and_the_remote_user() {
+    use std::io::BufRead;
+    let dir = crate::support::temp_dir("access-user");
+    let path = dir.join("gateway.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[middleware.auth]\nwasm = \"{}\"\nenv = {{ USERS = \"alice:wonder\" }}\n[apps.hello]\nwasm = \"{}\"\nroutes = [\"/\"]\nmiddleware = [\"auth\"]\n",
+            wasm::BASIC_AUTH,
+            wasm::HELLO
+        ),
+    )
+    .unwrap();
+    let mut bin = Binary::serve(path.to_str().unwrap(), &[]);
+    let r = request_to(
+        bin.addr,
+        b"GET / HTTP/1.1\r\nHost: x\r\nAuthorization: Basic YWxpY2U6d29uZGVy\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(r.status, 200);
+    let r = request_to(
+        bin.addr,
+        b"GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(r.status, 401);
+    let mut lines = [String::new(), String::new()];
+    for line in &mut lines {
+        bin.stdout.read_line(line).unwrap();
+    }
+    // 127.0.0.1 - alice [29/Nov/2026:20:41:18 +0000] "GET / HTTP/1.1" 200 13
+    let line = lines[0].trim_end();
+    assert!(line.starts_with("127.0.0.1 - alice ["), "{line}");
+    assert!(line.ends_with("] \"GET / HTTP/1.1\" 200 13"), "{line}");
+    let date = &line[line.find('[').unwrap() + 1..line.find(']').unwrap()];
+    let bytes = date.as_bytes();
+    assert_eq!(date.len(), "29/Nov/2026:20:41:18 +0000".len(), "{date}");
+    assert_eq!(
+        (bytes[2], bytes[6], bytes[11]),
+        (b'/', b'/', b':'),
+        "{date}"
+    );
+    assert!(date.ends_with(" +0000"), "{date}");
+    assert!(lines[1].starts_with("127.0.0.1 - - ["), "{}", lines[1]);
+    bin.stop();
+}
+
+/// `--access-log off` silences access lines only: a trap is still logged.
+#[test]
+fn access_log_off_keeps_every_other_log_line() {
+    use std::io::Read;
+    let mut bin = Binary::serve(wasm::TRAP, &["--access-log", "off"]);
+    let r = request_to(
+        bin.addr,
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(r.status, 500);
+    let stderr = {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &bin.child.id().to_string()])
+            .status();
+        let mut stderr = String::new();
+        bin.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        let _ = bin.child.wait();
+        stderr
+    };
+    let mut stdout = String::new();
+    bin.stdout.read_to_string(&mut stdout).unwrap();
+    assert_eq!(stdout, "", "no access line");
+    assert!(stderr.contains("trapped"), "{stderr}");
+    // And RUST_LOG naming only the access target no longer hides errors.
+    let mut child = crate::support::binary()
+        .args(["serve", wasm::TRAP, "--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "wasm_gateway::access=off")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("http://")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        request_to(
+            addr,
+            b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .status,
+        500
+    );
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let _ = child.wait();
+    assert!(stderr.contains("trapped"), "{stderr}");
 }

@@ -433,6 +433,72 @@ fn cases() -> Vec<Case> {
             b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 209715200\r\n\r\n",
             413,
         ),
+        // --- what the first-hour review and gunicorn's corpus found -------------
+        ok(
+            "quotes in the request target (as gunicorn, nginx and waitress take it)",
+            &get_with("/with_\"quotes\"", ""),
+            &[("PATH_INFO", Some(b"/with_\"quotes\""))],
+        ),
+        ok(
+            "JSON in the query string",
+            &get_with("/q?x={\"a\":[1|2]}", ""),
+            &[("PATH_INFO", Some(b"/q")), ("QUERY_STRING", Some(b"x={%22a%22:[1|2]}"))],
+        ),
+        ok(
+            "angle brackets in the target (escaped for hyper, the same once decoded)",
+            &get_with("/<b>?t=<i>", ""),
+            &[("PATH_INFO", Some(b"/<b>")), ("QUERY_STRING", Some(b"t=%3Ci%3E"))],
+        ),
+        refused(
+            "a TLS ClientHello on the plain port",
+            b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\x9a\x0f",
+            400,
+        ),
+        refused(
+            "the HTTP/2 connection preface",
+            b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+            505,
+        ),
+        refused(
+            "a space after a chunk size",
+            b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\r\n\r\n",
+            400,
+        ),
+        refused(
+            "a space after the last chunk size",
+            b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0 \r\n\r\n",
+            400,
+        ),
+        refused(
+            "a tab after a chunk size",
+            b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\t\r\nhello\r\n0\r\n\r\n",
+            400,
+        ),
+        ok(
+            "whitespace before a chunk extension",
+            b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5 ;ext=1\r\nhello\r\n0\r\n\r\n",
+            &[],
+        ),
+        refused(
+            "Content-Length as a trailer",
+            b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\nContent-Length: 5\r\n\r\n",
+            400,
+        ),
+        refused(
+            "Host as a trailer",
+            b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\nhost: evil\r\n\r\n",
+            400,
+        ),
+        refused(
+            "Transfer-Encoding as a trailer",
+            b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\nX-Ok: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+            400,
+        ),
+        refused(
+            "Authorization as a trailer",
+            b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\nAuthorization: Basic eA==\r\n\r\n",
+            400,
+        ),
         // --- sizes ---------------------------------------------------------------
         refused(
             "a request line over 8190 bytes",

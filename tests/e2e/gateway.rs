@@ -189,7 +189,11 @@ fn static_files_over_the_socket() {
     let mut raw = String::new();
     conn.read_to_string(&mut raw).unwrap();
     assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
-    assert!(raw.contains("content-length: 10\r\n"), "{raw}");
+    assert!(raw.contains("Content-Length: 10\r\n"), "{raw}");
+    assert!(
+        raw.contains("\r\nETag: \""),
+        "the canonical spelling: {raw}"
+    );
     assert!(raw.ends_with("\r\n\r\n"), "{raw}");
 
     assert_eq!(server.get("/").text(), "<h1>home</h1>");

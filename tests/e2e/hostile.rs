@@ -370,3 +370,109 @@ fn an_app_at_its_concurrency_cap_queues_then_answers_503_with_retry_after() {
     // The slot is free again.
     assert_eq!(server.get("/after?ms=0").text(), "slept /after");
 }
+
+/// A TLS handshake or the HTTP/2 preface on the plain port is refused the
+/// moment it arrives (not after the 30 s header timeout), and the log says
+/// what it looks like.
+#[test]
+fn other_protocols_are_refused_at_once_and_named_in_the_log() {
+    let binary = Binary::serve(HELLO, &[]);
+    let started = std::time::Instant::now();
+    for hello in [
+        &b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"[..],
+        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+    ] {
+        let mut conn = TcpStream::connect(binary.addr).unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        conn.write_all(hello).unwrap();
+        let response = read_response(&mut BufReader::new(&mut conn)).unwrap();
+        assert!(matches!(response.status, 400 | 505), "{}", response.status);
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "answered as the bytes arrived, not at the header timeout"
+    );
+    let stderr = binary.stop();
+    assert!(
+        stderr.contains("a TLS handshake on a plain-HTTP port"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("HTTP/2 with prior knowledge"), "{stderr}");
+}
+
+/// `"` in a target used to be refused by hyper with a bare 400 and no log
+/// line; it is served now, and access-logged.
+#[test]
+fn a_quote_in_the_target_is_served_and_logged() {
+    let mut binary = Binary::serve(ENVIRON, &[]);
+    let r = crate::support::request_to(
+        binary.addr,
+        b"GET /with_\"quotes\" HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(r.status, 200);
+    assert!(
+        r.text().contains("PATH_INFO=/with_\"quotes\""),
+        "{}",
+        r.text()
+    );
+    let mut access = String::new();
+    binary.stdout.read_line(&mut access).unwrap();
+    assert!(
+        access.contains("\"GET /with_%22quotes%22 HTTP/1.1\" 200 "),
+        "{access}"
+    );
+    binary.stop();
+}
+
+/// A client that stops sending in the middle of its declared body (and
+/// half-closes) hears 400: its fault, not the application's 500.
+#[test]
+fn a_body_cut_short_by_the_client_gets_400() {
+    let binary = Binary::serve(ENVIRON, &[]);
+    let mut conn = TcpStream::connect(binary.addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    conn.write_all(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabcd")
+        .unwrap();
+    conn.shutdown(std::net::Shutdown::Write).unwrap();
+    let response = read_response(&mut BufReader::new(&mut conn)).unwrap();
+    assert_eq!(response.status, 400);
+    let stderr = binary.stop();
+    assert!(
+        stderr.contains("ended before it was complete: the client stopped sending"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("ERROR"), "not the app's fault: {stderr}");
+}
+
+/// Response header names go out as the application wrote them, as
+/// gunicorn, waitress and wsgiref send them; names the host adds are
+/// Title-Case. Also through a middleware, whose headers and challenge
+/// keep their spelling.
+#[test]
+fn header_names_keep_the_applications_spelling() {
+    let server = TestServer::start(RESPOND);
+    let mut conn = server.connect();
+    conn.write_all(
+        b"GET /?header=ETag:abc&header=x-lower:1&header=Content-Type:text/plain&header=X-XSS-Protection:0&body=hi HTTP/1.1\r\nHost: h\r\n\r\n\
+HEAD /?header=WWW-Authenticate:Basic&header=Content-Type:text/plain&body=hello HTTP/1.1\r\nHost: h\r\n\r\n\
+GET /?header=ETag:second&body=ok HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let raw = String::from_utf8(read_until_closed(&mut conn)).unwrap();
+    for line in [
+        "\r\nETag: abc\r\n",
+        "\r\nx-lower: 1\r\n",
+        "\r\nContent-Type: text/plain\r\n",
+        "\r\nX-XSS-Protection: 0\r\n",
+        "\r\nWWW-Authenticate: Basic\r\n",
+        "\r\nETag: second\r\n",
+        "\r\nContent-Length: 2\r\n",
+        "\r\nServer: wasm-gateway/",
+    ] {
+        assert!(raw.contains(line), "{line:?} in {raw}");
+    }
+    assert_eq!(raw.matches("HTTP/1.1 200 OK\r\n").count(), 3, "{raw}");
+    assert!(raw.ends_with("\r\n\r\nok"), "{raw}");
+}

@@ -334,11 +334,21 @@ fn the_one_app_flag_stacks_middleware_outermost_first() {
     assert_eq!(r.status, 500);
 }
 
-/// A middleware served as an app has no next layer: its call fails, 500.
+/// A middleware cannot be loaded as an app (it would have no next layer
+/// and fail every request); the error says where it belongs.
 #[test]
 fn a_middleware_alone_has_no_next_layer() {
-    let server = TestServer::start(wasm::REQUEST_ID);
-    assert_eq!(server.get("/").status, 500);
+    let err = match crate::support::runtime().link(
+        &crate::support::compiled(wasm::REQUEST_ID),
+        &wasm_gateway::AppConfig::new("rid"),
+    ) {
+        Ok(_) => panic!("a middleware loaded as an application"),
+        Err(err) => err.to_string(),
+    };
+    assert!(
+        err.contains("is a middleware, not an application") && err.contains("[middleware.NAME]"),
+        "{err}"
+    );
 }
 
 #[test]
