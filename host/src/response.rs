@@ -40,6 +40,9 @@ pub struct ResponseBody {
     declared: Option<(u64, Arc<LogTag>)>,
     /// Keeps the connection's request marked active until the body is done.
     active: Option<ActiveRequest>,
+    /// Set once an abort has been held back for one poll (see
+    /// [`ResponseBody::abort`]).
+    abort_held: bool,
 }
 
 impl ResponseBody {
@@ -51,6 +54,7 @@ impl ResponseBody {
             log,
             declared: None,
             active: None,
+            abort_held: false,
         }
     }
 
@@ -62,6 +66,7 @@ impl ResponseBody {
             log,
             declared: None,
             active: None,
+            abort_held: false,
         }
     }
 
@@ -117,6 +122,7 @@ impl ResponseBody {
             log,
             declared,
             active: None,
+            abort_held: false,
         }
     }
 
@@ -135,6 +141,23 @@ impl ResponseBody {
     /// connection does not count as idle while the response is going out.
     pub fn hold(&mut self, active: ActiveRequest) {
         self.active = Some(active);
+    }
+}
+
+impl ResponseBody {
+    /// Reports that the body failed, one poll late. hyper drops whatever it
+    /// still has buffered once a body fails, so a head and the chunks a
+    /// guest produced just before trapping or raising would never reach
+    /// the client if both were ready at once. Held back once (with a
+    /// wake-up), the failure comes after hyper has flushed them: the client
+    /// sees a truncated body, as it must, rather than nothing at all.
+    fn abort(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Aborted>>> {
+        if self.abort_held {
+            return Poll::Ready(Some(Err(Aborted)));
+        }
+        self.abort_held = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
     }
 }
 
@@ -164,7 +187,7 @@ impl Body for ResponseBody {
                         this.source = Source::Full(None);
                         Poll::Ready(None)
                     }
-                    None => Poll::Ready(Some(Err(Aborted))),
+                    None => this.abort(cx),
                 },
             },
             Source::File(chunks) => match ready!(chunks.poll_chunk(cx)) {
@@ -172,7 +195,7 @@ impl Body for ResponseBody {
                     this.log.bytes += data.len() as u64;
                     Poll::Ready(Some(Ok(Frame::data(data))))
                 }
-                Some(Err(Aborted)) => Poll::Ready(Some(Err(Aborted))),
+                Some(Err(Aborted)) => this.abort(cx),
                 None => {
                     this.source = Source::Full(None);
                     Poll::Ready(None)
