@@ -13,7 +13,7 @@ use crate::environ::{ConnInfo, host_of};
 use crate::error::error_page;
 use crate::response::ResponseBody;
 use crate::routing::{RouteTable, RouteTableBuilder};
-use crate::runtime::{App, Runtime};
+use crate::runtime::{App, Role, Runtime};
 use crate::static_files::StaticRoot;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
@@ -93,11 +93,10 @@ impl Gateway {
                     })
                     .collect()
             });
-        let load_app = |path: &std::path::Path, app: &crate::runtime::AppConfig, table: &str| {
-            let role = if table == "middleware" {
-                crate::runtime::Role::Middleware
-            } else {
-                crate::runtime::Role::App
+        let load_app = |path: &std::path::Path, app: &crate::runtime::AppConfig, role| {
+            let table = match role {
+                Role::App => "apps",
+                Role::Middleware => "middleware",
             };
             let compiled = match &compiled[path] {
                 Ok(compiled) => compiled,
@@ -111,7 +110,7 @@ impl Gateway {
         let results: Vec<Result<Loaded, String>> = std::thread::scope(|scope| {
             let apps = config.apps.iter().map(|spec| {
                 scope.spawn(move || match &spec.kind {
-                    AppKind::Wasm(path) => load_app(path, &spec.config, "apps")
+                    AppKind::Wasm(path) => load_app(path, &spec.config, Role::App)
                         .map(|app| Loaded::Target(Target::App(Arc::from([app])))),
                     AppKind::Static(dir) => StaticRoot::new(dir)
                         .map(|root| Loaded::Target(Target::Static(Arc::new(root))))
@@ -126,7 +125,7 @@ impl Gateway {
             });
             let middleware = config.middleware.iter().map(|spec| {
                 scope.spawn(move || {
-                    load_app(&spec.wasm, &spec.config, "middleware").map(Loaded::Middleware)
+                    load_app(&spec.wasm, &spec.config, Role::Middleware).map(Loaded::Middleware)
                 })
             });
             let jobs: Vec<_> = apps.chain(middleware).collect();

@@ -630,7 +630,12 @@ impl<S: AsyncWrite + Unpin> Guard<S> {
             };
             let written = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
             if let Poll::Ready(Ok(n)) = written {
-                observe(&mut self.writer, bufs, n, &self.shared.cases);
+                observe(
+                    &mut self.writer,
+                    bufs.iter().map(|b| &b[..]),
+                    n,
+                    &self.shared.cases,
+                );
             }
             return self.after_write(cx, written);
         }
@@ -651,20 +656,23 @@ impl<S: AsyncWrite + Unpin> Guard<S> {
         }
         // The head, and as much of what follows as fits in a few slices.
         let (first, offset) = rest_from;
+        let rest = || {
+            bufs.iter()
+                .enumerate()
+                .skip(first)
+                .map(move |(j, buf)| if j == first { &buf[offset..] } else { &buf[..] })
+        };
         let written = {
             let mut slices = [io::IoSlice::new(&[]); 8];
             slices[0] = io::IoSlice::new(self.writer.pending());
             let mut count = 1;
             if !self.writer.in_head() {
-                for (j, buf) in bufs.iter().enumerate().skip(first) {
-                    if count == slices.len() {
-                        break;
-                    }
-                    let part = if j == first { &buf[offset..] } else { &buf[..] };
-                    if !part.is_empty() {
-                        slices[count] = io::IoSlice::new(part);
-                        count += 1;
-                    }
+                for part in rest()
+                    .filter(|part| !part.is_empty())
+                    .take(slices.len() - 1)
+                {
+                    slices[count] = io::IoSlice::new(part);
+                    count += 1;
                 }
             }
             Pin::new(&mut self.io).poll_write_vectored(cx, &slices[..count])
@@ -672,18 +680,9 @@ impl<S: AsyncWrite + Unpin> Guard<S> {
         match self.after_write(cx, written) {
             Poll::Ready(Ok(n)) if n > pending_len => {
                 self.writer.advance(pending_len);
-                let mut extra = n - pending_len;
-                let sent = extra;
-                for (j, buf) in bufs.iter().enumerate().skip(first) {
-                    if extra == 0 {
-                        break;
-                    }
-                    let part = if j == first { &buf[offset..] } else { &buf[..] };
-                    let take = extra.min(part.len());
-                    self.writer.observe(&part[..take], &self.shared.cases);
-                    extra -= take;
-                }
-                Poll::Ready(Ok(taken + sent))
+                let extra = n - pending_len;
+                observe(&mut self.writer, rest(), extra, &self.shared.cases);
+                Poll::Ready(Ok(taken + extra))
             }
             Poll::Ready(Ok(n)) => {
                 self.writer.advance(n);
@@ -697,9 +696,9 @@ impl<S: AsyncWrite + Unpin> Guard<S> {
 }
 
 /// Tells `writer` about the first `n` bytes of `bufs`, which went out.
-fn observe(
+fn observe<'a>(
     writer: &mut crate::header_case::HeadWriter,
-    bufs: &[io::IoSlice<'_>],
+    bufs: impl IntoIterator<Item = &'a [u8]>,
     mut n: usize,
     cases: &crate::header_case::CaseQueue,
 ) {
@@ -1014,7 +1013,8 @@ fn escape_target(head: &mut Vec<u8>) {
     escaped.extend_from_slice(&head[..start]);
     for &b in target {
         if needs_escape(b) {
-            escaped.extend_from_slice(format!("%{b:02X}").as_bytes());
+            const HEX: &[u8; 16] = b"0123456789ABCDEF";
+            escaped.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
         } else {
             escaped.push(b);
         }

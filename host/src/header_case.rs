@@ -41,12 +41,12 @@ impl ResponseCase {
             .collect()
     }
 
-    /// Takes the next spelling of the header called `lower` (lower case).
-    fn take(&mut self, lower: &[u8]) -> Option<Box<[u8]>> {
+    /// Takes the next spelling of the header called `name` (in any case).
+    pub(crate) fn take(&mut self, name: &[u8]) -> Option<Box<[u8]>> {
         let at = self
             .spellings
             .iter()
-            .position(|s| s.eq_ignore_ascii_case(lower))?;
+            .position(|s| s.eq_ignore_ascii_case(name))?;
         Some(self.spellings.remove(at))
     }
 }
@@ -64,6 +64,19 @@ fn is_title_case(name: &[u8]) -> bool {
         upper = b == b'-';
         ok
     })
+}
+
+/// `content-type` as `Content-Type`: how hyper writes a name (and how most
+/// applications spell it).
+pub(crate) fn title_case(name: &str) -> String {
+    let mut upper = true;
+    name.chars()
+        .map(|c| {
+            let c = if upper { c.to_ascii_uppercase() } else { c };
+            upper = c == '-';
+            c
+        })
+        .collect()
 }
 
 /// The responses of one connection waiting to be written, in order.
@@ -116,8 +129,8 @@ impl Line {
 /// Where the outgoing byte stream is.
 #[derive(Debug)]
 enum State {
-    /// In a head (status line or fields).
-    Head(Box<Head>),
+    /// In a head (status line or fields): see [`HeadWriter::head`].
+    Head,
     /// In a body of this many bytes still to go.
     Length(u64),
     /// In a chunked body.
@@ -139,16 +152,14 @@ struct Head {
 }
 
 impl Head {
-    fn new() -> Box<Head> {
-        Box::new(Head {
-            line: Line::EMPTY,
-            lines: 0,
-            status: 0,
-            length: None,
-            chunked: false,
-            case: None,
-        })
-    }
+    const NEW: Head = Head {
+        line: Line::EMPTY,
+        lines: 0,
+        status: 0,
+        length: None,
+        chunked: false,
+        case: None,
+    };
 }
 
 /// A chunked body as hyper writes it: `SIZE CRLF data CRLF`, then `0 CRLF`,
@@ -169,6 +180,9 @@ enum Chunked {
 #[derive(Debug)]
 pub struct HeadWriter {
     state: State,
+    /// The head being read, while `state` is `Head` (kept here, not in the
+    /// state, so that a response costs no allocation).
+    head: Head,
     /// Rewritten head bytes not yet written to the socket.
     pending: Vec<u8>,
     /// Bytes of `pending` already written.
@@ -181,7 +195,8 @@ pub struct HeadWriter {
 impl Default for HeadWriter {
     fn default() -> Self {
         HeadWriter {
-            state: State::Head(Head::new()),
+            state: State::Head,
+            head: Head::NEW,
             pending: Vec::new(),
             written: 0,
             carry: Vec::new(),
@@ -207,7 +222,7 @@ impl HeadWriter {
     /// Whether the next bytes belong to a head (and so go through
     /// [`absorb`](Self::absorb)).
     pub fn in_head(&self) -> bool {
-        matches!(self.state, State::Head(_))
+        matches!(self.state, State::Head)
     }
 
     /// Takes head bytes from the front of `data` into the pending buffer,
@@ -216,12 +231,12 @@ impl HeadWriter {
     pub fn absorb(&mut self, data: &[u8], queue: &CaseQueue) -> usize {
         let mut taken = 0;
         while taken < data.len() {
-            let State::Head(_) = self.state else { break };
+            let State::Head = self.state else { break };
             let b = data[taken];
             taken += 1;
             self.carry.push(b);
             self.step(b, queue);
-            if b == b'\n' || !matches!(self.state, State::Head(_)) {
+            if b == b'\n' || !self.in_head() {
                 self.pending.extend_from_slice(&self.carry);
                 self.carry.clear();
             }
@@ -235,7 +250,7 @@ impl HeadWriter {
     /// [`absorb`](Self::absorb).
     pub fn body_len<'a>(&self, data: impl IntoIterator<Item = &'a [u8]>) -> usize {
         let mut chunk = match &self.state {
-            State::Head(_) => return 0,
+            State::Head => return 0,
             State::Through => return usize::MAX,
             State::Length(left) => {
                 let total: usize = data.into_iter().map(<[u8]>::len).sum();
@@ -279,7 +294,7 @@ impl HeadWriter {
                     *left -= take;
                     i += take as usize;
                     if *left == 0 {
-                        self.state = State::Head(Head::new());
+                        self.enter_head();
                     }
                 }
                 State::Chunked(Chunked::Data(left)) if *left > 0 => {
@@ -299,10 +314,17 @@ impl HeadWriter {
         }
     }
 
+    /// The next bytes start a new head.
+    fn enter_head(&mut self) {
+        self.state = State::Head;
+        self.head = Head::NEW;
+    }
+
     /// One byte of a head or of chunked framing.
     fn step(&mut self, b: u8, queue: &CaseQueue) {
         match &mut self.state {
-            State::Head(head) => {
+            State::Head => {
+                let head = &mut self.head;
                 if b != b'\n' {
                     head.line.push(b);
                     if b == b':' && head.lines > 0 && head.line.len <= KEPT {
@@ -319,8 +341,10 @@ impl HeadWriter {
                         head.case = queue.pop();
                     }
                 } else if text.is_empty() {
-                    let next = after_head(head);
-                    self.state = next;
+                    match after_head(head) {
+                        State::Head => self.enter_head(),
+                        next => self.state = next,
+                    }
                     return;
                 } else if let Some(value) = field_value(text, b"content-length") {
                     head.length = std::str::from_utf8(value).ok().and_then(|v| v.parse().ok());
@@ -336,7 +360,7 @@ impl HeadWriter {
             }
             State::Chunked(chunk) => match chunked_step(*chunk, b) {
                 Some(Some(next)) => *chunk = next,
-                Some(None) => self.state = State::Head(Head::new()),
+                Some(None) => self.enter_head(),
                 None => self.state = State::Through,
             },
             // Body bytes are counted in bulk by `observe`.
@@ -348,37 +372,31 @@ impl HeadWriter {
     /// puts back the application's spelling, or for a name the host wrote
     /// its usual spelling when that is not Title-Case (`ETag`).
     fn rewrite_name(&mut self) {
-        let State::Head(head) = &mut self.state else {
-            return;
-        };
+        let head = &mut self.head;
         let name_len = head.line.len - 1;
         let name = &head.line.bytes[..name_len];
         // The line's bytes are all in the carry while it is incomplete.
         if self.carry.len() != name_len + 1 {
             return;
         }
-        let lower = name.to_ascii_lowercase();
-        let spelling = head
-            .case
-            .as_mut()
-            .and_then(|case| case.take(&lower))
-            .or_else(|| usual_spelling(&lower).map(Box::from));
+        let from_case = head.case.as_mut().and_then(|case| case.take(name));
+        let spelling = from_case.as_deref().or_else(|| usual_spelling(name));
         if let Some(spelling) = spelling
             && spelling.len() == name_len
         {
-            self.carry[..name_len].copy_from_slice(&spelling);
+            self.carry[..name_len].copy_from_slice(spelling);
         }
     }
 }
 
 /// How a name the host writes itself is usually spelled, where that is
 /// not Title-Case.
-fn usual_spelling(lower: &[u8]) -> Option<&'static [u8]> {
-    match lower {
-        b"etag" => Some(b"ETag"),
-        b"www-authenticate" => Some(b"WWW-Authenticate"),
-        _ => None,
-    }
+fn usual_spelling(name: &[u8]) -> Option<&'static [u8]> {
+    const USUAL: &[&[u8]] = &[b"ETag", b"WWW-Authenticate"];
+    USUAL
+        .iter()
+        .find(|usual| usual.eq_ignore_ascii_case(name))
+        .copied()
 }
 
 /// One byte of chunked framing: the next position, `Some(None)` when the
@@ -424,18 +442,19 @@ fn field_value<'a>(line: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
     Some(value.trim_ascii())
 }
 
-/// What follows a complete head (RFC 9112 section 6.3).
+/// What follows a complete head (RFC 9112 section 6.3); `State::Head`
+/// means the next head.
 fn after_head(head: &Head) -> State {
     let no_body = head.case.as_ref().is_some_and(|c| c.no_body);
     match head.status {
         // Informational: the final head follows.
-        100..=199 if head.status != 101 => State::Head(Head::new()),
+        100..=199 if head.status != 101 => State::Head,
         101 => State::Through,
-        204 | 304 => State::Head(Head::new()),
-        _ if no_body => State::Head(Head::new()),
+        204 | 304 => State::Head,
+        _ if no_body => State::Head,
         _ if head.chunked => State::Chunked(Chunked::Size(0)),
         _ => match head.length {
-            Some(0) => State::Head(Head::new()),
+            Some(0) => State::Head,
             Some(n) => State::Length(n),
             None => State::Through,
         },
@@ -485,6 +504,8 @@ mod tests {
 
     #[test]
     fn title_case_is_what_hyper_writes() {
+        assert_eq!(title_case("x-request-id"), "X-Request-Id");
+        assert!(is_title_case(title_case("www-authenticate").as_bytes()));
         assert!(is_title_case(b"Content-Type"));
         assert!(is_title_case(b"X-Request-Id"));
         assert!(!is_title_case(b"ETag"));

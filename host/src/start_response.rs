@@ -115,21 +115,18 @@ impl ResponseHead {
     /// application wrote them; all values of one name together, in the
     /// order given.
     pub fn header_list(&self) -> Vec<Header> {
-        let mut spellings = self.spellings.clone();
+        let mut case = crate::header_case::ResponseCase {
+            spellings: self.spellings.clone(),
+            no_body: false,
+        };
         self.headers
             .iter()
-            .map(|(name, value)| {
-                let spelled = spellings
-                    .iter()
-                    .position(|s| s.eq_ignore_ascii_case(name.as_str().as_bytes()))
-                    .map(|at| spellings.remove(at));
-                Header {
-                    name: match spelled {
-                        Some(s) => String::from_utf8_lossy(&s).into_owned(),
-                        None => title_case(name.as_str()),
-                    },
-                    value: value.as_bytes().to_vec(),
-                }
+            .map(|(name, value)| Header {
+                name: match case.take(name.as_str().as_bytes()) {
+                    Some(s) => String::from_utf8_lossy(&s).into_owned(),
+                    None => crate::header_case::title_case(name.as_str()),
+                },
+                value: value.as_bytes().to_vec(),
             })
             .collect()
     }
@@ -141,19 +138,6 @@ impl ResponseHead {
             .get(hyper::header::CONTENT_LENGTH)
             .and_then(|v| crate::guard::parse_decimal(v.as_bytes()))
     }
-}
-
-/// `content-type` as `Content-Type`: how hyper writes a name (and how most
-/// applications spell it).
-fn title_case(name: &str) -> String {
-    let mut upper = true;
-    name.chars()
-        .map(|c| {
-            let c = if upper { c.to_ascii_uppercase() } else { c };
-            upper = c == '-';
-            c
-        })
-        .collect()
 }
 
 /// A field value may hold visible ASCII, spaces, tabs and obs-text; nothing

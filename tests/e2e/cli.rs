@@ -162,33 +162,38 @@ fn a_component_in_the_wrong_role_is_a_load_error() {
             wasm::DISPATCH
         ),
     );
-    for command in ["check", "serve"] {
-        let (code, stdout, stderr) =
-            run(
-                &[command, as_app.to_str().unwrap(), "--listen", "127.0.0.1:0"]
-                    [..if command == "check" { 2 } else { 4 }],
-            );
-        assert_eq!(code, Some(2), "{command}: {stdout}{stderr}");
-        assert!(
-            stderr.contains(wasm::REQUEST_ID)
-                && stderr.contains("is a middleware, not an application")
-                && stderr.contains("wasm-gateway:wsgi/next")
-                && stderr.contains("[middleware.NAME]"),
-            "{command}: {stderr}"
-        );
-        let (code, stdout, stderr) =
-            run(
-                &[command, as_mw.to_str().unwrap(), "--listen", "127.0.0.1:0"]
-                    [..if command == "check" { 2 } else { 4 }],
-            );
-        assert_eq!(code, Some(2), "{command}: {stdout}{stderr}");
-        assert!(
-            stderr.contains(wasm::HELLO)
-                && stderr.contains("[middleware.x]")
-                && stderr.contains("is an application, not a middleware")
-                && stderr.contains("wasm-gateway:wsgi/application@0.1.0"),
-            "{command}: {stderr}"
-        );
+    let cases = [
+        (
+            &as_app,
+            &[
+                wasm::REQUEST_ID,
+                "is a middleware, not an application",
+                "wasm-gateway:wsgi/next",
+                "[middleware.NAME]",
+            ],
+        ),
+        (
+            &as_mw,
+            &[
+                wasm::HELLO,
+                "[middleware.x]",
+                "is an application, not a middleware",
+                "wasm-gateway:wsgi/application@0.1.0",
+            ],
+        ),
+    ];
+    for (file, says) in cases {
+        let file = file.to_str().unwrap();
+        for args in [
+            &["check", file][..],
+            &["serve", file, "--listen", "127.0.0.1:0"],
+        ] {
+            let (code, stdout, stderr) = run(args);
+            assert_eq!(code, Some(2), "{args:?}: {stdout}{stderr}");
+            for what in says {
+                assert!(stderr.contains(what), "{args:?} says {what:?}: {stderr}");
+            }
+        }
     }
     let (code, _, stderr) = run(&[
         "serve",
@@ -228,29 +233,13 @@ fn a_toml_file_that_is_not_a_gateway_file_says_so() {
 #[test]
 fn listen_takes_host_names_and_bare_ports() {
     for listen in ["localhost:0", "0"] {
-        let mut child = crate::support::binary()
-            .args(["serve", wasm::HELLO, "--listen", listen])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
-        let addr: std::net::SocketAddr = line
-            .trim()
-            .strip_prefix("http://")
-            .unwrap_or_else(|| panic!("{listen}: {line:?}"))
-            .parse()
-            .unwrap();
-        assert_eq!(addr.ip().to_string(), "127.0.0.1", "{listen}");
+        let bin = Binary::spawn(&["serve", wasm::HELLO, "--listen", listen], &[]);
+        assert_eq!(bin.addr.ip().to_string(), "127.0.0.1", "{listen}");
         let r = request_to(
-            addr,
+            bin.addr,
             b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
         );
         assert_eq!(r.status, 200, "{listen}");
-        let _ = child.kill();
-        let _ = child.wait();
     }
     let dir = crate::support::temp_dir("listen-file");
     let path = dir.join("gateway.toml");
@@ -401,66 +390,19 @@ fn access_lines_have_the_clf_date_and_the_remote_user() {
 /// `--access-log off` silences access lines only: a trap is still logged.
 #[test]
 fn access_log_off_keeps_every_other_log_line() {
-    use std::io::Read;
-    let mut bin = Binary::serve(wasm::TRAP, &["--access-log", "off"]);
-    let r = request_to(
-        bin.addr,
-        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    );
-    assert_eq!(r.status, 500);
-    let stderr = {
-        let _ = std::process::Command::new("kill")
-            .args(["-TERM", &bin.child.id().to_string()])
-            .status();
-        let mut stderr = String::new();
-        bin.child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut stderr)
-            .unwrap();
-        let _ = bin.child.wait();
-        stderr
-    };
-    let mut stdout = String::new();
-    bin.stdout.read_to_string(&mut stdout).unwrap();
+    let get = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let bin = Binary::serve(wasm::TRAP, &["--access-log", "off"]);
+    assert_eq!(request_to(bin.addr, get).status, 500);
+    let (stdout, stderr) = bin.stop_with_output();
     assert_eq!(stdout, "", "no access line");
     assert!(stderr.contains("trapped"), "{stderr}");
     // And RUST_LOG naming only the access target no longer hides errors.
-    let mut child = crate::support::binary()
-        .args(["serve", wasm::TRAP, "--listen", "127.0.0.1:0"])
-        .env("RUST_LOG", "wasm_gateway::access=off")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("http://")
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert_eq!(
-        request_to(
-            addr,
-            b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-        )
-        .status,
-        500
+    let bin = Binary::spawn(
+        &["serve", wasm::TRAP, "--listen", "127.0.0.1:0"],
+        &[("RUST_LOG", "wasm_gateway::access=off")],
     );
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    let _ = child.wait();
+    assert_eq!(request_to(bin.addr, get).status, 500);
+    let (stdout, stderr) = bin.stop_with_output();
+    assert_eq!(stdout, "", "no access line");
     assert!(stderr.contains("trapped"), "{stderr}");
 }

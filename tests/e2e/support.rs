@@ -344,9 +344,17 @@ impl Binary {
     /// Starts `wasm-gateway serve WASM --listen 127.0.0.1:0 EXTRA...` and waits
     /// for the `http://HOST:PORT` line.
     pub fn serve(wasm: &str, extra: &[&str]) -> Binary {
+        let mut args = vec!["serve", wasm, "--listen", "127.0.0.1:0"];
+        args.extend_from_slice(extra);
+        Self::spawn(&args, &[])
+    }
+
+    /// Starts `wasm-gateway ARGS...` (a `serve` command) with the extra
+    /// environment `envs`, and waits for the `http://HOST:PORT` line.
+    pub fn spawn(args: &[&str], envs: &[(&str, &str)]) -> Binary {
         let mut child = crate::support::binary()
-            .args(["serve", wasm, "--listen", "127.0.0.1:0"])
-            .args(extra)
+            .args(args)
+            .envs(envs.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -369,7 +377,13 @@ impl Binary {
 
     /// Stops the server (SIGTERM, so it shuts down gracefully) and returns
     /// everything it wrote to stderr.
-    pub fn stop(mut self) -> String {
+    pub fn stop(self) -> String {
+        self.stop_with_output().1
+    }
+
+    /// [`Binary::stop`], also returning what it wrote to stdout after the
+    /// lines already read: (stdout, stderr).
+    pub fn stop_with_output(mut self) -> (String, String) {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
@@ -380,8 +394,10 @@ impl Binary {
             .unwrap()
             .read_to_string(&mut stderr)
             .unwrap();
+        let mut stdout = String::new();
+        self.stdout.read_to_string(&mut stdout).unwrap();
         let _ = self.child.wait();
-        stderr
+        (stdout, stderr)
     }
 
     /// Peak and current resident memory of the server, in KiB.
