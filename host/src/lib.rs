@@ -34,38 +34,25 @@
 //! - [`reuse`]: the opt-in pool of instances reused across requests.
 //! - [`logging`]: log output for the binary.
 
-mod bindings;
-
-pub mod access_log;
-pub mod admission;
-pub mod chain;
 pub mod cli;
 pub mod config;
-pub mod environ;
-pub mod error;
 pub mod gateway;
-pub mod guard;
-pub mod header_case;
-pub mod input;
-pub mod invoke;
-pub mod limits;
-pub mod listen;
-pub mod logging;
-pub mod python;
-pub mod request;
-pub mod response;
-pub mod reuse;
-pub mod routing;
+pub mod http;
 pub mod runtime;
-pub mod sandbox;
 pub mod server;
-pub mod start_response;
-pub mod static_files;
+pub mod wsgi;
 
 /// The `Server` header value (and `SERVER_SOFTWARE`).
 pub const SERVER_SOFTWARE: &str = concat!("wasm-gateway/", env!("CARGO_PKG_VERSION"));
 
+pub use cli::logging::init as init_logging;
+pub use cli::{Cli, main as run};
+pub use config::{GatewayConfig, load as load_config};
 pub use gateway::Gateway;
-pub use limits::HttpLimits;
-pub use runtime::{App, AppConfig, LoadError, Runtime, RuntimeConfig};
+pub use http::limits::HttpLimits;
+pub use http::routes::{RouteTable, RouteTableBuilder};
+pub use runtime::grants::Grants;
+pub use runtime::profile::Profile;
+pub use runtime::reuse::Reuse;
+pub use runtime::{App, AppConfig, CompileCache, Compiled, LoadError, Runtime, RuntimeConfig};
 pub use server::{Server, ServerConfig};

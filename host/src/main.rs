@@ -10,7 +10,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = wasm_gateway::cli::Cli::parse();
-    let _log = wasm_gateway::logging::init();
-    wasm_gateway::cli::main(cli)
+    let cli = wasm_gateway::Cli::parse();
+    let _log = wasm_gateway::init_logging();
+    wasm_gateway::run(cli)
 }

@@ -1,10 +1,10 @@
 //! The HTTP/1.1 server: accepts connections, serves each with hyper, and
 //! drains them on shutdown.
 
-use crate::environ::ConnInfo;
 use crate::gateway::Gateway;
-use crate::guard::{ConnShared, Guard};
-use crate::limits::HttpLimits;
+use crate::http::guard::{ConnShared, Guard};
+use crate::http::limits::HttpLimits;
+use crate::wsgi::environ::ConnInfo;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -143,12 +143,12 @@ impl Server {
                 let no_body = req.method() == hyper::Method::HEAD;
                 async move {
                     let mut response = match refused {
-                        Some(rejection) => crate::error::refusal_page(&rejection, remote),
+                        Some(rejection) => crate::wsgi::errors::refusal_page(&rejection, remote),
                         None => gateway.serve(req, conn_info).await,
                     };
                     let mut case = response
                         .extensions_mut()
-                        .remove::<crate::header_case::ResponseCase>()
+                        .remove::<crate::http::header_case::ResponseCase>()
                         .unwrap_or_default();
                     case.no_body = no_body;
                     shared.cases.push(case);

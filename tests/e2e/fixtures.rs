@@ -5,7 +5,7 @@ use crate::support::{Binary, TestServer, read_response, request_to, temp_dir};
 use std::io::{BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
-use wasm_gateway::sandbox::Grants;
+use wasm_gateway::Grants;
 use wasm_gateway_test_artifacts as wasm;
 use wasm_gateway_test_artifacts::{RESPOND, SLEEP};
 

@@ -5,7 +5,7 @@
 use crate::support::{Binary, TestServer, runtime, serve_toml as serve, temp_dir};
 use std::io::{Read, Write};
 use std::time::Duration;
-use wasm_gateway::{Gateway, ServerConfig, config};
+use wasm_gateway::{Gateway, ServerConfig};
 use wasm_gateway_test_artifacts::{DISPATCH, ENVIRON, HELLO};
 
 fn get(server: &TestServer, host: &str, target: &str) -> (u16, String) {
@@ -126,7 +126,7 @@ fn unmatched_requests_get_404() {
         format!("[apps.hello]\nwasm = \"{HELLO}\"\nroutes = [\"/only\"]\n"),
     )
     .unwrap();
-    let config = config::load(&path).unwrap();
+    let config = wasm_gateway::load_config(&path).unwrap();
     let gateway = Gateway::load(&config, runtime()).unwrap();
     let server = TestServer::serve_gateway(gateway, ServerConfig::default());
     assert_eq!(get(&server, "h", "/").0, 404);
@@ -318,7 +318,8 @@ fn check_prints_the_route_table() {
 #[test]
 fn the_example_gateway_file_is_valid() {
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/gateway.toml");
-    let config = config::load(std::path::Path::new(example)).unwrap_or_else(|e| panic!("{e}"));
+    let config =
+        wasm_gateway::load_config(std::path::Path::new(example)).unwrap_or_else(|e| panic!("{e}"));
     let names: Vec<&str> = config.apps.iter().map(|a| &*a.config.name).collect();
     for example in [
         "hello",
@@ -358,7 +359,7 @@ fn serve_accepts_a_gateway_file() {
 /// the others however many requests it gets.
 #[test]
 fn a_flooded_app_cannot_starve_another() {
-    use wasm_gateway::runtime::{Runtime, RuntimeConfig};
+    use wasm_gateway::{Runtime, RuntimeConfig};
     use wasm_gateway_test_artifacts::SLEEP;
     let dir = temp_dir("fair");
     let path = dir.join("gateway.toml");
@@ -374,7 +375,7 @@ fn a_flooded_app_cannot_starve_another() {
         ..RuntimeConfig::default()
     })
     .unwrap();
-    let config = config::load(&path).unwrap();
+    let config = wasm_gateway::load_config(&path).unwrap();
     let gateway = Gateway::load(&config, &runtime).unwrap();
     let server = TestServer::serve_gateway(gateway, ServerConfig::default());
 

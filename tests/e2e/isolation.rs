@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use wasm_gateway::reuse::Reuse;
+use wasm_gateway::Reuse;
 use wasm_gateway::{App, AppConfig, Gateway, Runtime, RuntimeConfig, ServerConfig};
 use wasm_gateway_test_artifacts as wasm;
 
@@ -393,7 +393,7 @@ fn idle_reused_instances_never_starve_other_apps() {
         ),
     )
     .unwrap();
-    let config = wasm_gateway::config::load(&path).unwrap();
+    let config = wasm_gateway::load_config(&path).unwrap();
     let gateway = Gateway::load(&config, &runtime).unwrap();
     let server = TestServer::serve_gateway(gateway, ServerConfig::default());
     // Four at once: four instances, all kept idle afterwards.

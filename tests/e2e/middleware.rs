@@ -357,7 +357,7 @@ fn chain_configuration_errors_name_the_fix() {
     let path = dir.join("gateway.toml");
     let check = |toml: &str| {
         std::fs::write(&path, toml).unwrap();
-        wasm_gateway::config::load(&path)
+        wasm_gateway::load_config(&path)
             .map(|_| ())
             .unwrap_err()
             .to_string()

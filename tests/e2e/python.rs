@@ -15,7 +15,7 @@ use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock};
-use wasm_gateway::reuse::Reuse;
+use wasm_gateway::Reuse;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -583,7 +583,7 @@ fn python_build_errors_say_what_to_do() {
 /// The second load of a component comes from the compile cache.
 #[test]
 fn the_second_start_loads_from_the_compile_cache() {
-    use wasm_gateway::runtime::CompileCache;
+    use wasm_gateway::CompileCache;
     use wasm_gateway::{Runtime, RuntimeConfig};
     let wasm = python_app("bare");
     // Under target/, emptied first: the cache's worker keeps writing after
@@ -603,7 +603,7 @@ fn the_second_start_loads_from_the_compile_cache() {
         .compile(Path::new(&wasm))
         .unwrap();
     assert!(!first.from_cache());
-    assert_eq!(first.profile(), wasm_gateway::python::Profile::Python);
+    assert_eq!(first.profile(), wasm_gateway::Profile::Python);
     let second = Runtime::new(&config)
         .unwrap()
         .compile(Path::new(&wasm))

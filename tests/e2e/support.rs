@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
-use wasm_gateway::runtime::Compiled;
+use wasm_gateway::Compiled;
 use wasm_gateway::{
     App, AppConfig, Gateway, HttpLimits, Runtime, RuntimeConfig, Server, ServerConfig,
 };
@@ -37,7 +37,7 @@ pub fn temp_dir(name: &str) -> std::path::PathBuf {
 pub fn serve_toml(dir: &Path, toml: &str) -> TestServer {
     let path = dir.join("gateway.toml");
     std::fs::write(&path, toml).unwrap();
-    let config = wasm_gateway::config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let config = wasm_gateway::load_config(&path).unwrap_or_else(|e| panic!("{e}"));
     let gateway = Gateway::load(&config, runtime()).unwrap_or_else(|e| panic!("{e}"));
     TestServer::serve_gateway(gateway, ServerConfig::default())
 }
@@ -48,9 +48,9 @@ pub fn runtime() -> &'static Runtime {
     RUNTIME.get_or_init(|| {
         // Cached across test runs: the Python components take seconds each
         // to compile.
-        let compile_cache = Some(wasm_gateway::runtime::CompileCache {
+        let compile_cache = Some(wasm_gateway::CompileCache {
             directory: Path::new(env!("CARGO_TARGET_TMPDIR")).join("compile-cache"),
-            max_size: wasm_gateway::runtime::CompileCache::DEFAULT_MAX_SIZE,
+            max_size: wasm_gateway::CompileCache::DEFAULT_MAX_SIZE,
         });
         Runtime::new(&RuntimeConfig {
             compile_cache,

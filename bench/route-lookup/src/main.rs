@@ -29,7 +29,7 @@
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
-use wasm_gateway::routing::{RouteTable, RouteTableBuilder};
+use wasm_gateway::{RouteTable, RouteTableBuilder};
 
 /// Distinct requests in a mix; lookups cycle through them.
 const MIX: usize = 4096;

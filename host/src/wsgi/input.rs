@@ -4,8 +4,8 @@
 //! streams through in pieces and an application that never reads never makes
 //! the client send (hyper answers `Expect: 100-continue` on the first poll).
 
-use crate::bindings::InputError;
-use crate::error::InputFailure;
+use crate::wsgi::bindings::InputError;
+use crate::wsgi::errors::InputFailure;
 use bytes::{Buf, Bytes};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;

@@ -24,7 +24,7 @@ mod generated {
         },
         exports: { default: async },
         with: {
-            "wasm-gateway:wsgi/next.body": crate::chain::NextBody,
+            "wasm-gateway:wsgi/next.body": crate::runtime::chain::NextBody,
         },
     });
 }

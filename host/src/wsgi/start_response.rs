@@ -6,7 +6,7 @@
 //! a token) or that belongs to the server (hop-by-hop headers) is refused here,
 //! so the rest of the host can trust a [`ResponseHead`].
 
-use crate::bindings::{Header, StartResponseError};
+use crate::wsgi::bindings::{Header, StartResponseError};
 use hyper::StatusCode;
 use hyper::ext::ReasonPhrase;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
@@ -23,7 +23,7 @@ pub struct ResponseHead {
     /// The application's headers, in order.
     pub headers: HeaderMap,
     /// The names the application spelled other than in Title-Case, in
-    /// order, so they go out as it wrote them ([`crate::header_case`]).
+    /// order, so they go out as it wrote them ([`crate::http::header_case`]).
     pub spellings: Vec<Box<[u8]>>,
 }
 
@@ -64,7 +64,8 @@ pub fn parse(
             "the headers take {size} bytes; the limit is {max_head}"
         )));
     }
-    let spellings = crate::header_case::ResponseCase::spellings(headers.iter().map(|h| &*h.name));
+    let spellings =
+        crate::http::header_case::ResponseCase::spellings(headers.iter().map(|h| &*h.name));
     let mut map = HeaderMap::with_capacity(headers.len());
     for Header { name, value } in headers {
         let header_name = HeaderName::from_bytes(name.as_bytes())
@@ -78,7 +79,8 @@ pub fn parse(
             ))
         })?;
         if header_name == hyper::header::CONTENT_LENGTH
-            && (map.contains_key(&header_name) || crate::guard::parse_decimal(&value).is_none())
+            && (map.contains_key(&header_name)
+                || crate::http::guard::parse_decimal(&value).is_none())
         {
             // hyper sends the header as given but frames the body by its
             // real size; a bad value would desynchronise the connection.
@@ -115,7 +117,7 @@ impl ResponseHead {
     /// application wrote them; all values of one name together, in the
     /// order given.
     pub fn header_list(&self) -> Vec<Header> {
-        let mut case = crate::header_case::ResponseCase {
+        let mut case = crate::http::header_case::ResponseCase {
             spellings: self.spellings.clone(),
             no_body: false,
         };
@@ -124,7 +126,7 @@ impl ResponseHead {
             .map(|(name, value)| Header {
                 name: match case.take(name.as_str().as_bytes()) {
                     Some(s) => String::from_utf8_lossy(&s).into_owned(),
-                    None => crate::header_case::title_case(name.as_str()),
+                    None => crate::http::header_case::title_case(name.as_str()),
                 },
                 value: value.as_bytes().to_vec(),
             })
@@ -136,7 +138,7 @@ impl ResponseHead {
     pub fn content_length(&self) -> Option<u64> {
         self.headers
             .get(hyper::header::CONTENT_LENGTH)
-            .and_then(|v| crate::guard::parse_decimal(v.as_bytes()))
+            .and_then(|v| crate::http::guard::parse_decimal(v.as_bytes()))
     }
 }
 

@@ -58,9 +58,9 @@
 //! `httpdate` (already in the tree through hyper) for HTTP dates and
 //! `mime_guess` (the table those crates use) for content types.
 
-use crate::access_log::AccessLog;
-use crate::error::text_page;
-use crate::response::{Aborted, ResponseBody};
+use crate::http::access_log::AccessLog;
+use crate::http::body::{Aborted, ResponseBody};
+use crate::wsgi::errors::text_page;
 use bytes::Bytes;
 use hyper::header::{
     ACCEPT_RANGES, ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG,

@@ -8,17 +8,17 @@
 //! task of its own. A deadline ends the guest at once; a client that leaves
 //! makes the guest's next write fail, and gives it a short grace to close.
 
-use crate::access_log::AccessLog;
-use crate::admission::Slot;
-use crate::bindings::AppBindings;
-use crate::chain::{self, LayerRef, Layers};
-use crate::environ::{self, ConnInfo};
-use crate::error::{InputFailure, RequestError};
-use crate::input::Input;
-use crate::request::{HeadResult, LogTag, PerRequest, RequestState, ResponseSink};
-use crate::response::ResponseBody;
-use crate::reuse::Idle;
+use crate::http::access_log::AccessLog;
+use crate::http::body::ResponseBody;
 use crate::runtime::App;
+use crate::runtime::admission::Slot;
+use crate::runtime::chain::{self, LayerRef, Layers};
+use crate::runtime::reuse::Idle;
+use crate::runtime::store::{HeadResult, LogTag, PerRequest, RequestState, ResponseSink};
+use crate::wsgi::bindings::AppBindings;
+use crate::wsgi::environ::{self, ConnInfo};
+use crate::wsgi::errors::{InputFailure, RequestError};
+use crate::wsgi::input::Input;
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, SERVER};
 use hyper::{Request, Response};
@@ -85,7 +85,7 @@ pub async fn handle(
     };
 
     let layer = (layers.len() > 1).then(|| {
-        let user = crate::access_log::RemoteUser::default();
+        let user = crate::http::access_log::RemoteUser::default();
         log.with_user(user.clone());
         LayerRef {
             layers: layers.clone(),
@@ -111,7 +111,7 @@ pub async fn handle(
             if !head.spellings.is_empty() {
                 response
                     .extensions_mut()
-                    .insert(crate::header_case::ResponseCase {
+                    .insert(crate::http::header_case::ResponseCase {
                         spellings: head.spellings,
                         no_body: false,
                     });
@@ -140,7 +140,7 @@ pub(crate) fn open_request(
 ) -> (
     PerRequest,
     oneshot::Receiver<HeadResult>,
-    mpsc::Receiver<crate::request::Chunk>,
+    mpsc::Receiver<crate::runtime::store::Chunk>,
 ) {
     let (head_tx, head_rx) = oneshot::channel();
     let (body_tx, body_rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
@@ -164,7 +164,7 @@ pub(crate) fn open_request(
 pub(crate) async fn launch(
     app: Arc<App>,
     request: PerRequest,
-    environ: crate::bindings::Environ,
+    environ: crate::wsgi::bindings::Environ,
     slot: Slot,
     mut head_rx: oneshot::Receiver<HeadResult>,
 ) -> Result<HeadResult, oneshot::error::RecvError> {
@@ -214,7 +214,12 @@ fn new_store(app: &App, request: PerRequest) -> Store<RequestState> {
 /// from its pool; it goes back there only if the request ended cleanly.
 /// `_slot` is the application's concurrency slot, held until the guest is
 /// done.
-async fn run(app: Arc<App>, request: PerRequest, environ: crate::bindings::Environ, _slot: Slot) {
+async fn run(
+    app: Arc<App>,
+    request: PerRequest,
+    environ: crate::wsgi::bindings::Environ,
+    _slot: Slot,
+) {
     let tag = request.tag.clone();
     let (mut store, mut instance, served, born) =
         match app.reuse.as_ref().and_then(|pool| pool.take()) {
@@ -318,7 +323,7 @@ async fn drive(
     app: &App,
     store: &mut Store<RequestState>,
     instance: &mut Option<AppBindings>,
-    environ: &crate::bindings::Environ,
+    environ: &crate::wsgi::bindings::Environ,
 ) -> Result<(), RequestError> {
     // Clock reads only when someone is listening.
     let timing = tracing::enabled!(target: TIMING_TARGET, tracing::Level::TRACE);

@@ -1,7 +1,7 @@
 //! The limits a client must stay within, and their defaults.
 //!
 //! `docs/limits.md` lists them with gunicorn's and waitress's equivalents.
-//! The head limits and the timeouts are enforced by [`crate::guard`] before
+//! The head limits and the timeouts are enforced by [`crate::http::guard`] before
 //! hyper sees a byte. The body size limit is per application
 //! ([`crate::runtime::AppConfig::max_body`]).
 

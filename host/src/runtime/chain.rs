@@ -8,12 +8,12 @@
 //! instead of the client. Body chunks pass one at a time through a bounded
 //! channel, so a chain streams with bounded memory.
 
-use crate::bindings::{AppError, Environ, NextBodyHost, NextHost, NextResponse};
-use crate::error::RequestError;
-use crate::input::Input;
-use crate::invoke;
-use crate::request::{Chunk, LogTag, RequestState};
 use crate::runtime::App;
+use crate::runtime::invoke;
+use crate::runtime::store::{Chunk, LogTag, RequestState};
+use crate::wsgi::bindings::{AppError, Environ, NextBodyHost, NextHost, NextResponse};
+use crate::wsgi::errors::RequestError;
+use crate::wsgi::input::Input;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use wasmtime::component::Resource;
@@ -29,7 +29,7 @@ pub struct LayerRef {
     /// This layer's index.
     pub index: usize,
     /// The `REMOTE_USER` a layer handed on, for the access line.
-    pub user: crate::access_log::RemoteUser,
+    pub user: crate::http::access_log::RemoteUser,
 }
 
 impl LayerRef {

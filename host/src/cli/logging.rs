@@ -31,12 +31,12 @@ pub fn init() -> LogGuard {
         .without_time()
         .with_level(false)
         .with_target(false)
-        .with_filter(filter_fn(|m| m.target() == crate::access_log::TARGET));
+        .with_filter(filter_fn(|m| m.target() == crate::http::access_log::TARGET));
     // Colours only for a terminal: logs piped to files or collectors stay plain.
     let rest = tracing_subscriber::fmt::layer()
         .with_writer(stderr)
         .with_ansi(std::io::stderr().is_terminal())
-        .with_filter(filter_fn(|m| m.target() != crate::access_log::TARGET));
+        .with_filter(filter_fn(|m| m.target() != crate::http::access_log::TARGET));
     tracing_subscriber::registry()
         .with(filter)
         .with(access)

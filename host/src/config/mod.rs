@@ -6,11 +6,13 @@
 //! stops start-up with one line naming the file, the line and the problem:
 //! a typo in a limit must not silently leave the default in force.
 
-use crate::limits::HttpLimits;
-use crate::listen::ListenAddr;
-use crate::reuse::Reuse;
+pub mod listen;
+
+use crate::config::listen::ListenAddr;
+use crate::http::limits::HttpLimits;
 use crate::runtime::AppConfig;
-use crate::sandbox::Grants;
+use crate::runtime::grants::Grants;
+use crate::runtime::reuse::Reuse;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -37,7 +39,7 @@ pub struct GatewayConfig {
     /// `[server] listen`, if set.
     pub listen: Option<ListenAddr>,
     /// `[server] access-log`, if set.
-    pub access_log: Option<crate::access_log::Switch>,
+    pub access_log: Option<crate::http::access_log::Switch>,
     /// The HTTP limits (`[server]` keys), defaults filled in.
     pub limits: HttpLimits,
     /// `[server] max-instances`: instances alive at once, all apps together.
@@ -152,7 +154,7 @@ struct RawMiddleware {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawServer {
     listen: Option<ListenAddr>,
-    access_log: Option<crate::access_log::Switch>,
+    access_log: Option<crate::http::access_log::Switch>,
     max_instances: Option<u32>,
     max_request_line: Option<usize>,
     max_header_count: Option<usize>,
@@ -284,7 +286,7 @@ pub fn parse(text: &str, path: &Path) -> Result<GatewayConfig, ConfigError> {
         )));
     }
     let mut apps = Vec::with_capacity(raw.apps.len());
-    let mut routes = crate::routing::RouteTableBuilder::<()>::new();
+    let mut routes = crate::http::routes::RouteTableBuilder::<()>::new();
     for (name, app) in std::mem::take(&mut raw.apps) {
         let problem = |what: String| ConfigError(format!("{file}: [apps.{name}] {what}"));
         check_name(&name).map_err(problem)?;

@@ -3,14 +3,16 @@
 //! The binary is a thin shell around [`main`]; everything it does is
 //! available from the library too.
 
+pub mod logging;
+pub mod python;
+
 use crate::config;
+use crate::config::listen::ListenAddr;
 use crate::gateway::Gateway;
-use crate::limits::HttpLimits;
-use crate::listen::ListenAddr;
-use crate::python;
-use crate::reuse::Reuse;
+use crate::http::limits::HttpLimits;
+use crate::runtime::grants::Grants;
+use crate::runtime::reuse::Reuse;
 use crate::runtime::{App, AppConfig, CompileCache, Runtime, RuntimeConfig};
-use crate::sandbox::Grants;
 use crate::server::{Server, ServerConfig};
 use clap::{Parser, Subcommand};
 use std::io::Write;
@@ -140,7 +142,7 @@ struct ServeArgs {
     /// every other log line go to stderr either way [default: on, or the
     /// file's `[server] access-log`].
     #[arg(long, value_name = "on|off")]
-    access_log: Option<crate::access_log::Switch>,
+    access_log: Option<crate::http::access_log::Switch>,
 
     /// One-app mode: wall-clock deadline of one request (e.g. 30s, 500ms);
     /// past it the instance is killed and the client gets 504 [default:
@@ -460,7 +462,7 @@ fn python_build(args: PythonBuildArgs) -> ExitCode {
 struct Loaded {
     gateway: Gateway,
     listen: Option<ListenAddr>,
-    access_log: Option<crate::access_log::Switch>,
+    access_log: Option<crate::http::access_log::Switch>,
     limits: HttpLimits,
 }
 
@@ -617,7 +619,7 @@ fn serve(args: ServeArgs) -> ExitCode {
     }
     raise_open_file_limit(limits.max_connections);
     let access_log = args.access_log.or(loaded.access_log);
-    crate::access_log::set_enabled(access_log != Some(crate::access_log::Switch::Off));
+    crate::http::access_log::set_enabled(access_log != Some(crate::http::access_log::Switch::Off));
     let listen = match args
         .listen
         .or(loaded.listen)

@@ -3,10 +3,10 @@
 //! client slows the guest down instead of making the host buffer, or a static
 //! file read chunk by chunk as the client takes it.
 
-use crate::access_log::AccessLog;
-use crate::guard::ActiveRequest;
-use crate::request::{Chunk, LogTag};
-use crate::static_files::FileChunks;
+use crate::gateway::static_files::FileChunks;
+use crate::http::access_log::AccessLog;
+use crate::http::guard::ActiveRequest;
+use crate::runtime::store::{Chunk, LogTag};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use std::collections::VecDeque;

@@ -6,15 +6,17 @@
 //! and any that fails stops start-up, before the port is opened, with a line
 //! naming the application and its file.
 
-use crate::access_log::AccessLog;
-use crate::chain::Layers;
+pub mod static_files;
+
 use crate::config::{AppKind, GatewayConfig};
-use crate::environ::{ConnInfo, host_of};
-use crate::error::error_page;
-use crate::response::ResponseBody;
-use crate::routing::{RouteTable, RouteTableBuilder};
+use crate::gateway::static_files::StaticRoot;
+use crate::http::access_log::AccessLog;
+use crate::http::body::ResponseBody;
+use crate::http::routes::{RouteTable, RouteTableBuilder};
+use crate::runtime::chain::Layers;
 use crate::runtime::{App, Role, Runtime};
-use crate::static_files::StaticRoot;
+use crate::wsgi::environ::{ConnInfo, host_of};
+use crate::wsgi::errors::error_page;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use std::sync::Arc;
@@ -231,7 +233,7 @@ impl Gateway {
         match found.target {
             Target::App(app) => {
                 let req = Request::from_parts(head, body);
-                crate::invoke::handle(app, req, conn, found.script_name).await
+                crate::runtime::invoke::handle(app, req, conn, found.script_name).await
             }
             Target::Static(root) => {
                 let parts = head;
@@ -241,7 +243,7 @@ impl Gateway {
                 // routes elsewhere is refused.
                 let raw = parts.uri.path().as_bytes();
                 if raw.contains(&b'%') {
-                    let decoded = crate::environ::percent_decode(raw);
+                    let decoded = crate::wsgi::environ::percent_decode(raw);
                     let same = self
                         .routes
                         .lookup(host_of(&parts), &decoded)

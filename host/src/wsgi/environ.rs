@@ -5,7 +5,7 @@
 //! derive the CGI-style names (`HTTP_*`, `wsgi.*`) from it. Paths, query
 //! strings and header values stay bytes so nothing is lost on the way.
 
-use crate::bindings::{Environ, Header};
+use crate::wsgi::bindings::{Environ, Header};
 use hyper::Version;
 use hyper::http::request::Parts;
 use std::net::SocketAddr;

@@ -4,12 +4,20 @@
 //! interruption) and the epoch ticker. Loading an application compiles it once
 //! and links it once into an `InstancePre`; requests only instantiate.
 
-use crate::admission::Admission;
-use crate::bindings::{AppBindings, AppBindingsPre};
-use crate::python::Profile;
-use crate::request::RequestState;
-use crate::reuse::{IdlePools, Reuse, ReusePool};
-use crate::sandbox::{Grants, Sandbox};
+pub mod admission;
+pub mod chain;
+pub mod grants;
+pub mod invoke;
+pub mod profile;
+pub mod reuse;
+pub mod store;
+
+use crate::runtime::admission::Admission;
+use crate::runtime::grants::{Grants, Sandbox};
+use crate::runtime::profile::Profile;
+use crate::runtime::reuse::{IdlePools, Reuse, ReusePool};
+use crate::runtime::store::RequestState;
+use crate::wsgi::bindings::{AppBindings, AppBindingsPre};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -492,7 +500,7 @@ impl AppConfig {
             queue_timeout: Duration::from_secs(10),
             fuel: None,
             table_elements: DEFAULT_TABLE_ELEMENTS,
-            max_response_head: crate::start_response::MAX_RESPONSE_HEAD,
+            max_response_head: crate::wsgi::start_response::MAX_RESPONSE_HEAD,
             instance_reuse: None,
             grants: Grants::default(),
         }

@@ -11,7 +11,7 @@
 //! reads back what the entry module reported (what was bundled, or why the
 //! build failed) and marks the component as a Python one, which tells the
 //! host to give it the empty filesystem and trapping sockets CPython's
-//! imports need (see [`Profile`]).
+//! imports need (see [`Profile`](crate::runtime::profile::Profile)).
 
 use serde::{Deserialize, Serialize};
 use std::ffi::OsString;
@@ -19,56 +19,15 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use crate::runtime::profile::PROFILE_SECTION;
+
 /// The componentize-py version the adapter is built and tested against.
 pub const COMPONENTIZE_PY_VERSION: &str = "0.25.1";
 
-/// The custom section that marks a component built by `python build`. Its
-/// content is the [`Profile`] name.
-pub const PROFILE_SECTION: &str = "wasm-gateway:profile";
-
-const WIT: &str = include_str!("../../wit/wsgi.wit");
-const ADAPTER: &str = include_str!("../../guest-sdk/python/wasm_gateway_wsgi/__init__.py");
-const ENTRY: &str = include_str!("../../guest-sdk/python/wasm_gateway_entry.py");
+const WIT: &str = include_str!("../../../wit/wsgi.wit");
+const ADAPTER: &str = include_str!("../../../guest-sdk/python/wasm_gateway_wsgi/__init__.py");
+const ENTRY: &str = include_str!("../../../guest-sdk/python/wasm_gateway_entry.py");
 const ENTRY_MODULE: &str = "wasm_gateway_entry";
-
-/// What kind of guest a component is, as far as linking goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Profile {
-    /// Anything else: every import must be granted.
-    #[default]
-    Plain,
-    /// Built by `python build`. CPython imports `wasi:filesystem` and
-    /// `wasi:sockets` whether the application uses them or not; it gets a
-    /// filesystem with nothing in it (unless the operator grants `dirs`)
-    /// and sockets whose every call traps. Neither grants anything.
-    Python,
-}
-
-impl Profile {
-    /// The profile a component's custom section names, if any.
-    pub fn of(wasm: &[u8]) -> Profile {
-        use wasmtime::wasmparser::{Parser, Payload};
-        let mut depth = 0usize;
-        for payload in Parser::new(0).parse_all(wasm) {
-            let Ok(payload) = payload else {
-                return Profile::Plain;
-            };
-            match payload {
-                Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => depth += 1,
-                Payload::End(_) => depth = depth.saturating_sub(1),
-                Payload::CustomSection(section)
-                    if depth == 0
-                        && section.name() == PROFILE_SECTION
-                        && section.data() == b"python" =>
-                {
-                    return Profile::Python;
-                }
-                _ => {}
-            }
-        }
-        Profile::Plain
-    }
-}
 
 /// Appends the custom section that marks `wasm` as built with `profile`.
 fn mark(wasm: &mut Vec<u8>, profile: &str) {
@@ -510,6 +469,7 @@ pub fn summary(report: &Report, output: &Path, size: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::profile::Profile;
 
     #[test]
     fn targets_are_module_colon_callable() {

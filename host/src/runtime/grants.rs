@@ -17,8 +17,8 @@
 //! unless the operator opts in to trapping stubs (`trap-unknown-imports`):
 //! then it loads, and a call to one of them traps that request (500).
 
-use crate::python::Profile;
-use crate::request::RequestState;
+use crate::runtime::profile::Profile;
+use crate::runtime::store::RequestState;
 use bytes::Bytes;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};

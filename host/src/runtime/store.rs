@@ -5,12 +5,12 @@
 //! response half ([`ResponseSink`]) decides when the head goes to the client:
 //! at the first non-empty body chunk or at the end, as PEP 3333 requires.
 
-use crate::bindings::{Header, InputError, ServerHost, StartResponseError, WriteError};
-use crate::chain::LayerRef;
-use crate::error::{InputFailure, RequestError};
-use crate::input::Input;
-use crate::sandbox::{Captured, LogBudget};
-use crate::start_response::{self, ResponseHead};
+use crate::runtime::chain::LayerRef;
+use crate::runtime::grants::{Captured, LogBudget};
+use crate::wsgi::bindings::{Header, InputError, ServerHost, StartResponseError, WriteError};
+use crate::wsgi::errors::{InputFailure, RequestError};
+use crate::wsgi::input::Input;
+use crate::wsgi::start_response::{self, ResponseHead};
 use bytes::Bytes;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
@@ -352,7 +352,7 @@ impl ServerHost for RequestState {
     }
 
     fn log(&mut self, message: String) -> wasmtime::Result<()> {
-        for line in crate::sandbox::log_lines(&message) {
+        for line in crate::runtime::grants::log_lines(&message) {
             if !self.log_budget.allow() {
                 continue;
             }
@@ -362,4 +362,4 @@ impl ServerHost for RequestState {
     }
 }
 
-impl crate::bindings::TypesHost for RequestState {}
+impl crate::wsgi::bindings::TypesHost for RequestState {}

@@ -5,9 +5,9 @@
 //! client sees neither: it gets a fixed page with a status, and the detail goes
 //! to the log, tagged with the application and request.
 
-use crate::guard::Rejection;
-use crate::request::LogTag;
-use crate::response::ResponseBody;
+use crate::http::body::ResponseBody;
+use crate::http::guard::Rejection;
+use crate::runtime::store::LogTag;
 use bytes::Bytes;
 use hyper::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, RETRY_AFTER, SERVER};
 use hyper::{Response, StatusCode};
@@ -36,7 +36,7 @@ pub enum RequestError {
     /// The application is at its concurrency cap and its queue is full,
     /// or the request waited its whole queue timeout: 503 with Retry-After.
     #[error("the application is at its concurrency limit ({0:?})")]
-    Overloaded(crate::admission::Refused),
+    Overloaded(crate::runtime::admission::Refused),
     /// The request ran past its deadline.
     #[error("the request ran past its {0:?} deadline")]
     Timeout(Duration),
@@ -128,7 +128,7 @@ impl RequestError {
     pub fn into_response(
         self,
         tag: &LogTag,
-        log: crate::access_log::AccessLog,
+        log: crate::http::access_log::AccessLog,
     ) -> Response<ResponseBody> {
         self.log(tag);
         let mut response = error_page(self.status(), log);
@@ -136,8 +136,8 @@ impl RequestError {
             // A client may come back once a slot is likely free: at once if
             // the queue was full, after a queue timeout if it was slow.
             let seconds = match refused {
-                crate::admission::Refused::QueueFull => 1,
-                crate::admission::Refused::Waited(waited) => waited.as_secs().max(1),
+                crate::runtime::admission::Refused::QueueFull => 1,
+                crate::runtime::admission::Refused::Waited(waited) => waited.as_secs().max(1),
             };
             response
                 .headers_mut()
@@ -165,7 +165,7 @@ pub fn refusal_page(rejection: &Rejection, remote: SocketAddr) -> Response<Respo
         "refused a request: {}",
         rejection.reason
     );
-    let log = crate::access_log::AccessLog::refused(remote.ip(), rejection.line.clone());
+    let log = crate::http::access_log::AccessLog::refused(remote.ip(), rejection.line.clone());
     let mut response = error_page(rejection.status, log);
     response
         .headers_mut()
@@ -174,7 +174,10 @@ pub fn refusal_page(rejection: &Rejection, remote: SocketAddr) -> Response<Respo
 }
 
 /// A plain error page: status line as text, nothing internal.
-pub fn error_page(status: StatusCode, log: crate::access_log::AccessLog) -> Response<ResponseBody> {
+pub fn error_page(
+    status: StatusCode,
+    log: crate::http::access_log::AccessLog,
+) -> Response<ResponseBody> {
     text_page(status, log, false)
 }
 
@@ -182,7 +185,7 @@ pub fn error_page(status: StatusCode, log: crate::access_log::AccessLog) -> Resp
 /// no body bytes.
 pub fn text_page(
     status: StatusCode,
-    mut log: crate::access_log::AccessLog,
+    mut log: crate::http::access_log::AccessLog,
     head: bool,
 ) -> Response<ResponseBody> {
     log.status = status.as_u16();

@@ -21,7 +21,7 @@
 //! Body bytes are read straight into hyper's buffer and only scanned; head
 //! bytes are held until the head is complete and valid.
 
-use crate::limits::HttpLimits;
+use crate::http::limits::HttpLimits;
 use atomic_waker::AtomicWaker;
 use bytes::{Buf, BytesMut};
 use hyper::StatusCode;
@@ -78,7 +78,7 @@ pub struct ConnShared {
     /// Requests in flight on the whole server (shutdown reports them).
     server_active: Arc<AtomicUsize>,
     /// What the responses hyper is about to write need, in order.
-    pub cases: crate::header_case::CaseQueue,
+    pub cases: crate::http::header_case::CaseQueue,
 }
 
 impl ConnShared {
@@ -307,7 +307,7 @@ pub struct Guard<S> {
     send_deadline: Option<Instant>,
     send_timer: Option<Pin<Box<Sleep>>>,
     /// Follows the output and restores header spellings.
-    writer: crate::header_case::HeadWriter,
+    writer: crate::http::header_case::HeadWriter,
 }
 
 impl<S> Guard<S> {
@@ -333,7 +333,7 @@ impl<S> Guard<S> {
             lingered: None,
             send_deadline: None,
             send_timer: None,
-            writer: crate::header_case::HeadWriter::default(),
+            writer: crate::http::header_case::HeadWriter::default(),
         }
     }
 
@@ -697,10 +697,10 @@ impl<S: AsyncWrite + Unpin> Guard<S> {
 
 /// Tells `writer` about the first `n` bytes of `bufs`, which went out.
 fn observe<'a>(
-    writer: &mut crate::header_case::HeadWriter,
+    writer: &mut crate::http::header_case::HeadWriter,
     bufs: impl IntoIterator<Item = &'a [u8]>,
     mut n: usize,
-    cases: &crate::header_case::CaseQueue,
+    cases: &crate::http::header_case::CaseQueue,
 ) {
     for buf in bufs {
         if n == 0 {

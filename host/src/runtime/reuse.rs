@@ -9,8 +9,8 @@
 //! pool belongs to one). An instance that trapped, ran past its deadline or
 //! failed in any way is never reused.
 
-use crate::bindings::AppBindings;
-use crate::request::RequestState;
+use crate::runtime::store::RequestState;
+use crate::wsgi::bindings::AppBindings;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 use wasmtime::Store;

@@ -158,7 +158,7 @@ impl AccessLog {
                 date,
                 method,
                 Quoted(uri),
-                crate::environ::protocol(*version),
+                crate::wsgi::environ::protocol(*version),
                 self.status,
                 self.bytes
             ),

@@ -1,0 +1,8 @@
+//! The WSGI contract as the host keeps it: the WIT bindings, the environ,
+//! `start_response`, the request body as `wsgi.input`, and request errors.
+
+pub(crate) mod bindings;
+pub mod environ;
+pub mod errors;
+pub mod input;
+pub mod start_response;
