@@ -7,32 +7,35 @@
 //! chunk. The contract is the WIT package in `wit/`.
 //!
 //! # Layout
-//! - [`cli`]: the command line (`wasm-gateway serve app.wasm`).
-//! - [`config`]: the gateway configuration file (`gateway.toml`).
-//! - [`gateway`]: the loaded applications and the route table.
-//! - [`server`]: accepting connections and serving them with hyper.
-//! - [`guard`]: strict request framing, head limits and client timeouts,
-//!   checked before hyper sees a byte.
-//! - [`header_case`]: response header names spelled as the application
-//!   wrote them.
-//! - [`limits`]: the limits clients must stay within.
-//! - [`listen`]: the listen address (`--listen`, `[server] listen`).
-//! - [`invoke`]: one request's life: instantiate, call, stream, close.
-//! - [`chain`]: middleware chains, each layer in its own instance.
-//! - [`admission`]: per-application concurrency cap and queue.
-//! - [`environ`]: the WSGI environ built from an HTTP request.
-//! - [`start_response`]: validating status and headers.
-//! - [`request`]: per-request store state and the guest's imports.
-//! - [`input`]: the request body read on demand (`wsgi.input`).
-//! - [`response`]: the streamed response body.
-//! - [`routing`]: the route table: virtual host and path prefix to target.
-//! - [`static_files`]: directories served read-only (files, ranges, caching).
-//! - [`error`]: request errors and the one place they become responses.
-//! - [`access_log`]: the Common Log Format line.
-//! - [`runtime`]: the wasmtime engine and application loading.
-//! - [`sandbox`]: grants: the WASI interfaces and context an app gets.
-//! - [`reuse`]: the opt-in pool of instances reused across requests.
-//! - [`logging`]: log output for the binary.
+//!
+//! Seven layers, each a top-level module with one purpose. Imports point
+//! down this list, never up, so the modules form no cycle (a test in
+//! `tests/e2e/layers.rs` reads the sources and checks it):
+//!
+//! - `cli`: the command tree (`serve`, `check`, `python build`), log set-up,
+//!   signals. Uses everything below.
+//! - `server`: the accept loop, the connection guard in front of hyper, and
+//!   per request one tracing span and one access-log record. Uses `gateway`,
+//!   `http` and `wsgi` (the connection info).
+//! - `gateway`: routing a request to an application chain, a static root
+//!   or a 404; loading a gateway file's applications; static files. Uses
+//!   `config`, `runtime`, `wsgi`, `http`.
+//! - `config`: `gateway.toml` to typed settings; every option declared once
+//!   for the command line and the file (`config::options`); sizes and
+//!   durations. Uses `runtime` (the settings types) and `http`.
+//! - `runtime`: the wasmtime engine, compiling and linking, grants, the
+//!   store, admission, instance reuse, and running one request through one
+//!   layer (`invoke`) or a middleware chain (`chain`; the one cycle allowed,
+//!   inside this folder). Uses `wsgi` and `http`.
+//! - `wsgi`: the contract with the guest: WIT bindings, environ,
+//!   `start_response`, `wsgi.input`, the response sink, the application's
+//!   log, request errors. Uses `http`.
+//! - `http`: HTTP/1.1 with no knowledge of WebAssembly: the guard, limits,
+//!   the access log, response bodies, pages, header spelling, the route
+//!   table, syntax helpers. Uses nothing else in the crate.
+//!
+//! Everything is private; the names below are what the binary, the tests and
+//! the benches use.
 
 pub mod cli;
 pub mod config;

@@ -2,9 +2,14 @@
 //! drains them on shutdown.
 
 use crate::gateway::Gateway;
+use crate::http::body::ResponseBody;
+use crate::http::guard::Rejection;
 use crate::http::guard::{ConnShared, Guard};
 use crate::http::limits::HttpLimits;
+use crate::http::pages::error_page;
 use crate::wsgi::environ::ConnInfo;
+use hyper::Response;
+use hyper::header::{CONNECTION, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -143,7 +148,7 @@ impl Server {
                 let no_body = req.method() == hyper::Method::HEAD;
                 async move {
                     let mut response = match refused {
-                        Some(rejection) => crate::wsgi::errors::refusal_page(&rejection, remote),
+                        Some(rejection) => refusal_page(&rejection, remote),
                         None => gateway.serve(req, conn_info).await,
                     };
                     let mut case = response
@@ -191,4 +196,23 @@ impl Server {
         }
         Ok(())
     }
+}
+
+/// The answer to a request the connection guard refused (malformed, too
+/// large, too slow): logged with its reason, access-logged with the request
+/// line as received, and the connection closes after it.
+pub fn refusal_page(rejection: &Rejection, remote: SocketAddr) -> Response<ResponseBody> {
+    tracing::warn!(
+        %remote,
+        status = rejection.status.as_u16(),
+        line = %rejection.line,
+        "refused a request: {}",
+        rejection.reason
+    );
+    let log = crate::http::access_log::AccessLog::refused(remote.ip(), rejection.line.clone());
+    let mut response = error_page(rejection.status, log);
+    response
+        .headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("close"));
+    response
 }

@@ -8,6 +8,7 @@ pub mod python;
 
 use crate::config;
 use crate::config::listen::ListenAddr;
+use crate::config::units::parse_size;
 use crate::gateway::Gateway;
 use crate::http::limits::HttpLimits;
 use crate::runtime::grants::Grants;
@@ -397,27 +398,6 @@ fn is_config(path: &Path) -> bool {
         .is_some_and(|ext| ext.eq_ignore_ascii_case("toml"))
 }
 
-/// Parses `128MiB`, `64KiB`, `1GiB` or a plain number of bytes.
-pub fn parse_size(text: &str) -> Result<usize, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (digits, unit) = text.split_at(split);
-    let n: usize = digits
-        .parse()
-        .map_err(|_| format!("{text:?} is not a size such as 128MiB"))?;
-    let scale: usize = match unit.trim() {
-        "" | "B" => 1,
-        "KiB" | "K" | "KB" => 1 << 10,
-        "MiB" | "M" | "MB" => 1 << 20,
-        "GiB" | "G" | "GB" => 1 << 30,
-        other => return Err(format!("unknown size unit {other:?}: use KiB, MiB or GiB")),
-    };
-    n.checked_mul(scale)
-        .ok_or_else(|| format!("{text} is too large"))
-}
-
 /// Runs the command line; returns the process exit status (2 when the
 /// configuration or an application cannot be loaded, or the address cannot
 /// be bound).
@@ -769,19 +749,5 @@ fn served(result: std::io::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => fail(format_args!("server error: {err}")),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_size;
-
-    #[test]
-    fn parses_sizes() {
-        assert_eq!(parse_size("128MiB"), Ok(128 << 20));
-        assert_eq!(parse_size("64KiB"), Ok(64 << 10));
-        assert_eq!(parse_size("4096"), Ok(4096));
-        assert!(parse_size("12 parsecs").is_err());
-        assert!(parse_size("MiB").is_err());
     }
 }

@@ -7,8 +7,10 @@
 //! a typo in a limit must not silently leave the default in force.
 
 pub mod listen;
+pub mod units;
 
 use crate::config::listen::ListenAddr;
+use crate::config::units::{Dur, Size};
 use crate::http::limits::HttpLimits;
 use crate::runtime::AppConfig;
 use crate::runtime::grants::Grants;
@@ -17,7 +19,6 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 /// A configuration that could not be read or is invalid.
 #[derive(Debug)]
@@ -87,44 +88,6 @@ impl AppKind {
         match self {
             AppKind::Wasm(path) | AppKind::Static(path) => path,
         }
-    }
-}
-
-/// A size: `"128MiB"`, `"64KiB"`, or a number of bytes.
-#[derive(Debug, Clone, Copy)]
-struct Size(usize);
-
-impl<'de> Deserialize<'de> for Size {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Bytes(u64),
-            Text(String),
-        }
-        match Raw::deserialize(d)? {
-            Raw::Bytes(n) => usize::try_from(n)
-                .map(Size)
-                .map_err(|_| serde::de::Error::custom("size too large")),
-            Raw::Text(text) => crate::cli::parse_size(&text)
-                .map(Size)
-                .map_err(serde::de::Error::custom),
-        }
-    }
-}
-
-/// A duration: `"30s"`, `"500ms"`, `"2m"`.
-#[derive(Debug, Clone, Copy)]
-struct Dur(Duration);
-
-impl<'de> Deserialize<'de> for Dur {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        humantime::parse_duration(&text).map(Dur).map_err(|err| {
-            serde::de::Error::custom(format!(
-                "{text:?} is not a duration such as \"30s\" or \"500ms\": {err}"
-            ))
-        })
     }
 }
 
@@ -502,6 +465,7 @@ fn located(text: &str, path: &Path, err: &toml::de::Error) -> ConfigError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn check(text: &str) -> Result<GatewayConfig, String> {
         parse(text, Path::new("/etc/gw/gateway.toml")).map_err(|e| e.to_string())

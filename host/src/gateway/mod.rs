@@ -12,11 +12,12 @@ use crate::config::{AppKind, GatewayConfig};
 use crate::gateway::static_files::StaticRoot;
 use crate::http::access_log::AccessLog;
 use crate::http::body::ResponseBody;
+use crate::http::pages::error_page;
 use crate::http::routes::{RouteTable, RouteTableBuilder};
+use crate::http::syntax::host_of;
 use crate::runtime::chain::Layers;
 use crate::runtime::{App, Role, Runtime};
-use crate::wsgi::environ::{ConnInfo, host_of};
-use crate::wsgi::errors::error_page;
+use crate::wsgi::environ::ConnInfo;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use std::sync::Arc;
@@ -243,7 +244,7 @@ impl Gateway {
                 // routes elsewhere is refused.
                 let raw = parts.uri.path().as_bytes();
                 if raw.contains(&b'%') {
-                    let decoded = crate::wsgi::environ::percent_decode(raw);
+                    let decoded = crate::http::syntax::percent_decode(raw);
                     let same = self
                         .routes
                         .lookup(host_of(&parts), &decoded)

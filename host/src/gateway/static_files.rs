@@ -59,8 +59,8 @@
 //! `mime_guess` (the table those crates use) for content types.
 
 use crate::http::access_log::AccessLog;
-use crate::http::body::{Aborted, ResponseBody};
-use crate::wsgi::errors::text_page;
+use crate::http::body::{FileChunks, ResponseBody};
+use crate::http::pages::text_page;
 use bytes::Bytes;
 use hyper::header::{
     ACCEPT_RANGES, ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG,
@@ -69,20 +69,13 @@ use hyper::header::{
 };
 use hyper::http::request::Parts;
 use hyper::{Method, Response, StatusCode};
-use std::future::Future;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io;
 use std::path::{Component, Path, PathBuf};
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::task::JoinHandle;
 
 /// The file that stands for a directory.
 const INDEX_FILE: &str = "index.html";
-
-/// How much of a file one body frame carries.
-const CHUNK_SIZE: u64 = 64 * 1024;
 
 /// The caching policy of every file response: keep, but revalidate.
 const CACHE_POLICY: &str = "no-cache";
@@ -675,97 +668,10 @@ fn redirect(
     response
 }
 
-/// A byte range of an open file, read in [`CHUNK_SIZE`] pieces on tokio's
-/// blocking pool as the body is polled: one read in flight at a time, so a
-/// slow client holds at most one chunk. A file that ends early (truncated
-/// while being sent) or fails to read aborts the body, and hyper the
-/// connection, so the client cannot take a short file for a whole one.
-pub struct FileChunks {
-    state: ChunkState,
-    /// Where the next chunk starts.
-    pos: u64,
-    /// Bytes still to send.
-    remaining: u64,
-    /// For log messages.
-    path: Arc<Path>,
-}
-
-enum ChunkState {
-    Idle(Option<std::fs::File>),
-    Reading(JoinHandle<(std::fs::File, io::Result<Bytes>)>),
-}
-
-impl FileChunks {
-    /// `len` bytes of `file` from `start`.
-    fn new(file: std::fs::File, path: PathBuf, start: u64, len: u64) -> Self {
-        FileChunks {
-            state: ChunkState::Idle(Some(file)),
-            pos: start,
-            remaining: len,
-            path: path.into(),
-        }
-    }
-
-    /// Bytes not yet handed out.
-    pub fn remaining(&self) -> u64 {
-        self.remaining
-    }
-
-    /// The next chunk; `None` once the range is sent.
-    pub fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Aborted>>> {
-        loop {
-            match &mut self.state {
-                ChunkState::Idle(file) => {
-                    if self.remaining == 0 {
-                        return Poll::Ready(None);
-                    }
-                    let Some(mut file) = file.take() else {
-                        return Poll::Ready(Some(Err(Aborted)));
-                    };
-                    let (pos, want) = (self.pos, self.remaining.min(CHUNK_SIZE));
-                    self.state = ChunkState::Reading(tokio::task::spawn_blocking(move || {
-                        let read = read_chunk(&mut file, pos, want);
-                        (file, read)
-                    }));
-                }
-                ChunkState::Reading(task) => {
-                    let done = std::task::ready!(Pin::new(task).poll(cx));
-                    let failure = match done {
-                        Ok((file, Ok(data))) if !data.is_empty() => {
-                            let n = data.len() as u64;
-                            self.pos += n;
-                            self.remaining -= n;
-                            self.state = ChunkState::Idle(Some(file));
-                            return Poll::Ready(Some(Ok(data)));
-                        }
-                        Ok((_, Ok(_))) => "the file is shorter than when it was opened".into(),
-                        Ok((_, Err(e))) => e.to_string(),
-                        Err(e) => e.to_string(),
-                    };
-                    tracing::warn!(
-                        path = %self.path.display(),
-                        "static file aborted with {} bytes unsent: {failure}",
-                        self.remaining
-                    );
-                    self.state = ChunkState::Idle(None);
-                    return Poll::Ready(Some(Err(Aborted)));
-                }
-            }
-        }
-    }
-}
-
-/// Reads up to `want` bytes at `pos`; fewer only at the end of the file.
-fn read_chunk(file: &mut std::fs::File, pos: u64, want: u64) -> io::Result<Bytes> {
-    file.seek(SeekFrom::Start(pos))?;
-    let mut buf = Vec::with_capacity(want as usize);
-    file.take(want).read_to_end(&mut buf)?;
-    Ok(Bytes::from(buf))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::body::CHUNK_SIZE;
     use http_body::Body as _;
     use http_body_util::BodyExt;
     use hyper::Request;

@@ -158,7 +158,7 @@ impl AccessLog {
                 date,
                 method,
                 Quoted(uri),
-                crate::wsgi::environ::protocol(*version),
+                crate::http::syntax::protocol(*version),
                 self.status,
                 self.bytes
             ),

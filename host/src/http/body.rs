@@ -3,17 +3,35 @@
 //! client slows the guest down instead of making the host buffer, or a static
 //! file read chunk by chunk as the client takes it.
 
-use crate::gateway::static_files::FileChunks;
 use crate::http::access_log::AccessLog;
 use crate::http::guard::ActiveRequest;
-use crate::runtime::store::{Chunk, LogTag};
+use crate::runtime::store::LogTag;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use std::collections::VecDeque;
+use std::future::Future;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// What travels from the guest task to the connection. A body is complete
+/// only when `End` arrives: if the sender goes away without it (trap,
+/// timeout, panic), the connection aborts instead of passing a truncated body
+/// off as whole.
+#[derive(Debug)]
+pub enum Chunk {
+    /// Body bytes.
+    Data(Bytes),
+    /// The body is complete.
+    End,
+}
+
+/// How much of a file one body frame carries.
+pub(crate) const CHUNK_SIZE: u64 = 64 * 1024;
 
 /// The body ended before the application finished it (trap, deadline, ...);
 /// hyper aborts the connection so the client cannot mistake it for complete.
@@ -237,4 +255,92 @@ impl Drop for ResponseBody {
         }
         self.log.emit();
     }
+}
+
+/// A byte range of an open file, read in [`CHUNK_SIZE`] pieces on tokio's
+/// blocking pool as the body is polled: one read in flight at a time, so a
+/// slow client holds at most one chunk. A file that ends early (truncated
+/// while being sent) or fails to read aborts the body, and hyper the
+/// connection, so the client cannot take a short file for a whole one.
+pub struct FileChunks {
+    state: ChunkState,
+    /// Where the next chunk starts.
+    pos: u64,
+    /// Bytes still to send.
+    remaining: u64,
+    /// For log messages.
+    path: Arc<Path>,
+}
+
+enum ChunkState {
+    Idle(Option<std::fs::File>),
+    Reading(JoinHandle<(std::fs::File, io::Result<Bytes>)>),
+}
+
+impl FileChunks {
+    /// `len` bytes of `file` from `start`.
+    pub(crate) fn new(file: std::fs::File, path: PathBuf, start: u64, len: u64) -> Self {
+        FileChunks {
+            state: ChunkState::Idle(Some(file)),
+            pos: start,
+            remaining: len,
+            path: path.into(),
+        }
+    }
+
+    /// Bytes not yet handed out.
+    pub fn remaining(&self) -> u64 {
+        self.remaining
+    }
+
+    /// The next chunk; `None` once the range is sent.
+    pub fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Aborted>>> {
+        loop {
+            match &mut self.state {
+                ChunkState::Idle(file) => {
+                    if self.remaining == 0 {
+                        return Poll::Ready(None);
+                    }
+                    let Some(mut file) = file.take() else {
+                        return Poll::Ready(Some(Err(Aborted)));
+                    };
+                    let (pos, want) = (self.pos, self.remaining.min(CHUNK_SIZE));
+                    self.state = ChunkState::Reading(tokio::task::spawn_blocking(move || {
+                        let read = read_chunk(&mut file, pos, want);
+                        (file, read)
+                    }));
+                }
+                ChunkState::Reading(task) => {
+                    let done = std::task::ready!(Pin::new(task).poll(cx));
+                    let failure = match done {
+                        Ok((file, Ok(data))) if !data.is_empty() => {
+                            let n = data.len() as u64;
+                            self.pos += n;
+                            self.remaining -= n;
+                            self.state = ChunkState::Idle(Some(file));
+                            return Poll::Ready(Some(Ok(data)));
+                        }
+                        Ok((_, Ok(_))) => "the file is shorter than when it was opened".into(),
+                        Ok((_, Err(e))) => e.to_string(),
+                        Err(e) => e.to_string(),
+                    };
+                    tracing::warn!(
+                        path = %self.path.display(),
+                        "static file aborted with {} bytes unsent: {failure}",
+                        self.remaining
+                    );
+                    self.state = ChunkState::Idle(None);
+                    return Poll::Ready(Some(Err(Aborted)));
+                }
+            }
+        }
+    }
+}
+
+/// Reads up to `want` bytes at `pos`; fewer only at the end of the file.
+fn read_chunk(file: &mut std::fs::File, pos: u64, want: u64) -> io::Result<Bytes> {
+    file.seek(SeekFrom::Start(pos))?;
+    let mut buf = Vec::with_capacity(want as usize);
+    file.take(want).read_to_end(&mut buf)?;
+    Ok(Bytes::from(buf))
 }

@@ -22,6 +22,7 @@
 //! bytes are held until the head is complete and valid.
 
 use crate::http::limits::HttpLimits;
+use crate::http::syntax::parse_decimal;
 use atomic_waker::AtomicWaker;
 use bytes::{Buf, BytesMut};
 use hyper::StatusCode;
@@ -1289,14 +1290,6 @@ fn trim_ows(mut value: &[u8]) -> &[u8] {
         value = rest;
     }
     value
-}
-
-/// `1*DIGIT` that fits in a u64 (a Content-Length, from a client or an app).
-pub(crate) fn parse_decimal(text: &[u8]) -> Option<u64> {
-    if text.is_empty() || !text.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    std::str::from_utf8(text).ok()?.parse().ok()
 }
 
 /// The first line of `head`, without its line end, non-printable bytes

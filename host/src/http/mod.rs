@@ -7,4 +7,6 @@ pub mod body;
 pub mod guard;
 pub mod header_case;
 pub mod limits;
+pub mod pages;
 pub mod routes;
+pub mod syntax;

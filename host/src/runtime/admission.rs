@@ -3,19 +3,11 @@
 //! bounded time, then get 503 with `Retry-After`. One tenant's flood thus
 //! queues behind its own cap instead of taking every instance slot.
 
+use crate::wsgi::errors::Refused;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-
-/// Why a request was not admitted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refused {
-    /// The queue was full when it arrived.
-    QueueFull,
-    /// It waited the whole queue timeout.
-    Waited(Duration),
-}
 
 /// The gate in front of one application.
 #[derive(Debug)]

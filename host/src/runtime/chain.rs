@@ -8,14 +8,15 @@
 //! instead of the client. Body chunks pass one at a time through a bounded
 //! channel, so a chain streams with bounded memory.
 
+use crate::http::body::Chunk;
 use crate::runtime::App;
 use crate::runtime::invoke;
-use crate::runtime::store::{Chunk, LogTag, RequestState};
+use crate::runtime::store::{LogTag, RequestState};
+use crate::wsgi::bindings::NextBody;
 use crate::wsgi::bindings::{AppError, Environ, NextBodyHost, NextHost, NextResponse};
 use crate::wsgi::errors::RequestError;
 use crate::wsgi::input::Input;
 use std::sync::Arc;
-use tokio::sync::mpsc;
 use wasmtime::component::Resource;
 
 /// The layers of one route, outermost first; the last is the application.
@@ -55,13 +56,6 @@ pub fn max_body(layers: &[Arc<App>]) -> u64 {
         .map(|app| app.config.max_body)
         .min()
         .unwrap_or(0)
-}
-
-/// The next layer's body as the calling middleware holds it.
-pub struct NextBody {
-    chunks: mpsc::Receiver<Chunk>,
-    /// Set once `End` arrived, so a further pull says `none` again.
-    ended: bool,
 }
 
 fn app_error(message: impl Into<String>) -> AppError {

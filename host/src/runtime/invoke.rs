@@ -14,11 +14,12 @@ use crate::runtime::App;
 use crate::runtime::admission::Slot;
 use crate::runtime::chain::{self, LayerRef, Layers};
 use crate::runtime::reuse::Idle;
-use crate::runtime::store::{HeadResult, LogTag, PerRequest, RequestState, ResponseSink};
+use crate::runtime::store::{LogTag, PerRequest, RequestState};
 use crate::wsgi::bindings::AppBindings;
 use crate::wsgi::environ::{self, ConnInfo};
 use crate::wsgi::errors::{InputFailure, RequestError};
 use crate::wsgi::input::Input;
+use crate::wsgi::sink::{HeadResult, ResponseSink};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, SERVER};
 use hyper::{Request, Response};
@@ -140,7 +141,7 @@ pub(crate) fn open_request(
 ) -> (
     PerRequest,
     oneshot::Receiver<HeadResult>,
-    mpsc::Receiver<crate::runtime::store::Chunk>,
+    mpsc::Receiver<crate::http::body::Chunk>,
 ) {
     let (head_tx, head_rx) = oneshot::channel();
     let (body_tx, body_rx) = mpsc::channel(CHUNKS_IN_FLIGHT);

@@ -24,10 +24,13 @@ mod generated {
         },
         exports: { default: async },
         with: {
-            "wasm-gateway:wsgi/next.body": crate::runtime::chain::NextBody,
+            "wasm-gateway:wsgi/next.body": crate::wsgi::bindings::NextBody,
         },
     });
 }
+
+use crate::http::body::Chunk;
+use tokio::sync::mpsc;
 
 pub use generated::Middleware as AppBindings;
 pub use generated::MiddlewarePre as AppBindingsPre;
@@ -39,3 +42,10 @@ pub use generated::wasm_gateway::wsgi::server::Host as ServerHost;
 pub use generated::wasm_gateway::wsgi::types::{
     AppError, Environ, Header, Host as TypesHost, InputError, StartResponseError, WriteError,
 };
+
+/// The next layer's body as the calling middleware holds it.
+pub struct NextBody {
+    pub(crate) chunks: mpsc::Receiver<Chunk>,
+    /// Set once `End` arrived, so a further pull says `none` again.
+    pub(crate) ended: bool,
+}

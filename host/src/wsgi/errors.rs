@@ -6,12 +6,10 @@
 //! to the log, tagged with the application and request.
 
 use crate::http::body::ResponseBody;
-use crate::http::guard::Rejection;
+use crate::http::pages::error_page;
 use crate::runtime::store::LogTag;
-use bytes::Bytes;
-use hyper::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, RETRY_AFTER, SERVER};
+use hyper::header::{CONNECTION, HeaderValue, RETRY_AFTER};
 use hyper::{Response, StatusCode};
-use std::net::SocketAddr;
 use std::time::Duration;
 
 /// Why a request did not get the application's response.
@@ -36,7 +34,7 @@ pub enum RequestError {
     /// The application is at its concurrency cap and its queue is full,
     /// or the request waited its whole queue timeout: 503 with Retry-After.
     #[error("the application is at its concurrency limit ({0:?})")]
-    Overloaded(crate::runtime::admission::Refused),
+    Overloaded(crate::wsgi::errors::Refused),
     /// The request ran past its deadline.
     #[error("the request ran past its {0:?} deadline")]
     Timeout(Duration),
@@ -136,8 +134,8 @@ impl RequestError {
             // A client may come back once a slot is likely free: at once if
             // the queue was full, after a queue timeout if it was slow.
             let seconds = match refused {
-                crate::runtime::admission::Refused::QueueFull => 1,
-                crate::runtime::admission::Refused::Waited(waited) => waited.as_secs().max(1),
+                crate::wsgi::errors::Refused::QueueFull => 1,
+                crate::wsgi::errors::Refused::Waited(waited) => waited.as_secs().max(1),
             };
             response
                 .headers_mut()
@@ -154,60 +152,11 @@ impl RequestError {
     }
 }
 
-/// The answer to a request the connection guard refused (malformed, too
-/// large, too slow): logged with its reason, access-logged with the request
-/// line as received, and the connection closes after it.
-pub fn refusal_page(rejection: &Rejection, remote: SocketAddr) -> Response<ResponseBody> {
-    tracing::warn!(
-        %remote,
-        status = rejection.status.as_u16(),
-        line = %rejection.line,
-        "refused a request: {}",
-        rejection.reason
-    );
-    let log = crate::http::access_log::AccessLog::refused(remote.ip(), rejection.line.clone());
-    let mut response = error_page(rejection.status, log);
-    response
-        .headers_mut()
-        .insert(CONNECTION, HeaderValue::from_static("close"));
-    response
-}
-
-/// A plain error page: status line as text, nothing internal.
-pub fn error_page(
-    status: StatusCode,
-    log: crate::http::access_log::AccessLog,
-) -> Response<ResponseBody> {
-    text_page(status, log, false)
-}
-
-/// [`error_page`], and for a `HEAD` request (`head`) the same headers with
-/// no body bytes.
-pub fn text_page(
-    status: StatusCode,
-    mut log: crate::http::access_log::AccessLog,
-    head: bool,
-) -> Response<ResponseBody> {
-    log.status = status.as_u16();
-    let text = format!(
-        "{} {}\n",
-        status.as_str(),
-        status.canonical_reason().unwrap_or("Error")
-    );
-    let len = text.len();
-    let body = if head {
-        Bytes::new()
-    } else {
-        Bytes::from(text)
-    };
-    let mut response = Response::new(ResponseBody::full(body, log));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
-    headers.insert(SERVER, HeaderValue::from_static(crate::SERVER_SOFTWARE));
-    response
+/// Why a request was not admitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// The queue was full when it arrived.
+    QueueFull,
+    /// It waited the whole queue timeout.
+    Waited(Duration),
 }

@@ -80,7 +80,7 @@ pub fn parse(
         })?;
         if header_name == hyper::header::CONTENT_LENGTH
             && (map.contains_key(&header_name)
-                || crate::http::guard::parse_decimal(&value).is_none())
+                || crate::http::syntax::parse_decimal(&value).is_none())
         {
             // hyper sends the header as given but frames the body by its
             // real size; a bad value would desynchronise the connection.
@@ -138,7 +138,7 @@ impl ResponseHead {
     pub fn content_length(&self) -> Option<u64> {
         self.headers
             .get(hyper::header::CONTENT_LENGTH)
-            .and_then(|v| crate::http::guard::parse_decimal(v.as_bytes()))
+            .and_then(|v| crate::http::syntax::parse_decimal(v.as_bytes()))
     }
 }
 

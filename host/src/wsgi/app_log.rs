@@ -1,0 +1,285 @@
+//! What an application writes to the server's log: `wsgi.errors` lines and
+//! captured stdout and stderr, cut into bounded lines, tagged with the request
+//! that wrote them, and rate-limited per application.
+
+use bytes::Bytes;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
+
+/// Most application log lines per second, per application, once the burst
+/// is spent.
+const LOG_LINES_PER_SECOND: f64 = 100.0;
+/// Lines an application may log at once before the rate applies.
+const LOG_BURST: f64 = 1000.0;
+/// A captured line longer than this is cut into pieces of this size.
+const MAX_LOG_LINE: usize = 8 << 10;
+
+/// A token bucket over one application's log lines (captured stdout and
+/// stderr, and `wsgi.errors`): a chatty or hostile application cannot flood
+/// the server's log. Dropped lines are counted and reported once the
+/// application may log again.
+pub struct LogBudget {
+    app: Arc<str>,
+    state: Mutex<Bucket>,
+}
+
+struct Bucket {
+    tokens: f64,
+    last: Instant,
+    dropped: u64,
+}
+
+/// `message` cut into log lines: at newlines, and into pieces of at most
+/// 8 KiB, so that no application line is unbounded in the log.
+pub fn log_lines(message: &str) -> impl Iterator<Item = &str> {
+    message.lines().filter(|l| !l.is_empty()).flat_map(|line| {
+        let mut rest = line;
+        std::iter::from_fn(move || {
+            if rest.is_empty() {
+                return None;
+            }
+            let mut end = rest.len().min(MAX_LOG_LINE);
+            while !rest.is_char_boundary(end) {
+                end -= 1;
+            }
+            let (piece, tail) = rest.split_at(end);
+            rest = tail;
+            Some(piece)
+        })
+    })
+}
+
+impl LogBudget {
+    /// A full budget for `app`.
+    pub fn new(app: Arc<str>) -> Self {
+        LogBudget {
+            app,
+            state: Mutex::new(Bucket {
+                tokens: LOG_BURST,
+                last: Instant::now(),
+                dropped: 0,
+            }),
+        }
+    }
+
+    /// Whether one more line may be logged now.
+    pub fn allow(&self) -> bool {
+        let mut bucket = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        let refill = now.duration_since(bucket.last).as_secs_f64() * LOG_LINES_PER_SECOND;
+        bucket.tokens = (bucket.tokens + refill).min(LOG_BURST);
+        bucket.last = now;
+        if bucket.tokens < 1.0 {
+            bucket.dropped += 1;
+            return false;
+        }
+        bucket.tokens -= 1.0;
+        let dropped = std::mem::take(&mut bucket.dropped);
+        drop(bucket);
+        if dropped > 0 {
+            tracing::warn!(
+                target: "wasm_gateway::app",
+                app = %self.app,
+                dropped,
+                "application log lines dropped by the rate limit ({LOG_LINES_PER_SECOND}/s)"
+            );
+        }
+        true
+    }
+}
+
+/// An instance's captured streams: the request number their lines carry,
+/// and the streams, to flush an unfinished line when a request ends.
+pub struct Captured {
+    pub(crate) request: Arc<AtomicU64>,
+    pub(crate) streams: Vec<Capture>,
+}
+
+impl Captured {
+    /// Tags the lines that follow with `request`.
+    pub fn begin(&self, request: u64) {
+        self.request.store(request, Ordering::Relaxed);
+    }
+
+    /// Logs what is left of an unfinished line, under the request that
+    /// wrote it (a reused instance's next request must not inherit it).
+    pub fn end(&self) {
+        for stream in &self.streams {
+            stream.inner.flush_partial();
+        }
+    }
+}
+
+/// A captured stdout or stderr: each complete line becomes a log event
+/// tagged with the application, the request and the stream.
+#[derive(Clone)]
+pub(crate) struct Capture {
+    inner: Arc<CaptureInner>,
+}
+
+struct CaptureInner {
+    stream: &'static str,
+    budget: Arc<LogBudget>,
+    request: Arc<AtomicU64>,
+    /// The unfinished line, shared by every handle the guest opens to the
+    /// stream (Rust's std may get a fresh handle per write).
+    partial: Mutex<Vec<u8>>,
+}
+
+impl Capture {
+    pub(crate) fn new(
+        stream: &'static str,
+        budget: &Arc<LogBudget>,
+        request: &Arc<AtomicU64>,
+    ) -> Self {
+        Capture {
+            inner: Arc::new(CaptureInner {
+                stream,
+                budget: budget.clone(),
+                request: request.clone(),
+                partial: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+}
+
+impl CaptureInner {
+    fn emit(&self, line: &[u8]) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        for piece in line.chunks(MAX_LOG_LINE) {
+            if !self.budget.allow() {
+                return;
+            }
+            tracing::info!(
+                target: "wasm_gateway::app",
+                app = %self.budget.app,
+                request = self.request.load(Ordering::Relaxed),
+                stream = self.stream,
+                "{}",
+                String::from_utf8_lossy(piece)
+            );
+        }
+    }
+
+    fn flush_partial(&self) {
+        let partial = std::mem::take(&mut *self.partial.lock().unwrap_or_else(|e| e.into_inner()));
+        self.emit(&partial);
+    }
+
+    fn write(&self, mut bytes: &[u8]) {
+        let mut partial = self.partial.lock().unwrap_or_else(|e| e.into_inner());
+        while let Some(end) = bytes.iter().position(|&b| b == b'\n') {
+            if partial.is_empty() {
+                self.emit(&bytes[..end]);
+            } else {
+                partial.extend_from_slice(&bytes[..end]);
+                self.emit(&partial);
+                partial.clear();
+            }
+            bytes = &bytes[end + 1..];
+        }
+        partial.extend_from_slice(bytes);
+        while partial.len() >= MAX_LOG_LINE {
+            let rest = partial.split_off(MAX_LOG_LINE);
+            self.emit(&partial);
+            *partial = rest;
+        }
+    }
+}
+
+impl Drop for CaptureInner {
+    fn drop(&mut self) {
+        // The last line of an instance need not end with a newline.
+        let partial = std::mem::take(self.partial.get_mut().unwrap_or_else(|e| e.into_inner()));
+        self.emit(&partial);
+    }
+}
+
+impl IsTerminal for Capture {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for Capture {
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(self.clone())
+    }
+
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for Capture {
+    async fn ready(&mut self) {}
+}
+
+impl OutputStream for Capture {
+    fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
+        self.inner.write(&bytes);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        Ok(())
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        Ok(64 << 10)
+    }
+}
+
+impl tokio::io::AsyncWrite for Capture {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.inner.write(buf);
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_allows_a_burst_then_refuses() {
+        let budget = LogBudget::new("a".into());
+        let allowed = (0..5000).filter(|_| budget.allow()).count();
+        // The burst, plus whatever refilled while the loop ran.
+        assert!((1000..1100).contains(&allowed), "{allowed}");
+        assert!(budget.state.lock().unwrap().dropped > 3000);
+    }
+
+    #[test]
+    fn log_lines_are_cut_at_newlines_and_8_kib() {
+        let long = "é".repeat(10_000);
+        let text = format!("a\n\n{long}\nb");
+        let lines: Vec<&str> = log_lines(&text).collect();
+        assert_eq!(lines[0], "a");
+        assert_eq!(*lines.last().unwrap(), "b");
+        assert!(lines.iter().all(|l| l.len() <= MAX_LOG_LINE));
+        assert_eq!(lines[1..lines.len() - 1].concat(), long);
+    }
+}
