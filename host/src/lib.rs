@@ -45,9 +45,6 @@ pub mod runtime;
 pub mod server;
 pub mod wsgi;
 
-/// The `Server` header value (and `SERVER_SOFTWARE`).
-pub const SERVER_SOFTWARE: &str = concat!("wasm-gateway/", env!("CARGO_PKG_VERSION"));
-
 pub use cli::logging::init as init_logging;
 pub use cli::{Cli, main as run};
 pub use config::{GatewayConfig, load as load_config};

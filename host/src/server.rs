@@ -1,27 +1,43 @@
 //! The HTTP/1.1 server: accepts connections, serves each with hyper, and
 //! drains them on shutdown.
+//!
+//! One request's walk: the connection guard checks the head before hyper
+//! parses it (a refusal gets its page here); the gateway routes it; the
+//! request runs in one tracing span naming the application and a request
+//! number, so every line logged below names them without being told; the
+//! response gets the `Server` header and its body is wrapped to count the
+//! bytes sent, hold the connection's request open, and write the one
+//! access-log record when it is done.
 
 use crate::gateway::Gateway;
-use crate::http::body::ResponseBody;
-use crate::http::guard::Rejection;
-use crate::http::guard::{ConnShared, Guard};
+use crate::http::access_log::{AccessLog, RemoteUser};
+use crate::http::body::{Aborted, ResponseBody};
+use crate::http::guard::{ActiveRequest, ConnShared, Guard, Rejection};
+use crate::http::header_case::ResponseCase;
 use crate::http::limits::HttpLimits;
-use crate::http::pages::error_page;
+use crate::http::pages::{SERVER_SOFTWARE, error_page};
 use crate::wsgi::environ::ConnInfo;
-use hyper::Response;
-use hyper::header::{CONNECTION, HeaderValue};
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+use hyper::header::{CONNECTION, HeaderValue, SERVER};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tracing::Instrument;
 
 /// hyper's smallest allowed read buffer.
 const MIN_HYPER_BUFFER: usize = 8192;
@@ -141,24 +157,35 @@ impl Server {
             let gateway = self.gateway.clone();
             let shared = Arc::new(ConnShared::new(self.in_flight.0.clone()));
             let io = Guard::new(stream, limits.clone(), shared.clone(), remote);
-            let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+            let service = service_fn(move |req: Request<Incoming>| {
                 let (refused, active) = shared.begin();
                 let gateway = gateway.clone();
                 let shared = shared.clone();
                 let no_body = req.method() == hyper::Method::HEAD;
                 async move {
-                    let mut response = match refused {
-                        Some(rejection) => refusal_page(&rejection, remote),
-                        None => gateway.serve(req, conn_info).await,
+                    let (mut response, mut log) = match refused {
+                        Some(rejection) => refusal(&rejection, remote),
+                        None => serve(&gateway, req, conn_info).await,
                     };
                     let mut case = response
                         .extensions_mut()
-                        .remove::<crate::http::header_case::ResponseCase>()
+                        .remove::<ResponseCase>()
                         .unwrap_or_default();
                     case.no_body = no_body;
                     shared.cases.push(case);
-                    response.body_mut().hold(active);
-                    Ok::<_, Infallible>(response)
+                    log.status = response.status().as_u16();
+                    if let Some(user) = response.extensions_mut().remove::<RemoteUser>() {
+                        log.with_user(user);
+                    }
+                    response
+                        .headers_mut()
+                        .entry(SERVER)
+                        .or_insert(HeaderValue::from_static(SERVER_SOFTWARE));
+                    Ok::<_, Infallible>(response.map(|body| Served {
+                        body,
+                        log,
+                        _active: active,
+                    }))
                 }
             });
             let conn = graceful.watch(http.serve_connection(TokioIo::new(io), service));
@@ -198,10 +225,42 @@ impl Server {
     }
 }
 
+/// Numbers requests for the log, from 1.
+static NEXT_REQUEST: AtomicU64 = AtomicU64::new(1);
+
+/// Routes and serves one request the guard let through, inside the
+/// request's span; returns the response and its access-log record.
+async fn serve(
+    gateway: &Gateway,
+    req: Request<Incoming>,
+    conn: ConnInfo,
+) -> (Response<ResponseBody>, AccessLog) {
+    let (parts, body) = req.into_parts();
+    let response = match gateway.route(&parts) {
+        Some(found) => {
+            let span = tracing::info_span!(
+                "request",
+                app = %found.label,
+                request = NEXT_REQUEST.fetch_add(1, Ordering::Relaxed)
+            );
+            gateway
+                .serve(found, &parts, body, conn)
+                .instrument(span)
+                .await
+        }
+        None => {
+            tracing::debug!(remote = %conn.remote, uri = %parts.uri, "no route");
+            error_page(StatusCode::NOT_FOUND)
+        }
+    };
+    let log = AccessLog::new(conn.remote.ip(), parts.method, parts.uri, parts.version);
+    (response, log)
+}
+
 /// The answer to a request the connection guard refused (malformed, too
 /// large, too slow): logged with its reason, access-logged with the request
 /// line as received, and the connection closes after it.
-pub fn refusal_page(rejection: &Rejection, remote: SocketAddr) -> Response<ResponseBody> {
+fn refusal(rejection: &Rejection, remote: SocketAddr) -> (Response<ResponseBody>, AccessLog) {
     tracing::warn!(
         %remote,
         status = rejection.status.as_u16(),
@@ -209,10 +268,52 @@ pub fn refusal_page(rejection: &Rejection, remote: SocketAddr) -> Response<Respo
         "refused a request: {}",
         rejection.reason
     );
-    let log = crate::http::access_log::AccessLog::refused(remote.ip(), rejection.line.clone());
-    let mut response = error_page(rejection.status, log);
+    let log = AccessLog::refused(remote.ip(), rejection.line.clone());
+    let mut response = error_page(rejection.status);
     response
         .headers_mut()
         .insert(CONNECTION, HeaderValue::from_static("close"));
-    response
+    (response, log)
+}
+
+/// A response body on its way out: counts the bytes handed to hyper for the
+/// access log, keeps the connection's request active (a quiet socket is not
+/// idle while a response is going out), and writes the access line when the
+/// body is done or dropped.
+struct Served {
+    body: ResponseBody,
+    log: AccessLog,
+    _active: ActiveRequest,
+}
+
+impl Body for Served {
+    type Data = Bytes;
+    type Error = Aborted;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Aborted>>> {
+        let frame = std::task::ready!(Pin::new(&mut self.body).poll_frame(cx));
+        if let Some(Ok(frame)) = &frame
+            && let Some(data) = frame.data_ref()
+        {
+            self.log.bytes += data.len() as u64;
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.log.emit();
+    }
 }

@@ -212,6 +212,44 @@ fn static_files_over_the_socket() {
     }
 }
 
+/// The server names itself on every response it sends (applications may
+/// set their own): static files, the pages it writes, and refusals alike.
+#[test]
+fn every_response_carries_the_server_header() {
+    let dir = temp_dir("server-header");
+    std::fs::create_dir_all(dir.join("public")).unwrap();
+    std::fs::write(dir.join("public/a.txt"), "a").unwrap();
+    let server = serve(&dir, &gateway_toml("public"));
+    let mut only_api = gateway_toml("public");
+    only_api.truncate(only_api.find("[apps.site]").unwrap());
+    let no_root = serve(&dir, &only_api);
+    for (server, request, status) in [
+        (&server, "GET /a.txt HTTP/1.1\r\nHost: h\r\n", 200),
+        (&server, "GET /missing.txt HTTP/1.1\r\nHost: h\r\n", 404),
+        (
+            &server,
+            "POST /a.txt HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n",
+            405,
+        ),
+        (&server, "GET /api HTTP/1.1\r\nHost: h\r\n", 200),
+        (&no_root, "GET /nowhere HTTP/1.1\r\nHost: h\r\n", 404),
+        (
+            &server,
+            "GET /a.txt HTTP/1.1\r\nHost: h\r\nBad Header: x\r\n",
+            400,
+        ),
+    ] {
+        let r = server.request(format!("{request}Connection: close\r\n\r\n"));
+        assert_eq!(r.status, status, "{request}");
+        let names: Vec<_> = r.headers.iter().filter(|(n, _)| n == "server").collect();
+        assert_eq!(names.len(), 1, "{request}: {:?}", r.headers);
+        assert!(
+            r.header("server").unwrap().starts_with("wasm-gateway/"),
+            "{request}"
+        );
+    }
+}
+
 #[test]
 fn an_encoded_path_cannot_slip_past_a_mount_into_a_static_root() {
     let dir = temp_dir("bypass");

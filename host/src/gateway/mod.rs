@@ -10,16 +10,16 @@ pub mod static_files;
 
 use crate::config::{AppKind, GatewayConfig};
 use crate::gateway::static_files::StaticRoot;
-use crate::http::access_log::AccessLog;
 use crate::http::body::ResponseBody;
 use crate::http::pages::error_page;
-use crate::http::routes::{RouteTable, RouteTableBuilder};
+use crate::http::routes::{Match, RouteTable, RouteTableBuilder};
 use crate::http::syntax::host_of;
 use crate::runtime::chain::Layers;
 use crate::runtime::{App, Role, Runtime};
 use crate::wsgi::environ::ConnInfo;
 use hyper::body::Incoming;
-use hyper::{Request, Response, StatusCode};
+use hyper::http::request::Parts;
+use hyper::{Response, StatusCode};
 use std::sync::Arc;
 
 /// What a route leads to.
@@ -218,26 +218,27 @@ impl Gateway {
             .collect()
     }
 
-    /// Serves one request: routes it, then runs the application or serves
-    /// the file. No route: 404.
-    pub async fn serve(&self, req: Request<Incoming>, conn: ConnInfo) -> Response<ResponseBody> {
-        let (head, body) = req.into_parts();
-        let Some(found) = self
-            .routes
-            .lookup(host_of(&head), head.uri.path().as_bytes())
-        else {
-            let parts = head;
-            tracing::debug!(remote = %conn.remote, uri = %parts.uri, "no route");
-            let log = AccessLog::new(conn.remote.ip(), parts.method, parts.uri, parts.version);
-            return error_page(StatusCode::NOT_FOUND, log);
-        };
+    /// Where a request goes: its route's target, mount point and name;
+    /// `None` when no route matches (a 404).
+    pub fn route(&self, parts: &Parts) -> Option<Match<'_, Target>> {
+        self.routes
+            .lookup(host_of(parts), parts.uri.path().as_bytes())
+    }
+
+    /// Serves a request along the route [`Gateway::route`] found: runs the
+    /// application chain or serves the file.
+    pub async fn serve(
+        &self,
+        found: Match<'_, Target>,
+        parts: &Parts,
+        body: Incoming,
+        conn: ConnInfo,
+    ) -> Response<ResponseBody> {
         match found.target {
-            Target::App(app) => {
-                let req = Request::from_parts(head, body);
-                crate::runtime::invoke::handle(app, req, conn, found.script_name).await
+            Target::App(layers) => {
+                crate::runtime::invoke::handle(layers, parts, body, conn, found.script_name).await
             }
             Target::Static(root) => {
-                let parts = head;
                 // Routes match the raw path, but a document root decodes it:
                 // `/%70rivate/x` misses an app at `/private` and would reach
                 // the root's `private/` folder. A request whose decoded path
@@ -247,30 +248,18 @@ impl Gateway {
                     let decoded = crate::http::syntax::percent_decode(raw);
                     let same = self
                         .routes
-                        .lookup(host_of(&parts), &decoded)
+                        .lookup(host_of(parts), &decoded)
                         .is_some_and(|other| {
                             std::ptr::eq(other.target, found.target)
                                 && other.script_name == found.script_name
                         });
                     if !same {
                         tracing::warn!(remote = %conn.remote, uri = %parts.uri, "refused: the decoded path belongs to another mount");
-                        let log = AccessLog::new(
-                            conn.remote.ip(),
-                            parts.method,
-                            parts.uri,
-                            parts.version,
-                        );
-                        return error_page(StatusCode::NOT_FOUND, log);
+                        return error_page(StatusCode::NOT_FOUND);
                     }
                 }
-                let below = &parts.uri.path().as_bytes()[found.script_name.len()..];
-                let log = AccessLog::new(
-                    conn.remote.ip(),
-                    parts.method.clone(),
-                    parts.uri.clone(),
-                    parts.version,
-                );
-                root.serve(&parts, below, parts.uri.query(), log).await
+                let below = &raw[found.script_name.len()..];
+                root.serve(parts, below, parts.uri.query()).await
             }
         }
     }

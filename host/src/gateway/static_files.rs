@@ -58,14 +58,13 @@
 //! `httpdate` (already in the tree through hyper) for HTTP dates and
 //! `mime_guess` (the table those crates use) for content types.
 
-use crate::http::access_log::AccessLog;
 use crate::http::body::{FileChunks, ResponseBody};
 use crate::http::pages::text_page;
 use bytes::Bytes;
 use hyper::header::{
     ACCEPT_RANGES, ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG,
     HeaderMap, HeaderName, HeaderValue, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE,
-    IF_UNMODIFIED_SINCE, LAST_MODIFIED, LOCATION, RANGE, SERVER,
+    IF_UNMODIFIED_SINCE, LAST_MODIFIED, LOCATION, RANGE,
 };
 use hyper::http::request::Parts;
 use hyper::{Method, Response, StatusCode};
@@ -113,18 +112,16 @@ impl StaticRoot {
     /// mount root, and `b""` for the mount point without its trailing slash,
     /// which is redirected), `query` the raw query string (kept in
     /// redirects), `parts` the request head (method, headers, and the URI
-    /// whose path the redirect extends), `log` the access-log record the
-    /// response body writes when it is done.
+    /// whose path the redirect extends).
     pub async fn serve(
         &self,
         parts: &Parts,
         path: &[u8],
         query: Option<&str>,
-        mut log: AccessLog,
     ) -> Response<ResponseBody> {
         let head = parts.method == Method::HEAD;
         if parts.method != Method::GET && !head {
-            let mut response = text_page(StatusCode::METHOD_NOT_ALLOWED, log, head);
+            let mut response = text_page(StatusCode::METHOD_NOT_ALLOWED, head);
             response
                 .headers_mut()
                 .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
@@ -134,7 +131,7 @@ impl StaticRoot {
             Ok(target) => target,
             Err(reason) => {
                 tracing::warn!(path = %path.escape_ascii(), "refused a static file request: {reason}");
-                return text_page(StatusCode::NOT_FOUND, log, head);
+                return text_page(StatusCode::NOT_FOUND, head);
             }
         };
         let root = self.root.clone();
@@ -142,24 +139,23 @@ impl StaticRoot {
         let found = tokio::task::spawn_blocking(move || lookup(&root, &target, index)).await;
         let found = match found {
             Ok(Lookup::Found(found)) => found,
-            Ok(Lookup::Directory) => return redirect(parts, query, log, head),
+            Ok(Lookup::Directory) => return redirect(parts, query, head),
             Ok(Lookup::Missing(reason)) => {
                 tracing::debug!(path = %path.escape_ascii(), "static file not found: {reason}");
-                return text_page(StatusCode::NOT_FOUND, log, head);
+                return text_page(StatusCode::NOT_FOUND, head);
             }
             Ok(Lookup::Refused(reason)) => {
                 tracing::warn!(path = %path.escape_ascii(), "refused a static file request: {reason}");
-                return text_page(StatusCode::NOT_FOUND, log, head);
+                return text_page(StatusCode::NOT_FOUND, head);
             }
             Err(e) => {
                 tracing::error!(path = %path.escape_ascii(), "static file lookup failed: {e}");
-                return text_page(StatusCode::INTERNAL_SERVER_ERROR, log, head);
+                return text_page(StatusCode::INTERNAL_SERVER_ERROR, head);
             }
         };
 
         let validators = Validators::of(&found);
         let mut headers = HeaderMap::new();
-        headers.insert(SERVER, HeaderValue::from_static(crate::SERVER_SOFTWARE));
         headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
         headers.insert(CACHE_CONTROL, HeaderValue::from_static(CACHE_POLICY));
         if let Some(etag) = &validators.etag {
@@ -171,13 +167,12 @@ impl StaticRoot {
 
         match preconditions(&parts.headers, &validators) {
             Precondition::Failed => {
-                let mut response = text_page(StatusCode::PRECONDITION_FAILED, log, head);
+                let mut response = text_page(StatusCode::PRECONDITION_FAILED, head);
                 response.headers_mut().extend(headers);
                 return response;
             }
             Precondition::NotModified => {
-                log.status = StatusCode::NOT_MODIFIED.as_u16();
-                let mut response = Response::new(ResponseBody::full(Bytes::new(), log));
+                let mut response = Response::new(ResponseBody::full(Bytes::new()));
                 *response.status_mut() = StatusCode::NOT_MODIFIED;
                 *response.headers_mut() = headers;
                 return response;
@@ -203,7 +198,7 @@ impl StaticRoot {
             RangeRequest::Unsatisfiable => {
                 headers.remove(CACHE_CONTROL);
                 headers.insert(CONTENT_RANGE, header_value(format!("bytes */{len}")));
-                let mut response = text_page(StatusCode::RANGE_NOT_SATISFIABLE, log, head);
+                let mut response = text_page(StatusCode::RANGE_NOT_SATISFIABLE, head);
                 response.headers_mut().extend(headers);
                 return response;
             }
@@ -211,11 +206,10 @@ impl StaticRoot {
         headers.insert(CONTENT_TYPE, content_type(&found.name));
         headers.insert(CONTENT_LENGTH, HeaderValue::from(count));
 
-        log.status = status.as_u16();
         let body = if head || count == 0 {
-            ResponseBody::full(Bytes::new(), log)
+            ResponseBody::full(Bytes::new())
         } else {
-            ResponseBody::file(FileChunks::new(found.file, found.path, start, count), log)
+            ResponseBody::file(FileChunks::new(found.file, found.path, start, count))
         };
         let mut response = Response::new(body);
         *response.status_mut() = status;
@@ -641,12 +635,7 @@ fn header_value(text: String) -> HeaderValue {
 }
 
 /// `301` to the slash form of the request's own path, query kept.
-fn redirect(
-    parts: &Parts,
-    query: Option<&str>,
-    log: AccessLog,
-    head: bool,
-) -> Response<ResponseBody> {
+fn redirect(parts: &Parts, query: Option<&str>, head: bool) -> Response<ResponseBody> {
     let path = parts.uri.path();
     let location = match query {
         Some(query) => format!("{path}/?{query}"),
@@ -658,12 +647,12 @@ fn redirect(
             path,
             "refused a static file redirect to a scheme-relative URL"
         );
-        return text_page(StatusCode::NOT_FOUND, log, head);
+        return text_page(StatusCode::NOT_FOUND, head);
     }
     let Ok(location) = HeaderValue::try_from(location) else {
-        return text_page(StatusCode::NOT_FOUND, log, head);
+        return text_page(StatusCode::NOT_FOUND, head);
     };
-    let mut response = text_page(StatusCode::MOVED_PERMANENTLY, log, head);
+    let mut response = text_page(StatusCode::MOVED_PERMANENTLY, head);
     response.headers_mut().insert(LOCATION, location);
     response
 }
@@ -729,15 +718,6 @@ mod tests {
         Site { tree, root }
     }
 
-    fn log() -> AccessLog {
-        AccessLog::new(
-            "127.0.0.1".parse().unwrap(),
-            Method::GET,
-            "/".parse().unwrap(),
-            hyper::Version::HTTP_11,
-        )
-    }
-
     fn parts(method: &str, uri: &str, headers: &[(&str, &str)]) -> Parts {
         let mut builder = Request::builder().method(method).uri(uri);
         for (name, value) in headers {
@@ -760,7 +740,7 @@ mod tests {
             };
             let uri = format!("/static{path}");
             let parts = parts(method, &uri, headers);
-            self.root.serve(&parts, raw.as_bytes(), query, log()).await
+            self.root.serve(&parts, raw.as_bytes(), query).await
         }
 
         async fn get(&self, path: &str, headers: &[(&str, &str)]) -> Response<ResponseBody> {
@@ -799,12 +779,11 @@ mod tests {
         assert_eq!(header(&response, "content-length"), Some("10"));
         assert_eq!(header(&response, "accept-ranges"), Some("bytes"));
         assert_eq!(header(&response, "cache-control"), Some("no-cache"));
-        assert_eq!(header(&response, "server"), Some(crate::SERVER_SOFTWARE));
         let etag = header(&response, "etag").unwrap();
         assert!(etag.starts_with('"') && etag.ends_with('"'), "{etag}");
         let modified = header(&response, "last-modified").unwrap();
         httpdate::parse_http_date(modified).unwrap();
-        assert_eq!(response.body().access_record(), (200, 0));
+        assert_eq!(response.status().as_u16(), 200);
         assert_eq!(body(response).await, HELLO);
 
         let css = site.get("/site.css", &[]).await;
@@ -848,7 +827,7 @@ mod tests {
         // A server that passed b"" for a request to "/" (mount "/") would
         // otherwise redirect to "//".
         let parts = parts("GET", "/", &[]);
-        let response = site.root.serve(&parts, b"", None, log()).await;
+        let response = site.root.serve(&parts, b"", None).await;
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
         assert!(header(&response, "location").is_none());
     }
@@ -902,7 +881,7 @@ mod tests {
         let response = site.get("/dir", &[]).await;
         assert_eq!(response.status(), StatusCode::MOVED_PERMANENTLY);
         assert_eq!(header(&response, "location"), Some("/static/dir/"));
-        assert_eq!(response.body().access_record().0, 301);
+        assert_eq!(response.status().as_u16(), 301);
 
         let response = site.get("/dir?x=1&y=%20", &[]).await;
         assert_eq!(response.status(), StatusCode::MOVED_PERMANENTLY);
@@ -929,8 +908,7 @@ mod tests {
         let site = site();
         let response = site.get("/nope.txt", &[]).await;
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
-        assert_eq!(response.body().access_record().0, 404);
-        assert_eq!(header(&response, "server"), Some(crate::SERVER_SOFTWARE));
+        assert_eq!(response.status().as_u16(), 404);
         assert_eq!(body(response).await, "404 Not Found\n");
         let below_file = site.get("/hello.txt/x", &[]).await;
         assert_eq!(below_file.status(), StatusCode::NOT_FOUND);
@@ -949,7 +927,7 @@ mod tests {
         assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
         assert_eq!(header(&response, "etag"), Some(etag.as_str()));
         assert!(header(&response, "last-modified").is_some());
-        assert_eq!(response.body().access_record(), (304, 0));
+        assert_eq!(response.status().as_u16(), 304);
         assert!(body(response).await.is_empty());
 
         // Weak comparison, in a list, and `*`.
@@ -1059,7 +1037,7 @@ mod tests {
                 "{range}"
             );
             assert_eq!(header(&response, "content-range"), Some("bytes */10"));
-            assert_eq!(response.body().access_record().0, 416);
+            assert_eq!(response.status().as_u16(), 416);
         }
     }
 
@@ -1121,7 +1099,7 @@ mod tests {
             header(&response, "content-type"),
             Some("text/plain; charset=utf-8")
         );
-        assert_eq!(response.body().access_record(), (200, 0));
+        assert_eq!(response.status().as_u16(), 200);
         assert!(body(response).await.is_empty());
 
         // Range is defined for GET only.
@@ -1139,7 +1117,7 @@ mod tests {
             let response = site.request(method, "/hello.txt", &[]).await;
             assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
             assert_eq!(header(&response, "allow"), Some("GET, HEAD"));
-            assert_eq!(response.body().access_record().0, 405);
+            assert_eq!(response.status().as_u16(), 405);
         }
     }
 
@@ -1366,7 +1344,6 @@ mod tests {
         }
         assert!(frames > 1, "{frames} frame(s)");
         assert_eq!(received, data);
-        assert_eq!(stream.access_record(), (200, data.len() as u64));
 
         // A range in the middle crosses a chunk boundary.
         let response = site

@@ -152,6 +152,7 @@ impl AccessLog {
                 version,
             } => tracing::info!(
                 target: TARGET,
+                parent: None,
                 "{} - {} [{}] \"{} {} {}\" {} {}",
                 self.remote,
                 user,
@@ -164,6 +165,7 @@ impl AccessLog {
             ),
             Line::Raw(line) => tracing::info!(
                 target: TARGET,
+                parent: None,
                 "{} - {} [{}] \"{}\" {} {}",
                 self.remote,
                 user,

@@ -3,9 +3,6 @@
 //! client slows the guest down instead of making the host buffer, or a static
 //! file read chunk by chunk as the client takes it.
 
-use crate::http::access_log::AccessLog;
-use crate::http::guard::ActiveRequest;
-use crate::runtime::store::LogTag;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use std::collections::VecDeque;
@@ -17,6 +14,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tracing::Span;
 
 /// What travels from the guest task to the connection. A body is complete
 /// only when `End` arrives: if the sender goes away without it (trap,
@@ -50,14 +48,15 @@ enum Source {
     File(FileChunks),
 }
 
-/// A response body that writes the access log line when it is done.
+/// A response body: a buffer, an application's stream or a file.
 pub struct ResponseBody {
     source: Source,
-    log: AccessLog,
-    /// The application's Content-Length, checked against what it produced.
-    declared: Option<(u64, Arc<LogTag>)>,
-    /// Keeps the connection's request marked active until the body is done.
-    active: Option<ActiveRequest>,
+    /// Body bytes the application produced (a stream's, counted as they
+    /// pass), to check against `declared`.
+    produced: u64,
+    /// The application's Content-Length, checked against what it produced,
+    /// and the request's span to report a mismatch in.
+    declared: Option<(u64, Span)>,
     /// Set once an abort has been held back for one poll (see
     /// [`ResponseBody::abort`]).
     abort_held: bool,
@@ -65,25 +64,21 @@ pub struct ResponseBody {
 
 impl ResponseBody {
     /// A body already in memory.
-    pub fn full(data: Bytes, mut log: AccessLog) -> Self {
-        log.bytes = data.len() as u64;
+    pub fn full(data: Bytes) -> Self {
         ResponseBody {
+            produced: data.len() as u64,
             source: Source::Full(Some(data)),
-            log,
             declared: None,
-            active: None,
             abort_held: false,
         }
     }
 
-    /// A static file's bytes, read chunk by chunk off the runtime threads;
-    /// the access log counts what was handed to the connection.
-    pub fn file(chunks: FileChunks, log: AccessLog) -> Self {
+    /// A static file's bytes, read chunk by chunk off the runtime threads.
+    pub fn file(chunks: FileChunks) -> Self {
         ResponseBody {
             source: Source::File(chunks),
-            log,
+            produced: 0,
             declared: None,
-            active: None,
             abort_held: false,
         }
     }
@@ -96,13 +91,8 @@ impl ResponseBody {
     /// header as given, so the body must match it: surplus bytes are cut, and
     /// a short body aborts the connection (as hyper itself does for streamed
     /// bodies), so the client never reads one response's bytes as the next.
-    pub fn from_channel(
-        mut rx: mpsc::Receiver<Chunk>,
-        log: AccessLog,
-        declared: Option<u64>,
-        tag: &Arc<LogTag>,
-    ) -> Self {
-        let declared = declared.map(|n| (n, tag.clone()));
+    pub fn from_channel(mut rx: mpsc::Receiver<Chunk>, declared: Option<u64>) -> Self {
+        let declared = declared.map(|n| (n, Span::current()));
         let mut pending = VecDeque::new();
         while let Ok(chunk) = rx.try_recv() {
             match chunk {
@@ -128,8 +118,8 @@ impl ResponseBody {
                         }
                         _ => {}
                     }
-                    let mut body = ResponseBody::full(data, log);
-                    body.log.bytes = produced;
+                    let mut body = ResponseBody::full(data);
+                    body.produced = produced;
                     body.declared = declared;
                     return body;
                 }
@@ -137,28 +127,10 @@ impl ResponseBody {
         }
         ResponseBody {
             source: Source::Stream { pending, rx },
-            log,
+            produced: 0,
             declared,
-            active: None,
             abort_held: false,
         }
-    }
-
-    /// Records the status for the access log.
-    pub fn set_status(&mut self, status: u16) {
-        self.log.status = status;
-    }
-
-    /// The access record so far: status and body bytes sent.
-    #[cfg(test)]
-    pub(crate) fn access_record(&self) -> (u16, u64) {
-        (self.log.status, self.log.bytes)
-    }
-
-    /// Keeps `active` alive until this body is finished or dropped, so the
-    /// connection does not count as idle while the response is going out.
-    pub fn hold(&mut self, active: ActiveRequest) {
-        self.active = Some(active);
     }
 }
 
@@ -192,12 +164,12 @@ impl Body for ResponseBody {
             Source::Full(data) => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
             Source::Stream { pending, rx } => match pending.pop_front() {
                 Some(data) => {
-                    this.log.bytes += data.len() as u64;
+                    this.produced += data.len() as u64;
                     Poll::Ready(Some(Ok(Frame::data(data))))
                 }
                 None => match ready!(rx.poll_recv(cx)) {
                     Some(Chunk::Data(data)) => {
-                        this.log.bytes += data.len() as u64;
+                        this.produced += data.len() as u64;
                         Poll::Ready(Some(Ok(Frame::data(data))))
                     }
                     Some(Chunk::End) => {
@@ -209,10 +181,7 @@ impl Body for ResponseBody {
                 },
             },
             Source::File(chunks) => match ready!(chunks.poll_chunk(cx)) {
-                Some(Ok(data)) => {
-                    this.log.bytes += data.len() as u64;
-                    Poll::Ready(Some(Ok(Frame::data(data))))
-                }
+                Some(Ok(data)) => Poll::Ready(Some(Ok(Frame::data(data)))),
                 Some(Err(Aborted)) => this.abort(cx),
                 None => {
                     this.source = Source::Full(None);
@@ -242,18 +211,20 @@ impl Body for ResponseBody {
 
 impl Drop for ResponseBody {
     fn drop(&mut self) {
-        if let Some((declared, tag)) = &self.declared
-            && *declared != self.log.bytes
+        if let Some((declared, span)) = &self.declared
+            && *declared != self.produced
         {
+            let _in_request = span.enter();
             tracing::warn!(
-                app = %tag.app,
-                request = tag.request,
                 "the application declared Content-Length {declared} but produced {} bytes; {}",
-                self.log.bytes,
-                if self.log.bytes > *declared { "the body was cut" } else { "the connection was closed" }
+                self.produced,
+                if self.produced > *declared {
+                    "the body was cut"
+                } else {
+                    "the connection was closed"
+                }
             );
         }
-        self.log.emit();
     }
 }
 

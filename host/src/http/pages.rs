@@ -1,27 +1,22 @@
-//! The host's own pages: a status line as plain text, nothing internal, with
-//! the `Server` header.
+//! The host's own pages: a status line as plain text, nothing internal. (The
+//! server adds the `Server` header to every response, these included.)
 
 use crate::http::body::ResponseBody;
 use bytes::Bytes;
-use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, SERVER};
+use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use hyper::{Response, StatusCode};
 
+/// The `Server` header value (and `SERVER_SOFTWARE`).
+pub const SERVER_SOFTWARE: &str = concat!("wasm-gateway/", env!("CARGO_PKG_VERSION"));
+
 /// A plain error page: status line as text, nothing internal.
-pub fn error_page(
-    status: StatusCode,
-    log: crate::http::access_log::AccessLog,
-) -> Response<ResponseBody> {
-    text_page(status, log, false)
+pub fn error_page(status: StatusCode) -> Response<ResponseBody> {
+    text_page(status, false)
 }
 
 /// [`error_page`], and for a `HEAD` request (`head`) the same headers with
 /// no body bytes.
-pub fn text_page(
-    status: StatusCode,
-    mut log: crate::http::access_log::AccessLog,
-    head: bool,
-) -> Response<ResponseBody> {
-    log.status = status.as_u16();
+pub fn text_page(status: StatusCode, head: bool) -> Response<ResponseBody> {
     let text = format!(
         "{} {}\n",
         status.as_str(),
@@ -33,7 +28,7 @@ pub fn text_page(
     } else {
         Bytes::from(text)
     };
-    let mut response = Response::new(ResponseBody::full(body, log));
+    let mut response = Response::new(ResponseBody::full(body));
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(
@@ -41,6 +36,5 @@ pub fn text_page(
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
-    headers.insert(SERVER, HeaderValue::from_static(crate::SERVER_SOFTWARE));
     response
 }

@@ -114,6 +114,8 @@ pub struct Match<'a, T> {
     /// The matched prefix: the request's `SCRIPT_NAME` (`b""` for the root).
     /// `PATH_INFO` is the rest of the path, `&path[script_name.len()..]`.
     pub script_name: &'a [u8],
+    /// The label the route was added with (the application's name).
+    pub label: &'a str,
 }
 
 impl<T> Clone for Match<'_, T> {
@@ -349,6 +351,7 @@ impl<T> RouteTable<T> {
         Some(Match {
             target: &entry.target,
             script_name: &entry.prefix,
+            label: &entry.label,
         })
     }
 

@@ -11,12 +11,13 @@
 use crate::http::body::Chunk;
 use crate::runtime::App;
 use crate::runtime::invoke;
-use crate::runtime::store::{LogTag, RequestState};
+use crate::runtime::store::RequestState;
 use crate::wsgi::bindings::NextBody;
 use crate::wsgi::bindings::{AppError, Environ, NextBodyHost, NextHost, NextResponse};
 use crate::wsgi::errors::RequestError;
 use crate::wsgi::input::Input;
 use std::sync::Arc;
+use tracing::Instrument;
 use wasmtime::component::Resource;
 
 /// The layers of one route, outermost first; the last is the application.
@@ -87,14 +88,12 @@ impl NextHost for RequestState {
             )));
         };
         let app = next.app().clone();
-        let tag = Arc::new(LogTag {
-            app: app.config.name.clone(),
-            request: self.tag.request,
-        });
+        // Lines about the next layer name it, inside the request's span.
+        let span = tracing::info_span!("layer", app = %app.config.name);
         let slot = match app.admission.enter().await {
             Ok(slot) => slot,
             Err(refused) => {
-                RequestError::Overloaded(refused).log(&tag);
+                span.in_scope(|| RequestError::Overloaded(refused).log());
                 return Ok(Err(app_error(format!(
                     "the next layer `{}` is overloaded",
                     app.config.name
@@ -107,9 +106,11 @@ impl NextHost for RequestState {
         }
         // The request body goes on to the next layer, as far as it is unread.
         let input = std::mem::replace(&mut self.input, Input::empty());
-        let (request, head_rx, body_rx) =
-            invoke::open_request(&app, input, tag.clone(), Some(next));
-        match invoke::launch(app.clone(), request, environ, slot, head_rx).await {
+        let (request, head_rx, body_rx) = invoke::open_request(&app, input, Some(next));
+        let launched = invoke::launch(app.clone(), request, environ, slot, head_rx)
+            .instrument(span.clone())
+            .await;
+        match launched {
             Ok(Ok(head)) => {
                 let body = self.table().push(NextBody {
                     chunks: body_rx,
@@ -127,7 +128,7 @@ impl NextHost for RequestState {
                     // (413, 408, 400), whatever this layer answers.
                     self.response.note_input_failure(failure);
                 }
-                err.log(&tag);
+                span.in_scope(|| err.log());
                 Ok(Err(app_error(format!(
                     "the next layer `{}` failed: {}",
                     app.config.name,

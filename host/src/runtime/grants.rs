@@ -22,7 +22,6 @@ use crate::runtime::store::RequestState;
 use crate::wsgi::app_log::{Capture, Captured, LogBudget};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use wasmtime::component::{Component, HasData, Linker, ResourceTable};
 use wasmtime_wasi::cli::WasiCli;
 use wasmtime_wasi::clocks::WasiClocks;
@@ -286,8 +285,8 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// Prepares `grants` for the application `app`.
-    pub fn new(app: &Arc<str>, grants: &Grants) -> Result<Self, String> {
+    /// Prepares `grants` for an application.
+    pub fn new(grants: &Grants) -> Result<Self, String> {
         Ok(Sandbox {
             env: grants.env.clone(),
             filesystem: match &grants.dirs {
@@ -296,16 +295,15 @@ impl Sandbox {
             },
             stdout: grants.stdout,
             stderr: grants.stderr,
-            log_budget: Arc::new(LogBudget::new(app.clone())),
+            log_budget: Arc::new(LogBudget::default()),
         })
     }
 
     /// A WASI context with exactly the grants: no sockets, no host
     /// environment, no stdin; clocks and randomness work. With stdout or
-    /// stderr granted, also the counter their lines take the request
-    /// number from (set before each request the instance serves).
+    /// stderr granted, also the captured streams, to flush at the end of
+    /// each request the instance serves.
     pub fn wasi_ctx(&self) -> (WasiCtx, Option<Captured>) {
-        let request = (self.stdout || self.stderr).then(|| Arc::new(AtomicU64::new(0)));
         let mut streams = Vec::new();
         let mut builder = WasiCtx::builder();
         builder
@@ -313,23 +311,22 @@ impl Sandbox {
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .envs(&self.env);
-        if let Some(request) = &request {
-            if self.stdout {
-                let capture = Capture::new("stdout", &self.log_budget, request);
-                streams.push(capture.clone());
-                builder.stdout(capture);
-            }
-            if self.stderr {
-                let capture = Capture::new("stderr", &self.log_budget, request);
-                streams.push(capture.clone());
-                builder.stderr(capture);
-            }
+        if self.stdout {
+            let capture = Capture::new("stdout", &self.log_budget);
+            streams.push(capture.clone());
+            builder.stdout(capture);
+        }
+        if self.stderr {
+            let capture = Capture::new("stderr", &self.log_budget);
+            streams.push(capture.clone());
+            builder.stderr(capture);
         }
         let mut ctx = builder.build();
         if let Some(filesystem) = &self.filesystem {
             *ctx.filesystem() = filesystem.clone();
         }
-        (ctx, request.map(|request| Captured { request, streams }))
+        let captured = (!streams.is_empty()).then(|| Captured::new(streams));
+        (ctx, captured)
     }
 }
 

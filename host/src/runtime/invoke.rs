@@ -8,27 +8,28 @@
 //! task of its own. A deadline ends the guest at once; a client that leaves
 //! makes the guest's next write fail, and gives it a short grace to close.
 
-use crate::http::access_log::AccessLog;
+use crate::http::access_log::RemoteUser;
 use crate::http::body::ResponseBody;
+use crate::http::header_case::ResponseCase;
 use crate::runtime::App;
 use crate::runtime::admission::Slot;
 use crate::runtime::chain::{self, LayerRef, Layers};
 use crate::runtime::reuse::Idle;
-use crate::runtime::store::{LogTag, PerRequest, RequestState};
+use crate::runtime::store::{PerRequest, RequestState};
 use crate::wsgi::bindings::AppBindings;
 use crate::wsgi::environ::{self, ConnInfo};
 use crate::wsgi::errors::{InputFailure, RequestError};
 use crate::wsgi::input::Input;
 use crate::wsgi::sink::{HeadResult, ResponseSink};
+use hyper::Response;
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, SERVER};
-use hyper::{Request, Response};
+use hyper::http::request::Parts;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
 use wasmtime::{Store, StoreLimitsBuilder};
 
 /// How long a guest may keep running after its client left, to notice and
@@ -43,8 +44,6 @@ const FIRST_SLICE_TICKS: u64 = 5;
 /// the middleware in front of it).
 const CHUNKS_IN_FLIGHT: usize = 2;
 
-static NEXT_REQUEST: AtomicU64 = AtomicU64::new(1);
-
 /// Log target of per-request phase timings (trace level), e.g.
 /// `RUST_LOG=wasm_gateway::timing=trace`. `bench/run.sh` reads them.
 pub const TIMING_TARGET: &str = "wasm_gateway::timing";
@@ -56,21 +55,16 @@ fn micros(since: Option<Instant>) -> u128 {
 
 /// Serves one request with the chain `layers` (the application alone, or
 /// its middleware in front of it), mounted at `script_name` (the matched
-/// route's prefix).
+/// route's prefix). Runs inside the request's span.
 pub async fn handle(
     layers: &Layers,
-    req: Request<Incoming>,
+    parts: &Parts,
+    body: Incoming,
     conn: ConnInfo,
     script_name: &[u8],
 ) -> Response<ResponseBody> {
     let app = layers[0].clone();
-    let (parts, body) = req.into_parts();
-    let environ = environ::build(&parts, &conn, script_name, &app.config.env);
-    let mut log = AccessLog::new(conn.remote.ip(), parts.method, parts.uri, parts.version);
-    let tag = Arc::new(LogTag {
-        app: app.config.name.clone(),
-        request: NEXT_REQUEST.fetch_add(1, Ordering::Relaxed),
-    });
+    let environ = environ::build(parts, &conn, script_name, &app.config.env);
     let max_body = chain::max_body(layers);
     if environ
         .content_length
@@ -78,56 +72,60 @@ pub async fn handle(
     {
         // Refused before the application runs or a byte of the body is read
         // (so no `100 Continue` goes out either).
-        return RequestError::Input(InputFailure::TooLarge).into_response(&tag, log);
+        return RequestError::Input(InputFailure::TooLarge).into_response();
     }
     let slot = match app.admission.enter().await {
         Ok(slot) => slot,
-        Err(refused) => return RequestError::Overloaded(refused).into_response(&tag, log),
+        Err(refused) => return RequestError::Overloaded(refused).into_response(),
     };
 
-    let layer = (layers.len() > 1).then(|| {
-        let user = crate::http::access_log::RemoteUser::default();
-        log.with_user(user.clone());
-        LayerRef {
-            layers: layers.clone(),
-            index: 0,
-            user,
-        }
+    // A middleware may authenticate the request: the access line shows the
+    // `REMOTE_USER` it hands on.
+    let user = (layers.len() > 1).then(RemoteUser::default);
+    let layer = user.as_ref().map(|user| LayerRef {
+        layers: layers.clone(),
+        index: 0,
+        user: user.clone(),
     });
-    let (request, head_rx, body_rx) =
-        open_request(&app, Input::new(body, max_body), tag.clone(), layer);
-    let head = launch(app, request, environ, slot, head_rx).await;
+    let (request, head_rx, body_rx) = open_request(&app, Input::new(body, max_body), layer);
+    let head = if layers.len() > 1 {
+        // The request's span names the route's application; in a chain,
+        // each layer's lines also name the layer.
+        let span = tracing::info_span!("layer", app = %app.config.name);
+        launch(app, request, environ, slot, head_rx)
+            .instrument(span)
+            .await
+    } else {
+        launch(app, request, environ, slot, head_rx).await
+    };
 
-    match head {
+    let mut response = match head {
         Ok(Ok(head)) => {
             let declared = head.content_length();
-            let mut body = ResponseBody::from_channel(body_rx, log, declared, &tag);
-            body.set_status(head.status.as_u16());
-            let mut response = Response::new(body);
+            let mut response = Response::new(ResponseBody::from_channel(body_rx, declared));
             *response.status_mut() = head.status;
             *response.headers_mut() = head.headers;
             if let Some(reason) = head.reason {
                 response.extensions_mut().insert(reason);
             }
             if !head.spellings.is_empty() {
-                response
-                    .extensions_mut()
-                    .insert(crate::http::header_case::ResponseCase {
-                        spellings: head.spellings,
-                        no_body: false,
-                    });
+                response.extensions_mut().insert(ResponseCase {
+                    spellings: head.spellings,
+                    no_body: false,
+                });
             }
             response
-                .headers_mut()
-                .entry(SERVER)
-                .or_insert(HeaderValue::from_static(crate::SERVER_SOFTWARE));
-            response
         }
-        Ok(Err(err)) => err.into_response(&tag, log),
+        Ok(Err(err)) => err.into_response(),
         // The task ended without deciding; only a host bug gets here.
-        Err(_) => RequestError::Contract("the request task ended without a response")
-            .into_response(&tag, log),
+        Err(_) => {
+            RequestError::Contract("the request task ended without a response").into_response()
+        }
+    };
+    if let Some(user) = user {
+        response.extensions_mut().insert(user);
     }
+    response
 }
 
 /// The per-request half of a store for `app`: `input`, and a response sink
@@ -136,7 +134,6 @@ pub async fn handle(
 pub(crate) fn open_request(
     app: &App,
     input: Input,
-    tag: Arc<LogTag>,
     layer: Option<LayerRef>,
 ) -> (
     PerRequest,
@@ -148,7 +145,6 @@ pub(crate) fn open_request(
     let request = PerRequest {
         input,
         response: ResponseSink::new(head_tx, body_tx, app.config.max_response_head),
-        tag,
         layer,
     };
     (request, head_rx, body_rx)
@@ -181,7 +177,7 @@ pub(crate) async fn launch(
     })
     .await;
     if !finished {
-        tokio::spawn(task);
+        tokio::spawn(task.instrument(tracing::Span::current()));
     }
     head
 }
@@ -221,7 +217,6 @@ async fn run(
     environ: crate::wsgi::bindings::Environ,
     _slot: Slot,
 ) {
-    let tag = request.tag.clone();
     let (mut store, mut instance, served, born) =
         match app.reuse.as_ref().and_then(|pool| pool.take()) {
             Some(idle) => {
@@ -307,12 +302,12 @@ async fn run(
             if let Err(err) = ended
                 && let Some(err) = response.fail(err)
             {
-                err.log(&tag);
+                err.log();
             }
         }
         Err(err) => {
             if let Some(err) = store.data_mut().response.fail(err) {
-                err.log(&tag);
+                err.log();
             }
         }
     }

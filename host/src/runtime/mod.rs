@@ -408,7 +408,7 @@ impl Runtime {
             Grants::stub_ungranted(&mut linker, component, &self.engine, &stubbed)
                 .map_err(link_error)?;
         }
-        let sandbox = Sandbox::new(&config.name, grants).map_err(|reason| LoadError::Grant {
+        let sandbox = Sandbox::new(grants).map_err(|reason| LoadError::Grant {
             file: file(),
             reason,
         })?;

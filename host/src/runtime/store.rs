@@ -29,21 +29,10 @@ pub struct RequestState {
     pub(crate) layer: Option<LayerRef>,
     /// The response as the guest builds it.
     pub response: ResponseSink,
-    /// Names the application and request in log lines.
-    pub tag: Arc<LogTag>,
     /// The captured stdout and stderr, when they are captured.
     captured: Option<Captured>,
     /// The application's log rate limit (`wsgi.errors`, stdout, stderr).
     log_budget: Arc<LogBudget>,
-}
-
-/// Identifies a request in the log.
-#[derive(Debug)]
-pub struct LogTag {
-    /// The application's name.
-    pub app: Arc<str>,
-    /// A per-process request number.
-    pub request: u64,
 }
 
 /// What changes from one request to the next in a store.
@@ -52,8 +41,6 @@ pub struct PerRequest {
     pub input: Input,
     /// Where the response goes.
     pub response: ResponseSink,
-    /// The request's log tag.
-    pub tag: Arc<LogTag>,
     /// The store's place in a middleware chain, if it is in one.
     pub layer: Option<LayerRef>,
 }
@@ -68,9 +55,6 @@ impl RequestState {
         captured: Option<Captured>,
         log_budget: Arc<LogBudget>,
     ) -> Self {
-        if let Some(captured) = &captured {
-            captured.begin(request.tag.request);
-        }
         RequestState {
             wasi,
             table: ResourceTable::new(),
@@ -78,7 +62,6 @@ impl RequestState {
             input: request.input,
             layer: request.layer,
             response: request.response,
-            tag: request.tag,
             captured,
             log_budget,
         }
@@ -86,13 +69,9 @@ impl RequestState {
 
     /// Points a reused store at its next request.
     pub fn begin(&mut self, request: PerRequest) {
-        if let Some(captured) = &self.captured {
-            captured.begin(request.tag.request);
-        }
         self.input = request.input;
         self.layer = request.layer;
         self.response = request.response;
-        self.tag = request.tag;
     }
 
     /// Detaches the finished request: lets go of its body and hands back
@@ -134,7 +113,7 @@ impl ServerHost for RequestState {
     ) -> wasmtime::Result<Result<(), StartResponseError>> {
         let result = self.response.start(&status, headers, exc_info);
         if let Err(err) = &result {
-            tracing::warn!(app = %self.tag.app, request = self.tag.request, ?err, "start_response refused");
+            tracing::warn!(?err, "start_response refused");
         }
         Ok(result)
     }
@@ -170,7 +149,7 @@ impl ServerHost for RequestState {
             if !self.log_budget.allow() {
                 continue;
             }
-            tracing::warn!(target: "wasm_gateway::app", app = %self.tag.app, request = self.tag.request, "{line}");
+            tracing::warn!(target: "wasm_gateway::app", "{line}");
         }
         Ok(())
     }

@@ -1,9 +1,9 @@
 //! What an application writes to the server's log: `wsgi.errors` lines and
-//! captured stdout and stderr, cut into bounded lines, tagged with the request
-//! that wrote them, and rate-limited per application.
+//! captured stdout and stderr, cut into bounded lines, and rate-limited per
+//! application. Lines are logged in the request's span, which names the
+//! application and the request.
 
 use bytes::Bytes;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
@@ -22,7 +22,6 @@ const MAX_LOG_LINE: usize = 8 << 10;
 /// the server's log. Dropped lines are counted and reported once the
 /// application may log again.
 pub struct LogBudget {
-    app: Arc<str>,
     state: Mutex<Bucket>,
 }
 
@@ -52,11 +51,10 @@ pub fn log_lines(message: &str) -> impl Iterator<Item = &str> {
     })
 }
 
-impl LogBudget {
-    /// A full budget for `app`.
-    pub fn new(app: Arc<str>) -> Self {
+impl Default for LogBudget {
+    /// A full budget.
+    fn default() -> Self {
         LogBudget {
-            app,
             state: Mutex::new(Bucket {
                 tokens: LOG_BURST,
                 last: Instant::now(),
@@ -64,7 +62,9 @@ impl LogBudget {
             }),
         }
     }
+}
 
+impl LogBudget {
     /// Whether one more line may be logged now.
     pub fn allow(&self) -> bool {
         let mut bucket = self.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -82,7 +82,6 @@ impl LogBudget {
         if dropped > 0 {
             tracing::warn!(
                 target: "wasm_gateway::app",
-                app = %self.app,
                 dropped,
                 "application log lines dropped by the rate limit ({LOG_LINES_PER_SECOND}/s)"
             );
@@ -91,17 +90,16 @@ impl LogBudget {
     }
 }
 
-/// An instance's captured streams: the request number their lines carry,
-/// and the streams, to flush an unfinished line when a request ends.
+/// An instance's captured streams, to flush an unfinished line when a
+/// request ends.
 pub struct Captured {
-    pub(crate) request: Arc<AtomicU64>,
-    pub(crate) streams: Vec<Capture>,
+    streams: Vec<Capture>,
 }
 
 impl Captured {
-    /// Tags the lines that follow with `request`.
-    pub fn begin(&self, request: u64) {
-        self.request.store(request, Ordering::Relaxed);
+    /// The streams `streams` of one instance.
+    pub(crate) fn new(streams: Vec<Capture>) -> Self {
+        Captured { streams }
     }
 
     /// Logs what is left of an unfinished line, under the request that
@@ -114,7 +112,8 @@ impl Captured {
 }
 
 /// A captured stdout or stderr: each complete line becomes a log event
-/// tagged with the application, the request and the stream.
+/// tagged with its stream (the request's span names the application and
+/// the request).
 #[derive(Clone)]
 pub(crate) struct Capture {
     inner: Arc<CaptureInner>,
@@ -123,23 +122,17 @@ pub(crate) struct Capture {
 struct CaptureInner {
     stream: &'static str,
     budget: Arc<LogBudget>,
-    request: Arc<AtomicU64>,
     /// The unfinished line, shared by every handle the guest opens to the
     /// stream (Rust's std may get a fresh handle per write).
     partial: Mutex<Vec<u8>>,
 }
 
 impl Capture {
-    pub(crate) fn new(
-        stream: &'static str,
-        budget: &Arc<LogBudget>,
-        request: &Arc<AtomicU64>,
-    ) -> Self {
+    pub(crate) fn new(stream: &'static str, budget: &Arc<LogBudget>) -> Self {
         Capture {
             inner: Arc::new(CaptureInner {
                 stream,
                 budget: budget.clone(),
-                request: request.clone(),
                 partial: Mutex::new(Vec::new()),
             }),
         }
@@ -155,8 +148,6 @@ impl CaptureInner {
             }
             tracing::info!(
                 target: "wasm_gateway::app",
-                app = %self.budget.app,
-                request = self.request.load(Ordering::Relaxed),
                 stream = self.stream,
                 "{}",
                 String::from_utf8_lossy(piece)
@@ -265,7 +256,7 @@ mod tests {
 
     #[test]
     fn the_budget_allows_a_burst_then_refuses() {
-        let budget = LogBudget::new("a".into());
+        let budget = LogBudget::default();
         let allowed = (0..5000).filter(|_| budget.allow()).count();
         // The burst, plus whatever refilled while the loop ran.
         assert!((1000..1100).contains(&allowed), "{allowed}");

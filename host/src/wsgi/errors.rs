@@ -7,7 +7,6 @@
 
 use crate::http::body::ResponseBody;
 use crate::http::pages::error_page;
-use crate::runtime::store::LogTag;
 use hyper::header::{CONNECTION, HeaderValue, RETRY_AFTER};
 use hyper::{Response, StatusCode};
 use std::time::Duration;
@@ -109,27 +108,20 @@ impl RequestError {
         }
     }
 
-    /// Writes the error to the log.
-    pub fn log(&self, tag: &LogTag) {
+    /// Writes the error to the log (in the request's span, which names the
+    /// application and the request).
+    pub fn log(&self) {
         match self {
-            RequestError::ClientGone => {
-                tracing::debug!(app = %tag.app, request = tag.request, "client went away")
-            }
-            RequestError::Input(_) | RequestError::Overloaded(_) => {
-                tracing::warn!(app = %tag.app, request = tag.request, "{self}")
-            }
-            _ => tracing::error!(app = %tag.app, request = tag.request, "{self}"),
+            RequestError::ClientGone => tracing::debug!("client went away"),
+            RequestError::Input(_) | RequestError::Overloaded(_) => tracing::warn!("{self}"),
+            _ => tracing::error!("{self}"),
         }
     }
 
     /// Logs the error and builds the response the client sees instead.
-    pub fn into_response(
-        self,
-        tag: &LogTag,
-        log: crate::http::access_log::AccessLog,
-    ) -> Response<ResponseBody> {
-        self.log(tag);
-        let mut response = error_page(self.status(), log);
+    pub fn into_response(self) -> Response<ResponseBody> {
+        self.log();
+        let mut response = error_page(self.status());
         if let RequestError::Overloaded(refused) = self {
             // A client may come back once a slot is likely free: at once if
             // the queue was full, after a queue timeout if it was slow.
