@@ -37,13 +37,13 @@
 //! Everything is private; the names below are what the binary, the tests and
 //! the benches use.
 
-pub mod cli;
-pub mod config;
-pub mod gateway;
-pub mod http;
-pub mod runtime;
-pub mod server;
-pub mod wsgi;
+mod cli;
+mod config;
+mod gateway;
+mod http;
+mod runtime;
+mod server;
+mod wsgi;
 
 pub use cli::logging::init as init_logging;
 pub use cli::{Cli, main as run};

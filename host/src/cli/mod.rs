@@ -455,12 +455,12 @@ fn load(
     middleware: &[PathBuf],
     max_instances: Option<u32>,
     cache: Option<CompileCache>,
-) -> Result<Loaded, String> {
+) -> anyhow::Result<Loaded> {
     if max_instances == Some(0) {
-        return Err("--max-instances is 0: no request could run; use at least 1".to_owned());
+        anyhow::bail!("--max-instances is 0: no request could run; use at least 1");
     }
     if config || is_config(path) {
-        let config = config::load(path).map_err(|err| err.to_string())?;
+        let config = config::load(path)?;
         let runtime = Runtime::new(&RuntimeConfig {
             compile_cache: cache,
             ..RuntimeConfig::for_apps(
@@ -473,7 +473,7 @@ fn load(
                     .chain(config.middleware.iter().map(|layer| &layer.config)),
             )
         })
-        .map_err(|err| format!("cannot start the WebAssembly engine: {err:#}"))?;
+        .map_err(|err| anyhow::anyhow!("cannot start the WebAssembly engine: {err:#}"))?;
         let gateway = Gateway::load(&config, &runtime)?;
         return Ok(Loaded {
             gateway,
@@ -489,7 +489,7 @@ fn load(
     };
     let mut config = AppConfig::new(stem(path));
     one_app(&mut config);
-    config.validate()?;
+    config.validate().map_err(anyhow::Error::msg)?;
     let layer_configs: Vec<AppConfig> = middleware
         .iter()
         .map(|layer| AppConfig::new(stem(layer)))
@@ -501,15 +501,15 @@ fn load(
             std::iter::once(&config).chain(&layer_configs),
         )
     })
-    .map_err(|err| format!("cannot start the WebAssembly engine: {err:#}"))?;
+    .map_err(|err| anyhow::anyhow!("cannot start the WebAssembly engine: {err:#}"))?;
     let mut layers = Vec::with_capacity(middleware.len() + 1);
     for (layer, layer_config) in middleware.iter().zip(layer_configs) {
         let loaded = runtime
             .load_middleware(layer, &layer_config)
-            .map_err(|err| format!("--middleware: {err}"))?;
+            .map_err(|err| anyhow::anyhow!("--middleware: {err}"))?;
         layers.push(Arc::new(App::new(&runtime, loaded, layer_config)));
     }
-    let loaded = runtime.load(path, &config).map_err(|err| err.to_string())?;
+    let loaded = runtime.load(path, &config)?;
     layers.push(Arc::new(App::new(&runtime, loaded, config)));
     Ok(Loaded {
         gateway: Gateway::single_chain(Arc::from(layers)),

@@ -82,15 +82,6 @@ pub enum AppKind {
     Static(PathBuf),
 }
 
-impl AppKind {
-    /// The file or directory it names.
-    pub fn path(&self) -> &Path {
-        match self {
-            AppKind::Wasm(path) | AppKind::Static(path) => path,
-        }
-    }
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {

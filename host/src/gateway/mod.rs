@@ -12,14 +12,20 @@ use crate::config::{AppKind, GatewayConfig};
 use crate::gateway::static_files::StaticRoot;
 use crate::http::body::ResponseBody;
 use crate::http::pages::error_page;
+use crate::http::routes::RouteError;
 use crate::http::routes::{Match, RouteTable, RouteTableBuilder};
 use crate::http::syntax::host_of;
 use crate::runtime::chain::Layers;
 use crate::runtime::{App, Role, Runtime};
+use crate::runtime::{AppConfig, Compiled, LoadError};
 use crate::wsgi::environ::ConnInfo;
 use hyper::body::Incoming;
 use hyper::http::request::Parts;
 use hyper::{Response, StatusCode};
+use std::collections::HashMap;
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// What a route leads to.
@@ -58,154 +64,19 @@ impl Gateway {
     /// Loads every application and document root of `config`, compiling the
     /// components in parallel, and builds the route table. The error lists
     /// every entry that failed, one line each, naming it and its file.
-    pub fn load(config: &GatewayConfig, runtime: &Runtime) -> Result<Gateway, String> {
-        let file = &config.path.display();
-        /// What one loading job produced.
-        enum Loaded {
-            Target(Target),
-            Middleware(Arc<App>),
-        }
-        // Each component is compiled once, however many entries use it
-        // (the same app under two names, a middleware in many chains).
-        let mut paths: Vec<&std::path::Path> = config
-            .apps
-            .iter()
-            .filter_map(|spec| match &spec.kind {
-                AppKind::Wasm(path) => Some(path.as_path()),
-                AppKind::Static(_) => None,
-            })
-            .chain(config.middleware.iter().map(|spec| spec.wasm.as_path()))
-            .collect();
-        paths.sort();
-        paths.dedup();
-        let compiled: std::collections::HashMap<&std::path::Path, _> =
-            std::thread::scope(|scope| {
-                let jobs: Vec<_> = paths
-                    .iter()
-                    .map(|&path| (path, scope.spawn(move || runtime.compile(path))))
-                    .collect();
-                jobs.into_iter()
-                    .map(|(path, job)| {
-                        let result = job.join().unwrap_or_else(|_| {
-                            Err(crate::runtime::LoadError::Link {
-                                file: path.to_path_buf(),
-                                reason: "compiling panicked".into(),
-                            })
-                        });
-                        (path, result)
-                    })
-                    .collect()
-            });
-        let load_app = |path: &std::path::Path, app: &crate::runtime::AppConfig, role| {
-            let table = match role {
-                Role::App => "apps",
-                Role::Middleware => "middleware",
-            };
-            let compiled = match &compiled[path] {
-                Ok(compiled) => compiled,
-                Err(err) => return Err(format!("{file}: [{table}.{}] {err}", app.name)),
-            };
-            runtime
-                .link_as(compiled, app, role)
-                .map(|loaded| Arc::new(App::new(runtime, loaded, app.clone())))
-                .map_err(|err| format!("{file}: [{table}.{}] {err}", app.name))
-        };
-        let results: Vec<Result<Loaded, String>> = std::thread::scope(|scope| {
-            let apps = config.apps.iter().map(|spec| {
-                scope.spawn(move || match &spec.kind {
-                    AppKind::Wasm(path) => load_app(path, &spec.config, Role::App)
-                        .map(|app| Loaded::Target(Target::App(Arc::from([app])))),
-                    AppKind::Static(dir) => StaticRoot::new(dir)
-                        .map(|root| Loaded::Target(Target::Static(Arc::new(root))))
-                        .map_err(|err| {
-                            format!(
-                                "{file}: [apps.{}] static root {}: {err}",
-                                spec.config.name,
-                                dir.display()
-                            )
-                        }),
-                })
-            });
-            let middleware = config.middleware.iter().map(|spec| {
-                scope.spawn(move || {
-                    load_app(&spec.wasm, &spec.config, Role::Middleware).map(Loaded::Middleware)
-                })
-            });
-            let jobs: Vec<_> = apps.chain(middleware).collect();
-            jobs.into_iter()
-                .map(|job| {
-                    job.join()
-                        .unwrap_or_else(|_| Err("loading panicked".into()))
-                })
-                .collect()
-        });
-        let (app_results, middleware_results) = {
-            let mut results = results;
-            let middleware = results.split_off(config.apps.len());
-            (results, middleware)
-        };
-        let mut errors = Vec::new();
-        let mut middleware = std::collections::HashMap::new();
-        for (spec, result) in config.middleware.iter().zip(middleware_results) {
-            match result {
-                Ok(Loaded::Middleware(app)) => {
-                    middleware.insert(spec.config.name.clone(), app);
-                }
-                Ok(Loaded::Target(_)) => unreachable!("middleware jobs load middleware"),
-                Err(err) => errors.push(err),
-            }
-        }
-        let loaded: Vec<Result<Target, String>> = config
-            .apps
-            .iter()
-            .zip(app_results)
-            .map(|(spec, result)| match result? {
-                // Each middleware is one App (one compiled component, one
-                // concurrency cap), shared by every chain it is stacked in.
-                Loaded::Target(Target::App(layers)) if !spec.middleware.is_empty() => {
-                    let mut chain = Vec::with_capacity(spec.middleware.len() + 1);
-                    for name in &spec.middleware {
-                        match middleware.get(name.as_str()) {
-                            Some(layer) => chain.push(Arc::clone(layer)),
-                            // Its own load failed and is reported already.
-                            None => return Err(String::new()),
-                        }
-                    }
-                    chain.extend(layers.iter().cloned());
-                    Ok(Target::App(Arc::from(chain)))
-                }
-                Loaded::Target(target) => Ok(target),
-                Loaded::Middleware(_) => unreachable!("app jobs load apps"),
-            })
-            .collect();
-
-        let mut routes = RouteTableBuilder::new();
-        for (spec, target) in config.apps.iter().zip(loaded) {
-            let target = match target {
-                Ok(target) => Arc::new(target),
-                Err(err) => {
-                    if !err.is_empty() {
-                        errors.push(err);
-                    }
-                    continue;
-                }
-            };
-            for route in &spec.routes {
-                let shared = match &*target {
-                    Target::App(app) => Target::App(app.clone()),
-                    Target::Static(root) => Target::Static(root.clone()),
-                };
-                if let Err(err) = routes.add(route, &spec.config.name, shared) {
-                    errors.push(format!("{file}: [apps.{}] {err}", spec.config.name));
-                }
-            }
-        }
-        if errors.is_empty() {
-            Ok(Gateway {
-                routes: routes.build(),
-            })
+    pub fn load(config: &GatewayConfig, runtime: &Runtime) -> Result<Gateway, GatewayError> {
+        let mut problems = Vec::new();
+        let compiled = compile(config, runtime);
+        let (targets, middleware) = link(config, runtime, &compiled, &mut problems);
+        let targets = assemble_chains(config, targets, &middleware);
+        let routes = build_routes(config, targets, &mut problems);
+        if problems.is_empty() {
+            Ok(Gateway { routes })
         } else {
-            Err(errors.join("\n"))
+            Err(GatewayError {
+                file: config.path.clone(),
+                problems,
+            })
         }
     }
 
@@ -263,4 +134,222 @@ impl Gateway {
             }
         }
     }
+}
+
+/// Why a gateway file's applications could not be loaded: every entry that
+/// failed, one line each, `FILE: [apps.NAME] problem`.
+#[derive(Debug)]
+pub struct GatewayError {
+    file: PathBuf,
+    problems: Vec<Problem>,
+}
+
+/// One entry that failed to load.
+#[derive(Debug)]
+struct Problem {
+    role: Role,
+    name: Arc<str>,
+    kind: ProblemKind,
+}
+
+/// What went wrong with one entry.
+#[derive(Debug, thiserror::Error)]
+enum ProblemKind {
+    /// Its component failed to compile (shared by every entry using it).
+    #[error(transparent)]
+    Compile(Arc<LoadError>),
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error("loading panicked")]
+    Panicked,
+    #[error("static root {}: {source}", dir.display())]
+    StaticRoot { dir: PathBuf, source: io::Error },
+    #[error(transparent)]
+    Route(#[from] RouteError),
+}
+
+impl fmt::Display for GatewayError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, problem) in self.problems.iter().enumerate() {
+            let table = match problem.role {
+                Role::App => "apps",
+                Role::Middleware => "middleware",
+            };
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(
+                f,
+                "{}: [{table}.{}] {}",
+                self.file.display(),
+                problem.name,
+                problem.kind
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for GatewayError {}
+
+/// The middleware of a gateway file that loaded, by name.
+type MiddlewareByName = HashMap<Arc<str>, Arc<App>>;
+
+/// Every component a gateway file names, compiled once each (the same app
+/// under two names, a middleware in many chains), in parallel: compiling is
+/// the slow part of start-up.
+fn compile<'c>(
+    config: &'c GatewayConfig,
+    runtime: &Runtime,
+) -> HashMap<&'c Path, Result<Compiled, Arc<LoadError>>> {
+    let mut paths: Vec<&Path> = config
+        .apps
+        .iter()
+        .filter_map(|spec| match &spec.kind {
+            AppKind::Wasm(path) => Some(path.as_path()),
+            AppKind::Static(_) => None,
+        })
+        .chain(config.middleware.iter().map(|spec| spec.wasm.as_path()))
+        .collect();
+    paths.sort();
+    paths.dedup();
+    let results = in_parallel(paths.iter().map(|&path| move || runtime.compile(path)))
+        .into_iter()
+        .zip(&paths)
+        .map(|(result, &path)| {
+            let result = result.unwrap_or_else(|| {
+                Err(LoadError::Link {
+                    file: path.to_path_buf(),
+                    reason: "compiling panicked".into(),
+                })
+            });
+            (path, result.map_err(Arc::new))
+        });
+    results.collect()
+}
+
+/// Links every application (or opens its document root) and every
+/// middleware, in parallel. Returns each `[apps]` entry's target (`None`
+/// when it failed) and the middleware that loaded, by name.
+fn link(
+    config: &GatewayConfig,
+    runtime: &Runtime,
+    compiled: &HashMap<&Path, Result<Compiled, Arc<LoadError>>>,
+    problems: &mut Vec<Problem>,
+) -> (Vec<Option<Target>>, MiddlewareByName) {
+    let load = |path: &Path, app: &AppConfig, role| -> Result<Arc<App>, ProblemKind> {
+        let compiled = compiled[path]
+            .as_ref()
+            .map_err(|err| ProblemKind::Compile(err.clone()))?;
+        let loaded = runtime.link_as(compiled, app, role)?;
+        Ok(Arc::new(App::new(runtime, loaded, app.clone())))
+    };
+    let apps = config.apps.iter().map(|spec| {
+        move || match &spec.kind {
+            AppKind::Wasm(path) => {
+                load(path, &spec.config, Role::App).map(|app| Target::App(Arc::from([app])))
+            }
+            AppKind::Static(dir) => StaticRoot::new(dir)
+                .map(|root| Target::Static(Arc::new(root)))
+                .map_err(|source| ProblemKind::StaticRoot {
+                    dir: dir.clone(),
+                    source,
+                }),
+        }
+    });
+    let layers = config
+        .middleware
+        .iter()
+        .map(|spec| move || load(&spec.wasm, &spec.config, Role::Middleware));
+    let targets = in_parallel(apps);
+    let layers = in_parallel(layers);
+    let mut report = |role, name: &Arc<str>, kind| {
+        problems.push(Problem {
+            role,
+            name: name.clone(),
+            kind,
+        })
+    };
+    let mut middleware = HashMap::new();
+    for (spec, result) in config.middleware.iter().zip(layers) {
+        match result.unwrap_or(Err(ProblemKind::Panicked)) {
+            Ok(app) => {
+                middleware.insert(spec.config.name.clone(), app);
+            }
+            Err(kind) => report(Role::Middleware, &spec.config.name, kind),
+        }
+    }
+    let targets = config
+        .apps
+        .iter()
+        .zip(targets)
+        .map(|(spec, result)| {
+            result
+                .unwrap_or(Err(ProblemKind::Panicked))
+                .map_err(|kind| report(Role::App, &spec.config.name, kind))
+                .ok()
+        })
+        .collect();
+    (targets, middleware)
+}
+
+/// Puts each application behind its middleware, outermost first. Each
+/// middleware is one [`App`] (one compiled component, one concurrency cap),
+/// shared by every chain it is stacked in. An application whose middleware
+/// failed to load gets no target (that failure is reported already).
+fn assemble_chains(
+    config: &GatewayConfig,
+    targets: Vec<Option<Target>>,
+    middleware: &MiddlewareByName,
+) -> Vec<Option<Target>> {
+    config
+        .apps
+        .iter()
+        .zip(targets)
+        .map(|(spec, target)| match target? {
+            Target::App(app) if !spec.middleware.is_empty() => {
+                let mut chain = Vec::with_capacity(spec.middleware.len() + 1);
+                for name in &spec.middleware {
+                    chain.push(Arc::clone(middleware.get(name.as_str())?));
+                }
+                chain.extend(app.iter().cloned());
+                Some(Target::App(Arc::from(chain)))
+            }
+            target => Some(target),
+        })
+        .collect()
+}
+
+/// The route table: every route of every entry that loaded.
+fn build_routes(
+    config: &GatewayConfig,
+    targets: Vec<Option<Target>>,
+    problems: &mut Vec<Problem>,
+) -> RouteTable<Target> {
+    let mut routes = RouteTableBuilder::new();
+    for (spec, target) in config.apps.iter().zip(targets) {
+        let Some(target) = target else { continue };
+        for route in &spec.routes {
+            let shared = match &target {
+                Target::App(app) => Target::App(app.clone()),
+                Target::Static(root) => Target::Static(root.clone()),
+            };
+            if let Err(err) = routes.add(route, &spec.config.name, shared) {
+                problems.push(Problem {
+                    role: Role::App,
+                    name: spec.config.name.clone(),
+                    kind: err.into(),
+                });
+            }
+        }
+    }
+    routes.build()
+}
+
+/// Runs `jobs` on scoped threads, one each; `None` for a job that panicked.
+fn in_parallel<T: Send>(jobs: impl Iterator<Item = impl FnOnce() -> T + Send>) -> Vec<Option<T>> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = jobs.map(|job| scope.spawn(job)).collect();
+        handles.into_iter().map(|h| h.join().ok()).collect()
+    })
 }

@@ -11,11 +11,10 @@
 use crate::http::body::Chunk;
 use crate::runtime::App;
 use crate::runtime::invoke;
-use crate::runtime::store::RequestState;
+use crate::runtime::store::StoreData;
 use crate::wsgi::bindings::NextBody;
 use crate::wsgi::bindings::{AppError, Environ, NextBodyHost, NextHost, NextResponse};
 use crate::wsgi::errors::RequestError;
-use crate::wsgi::input::Input;
 use std::sync::Arc;
 use tracing::Instrument;
 use wasmtime::component::Resource;
@@ -65,7 +64,7 @@ fn app_error(message: impl Into<String>) -> AppError {
     }
 }
 
-impl RequestState {
+impl StoreData {
     /// Rewrites the `extra` variables for the next layer: the caller's own
     /// operator variables stay with the caller; the next layer gets its own.
     fn hand_over_extra(&self, environ: &mut Environ, next: &App) {
@@ -77,7 +76,7 @@ impl RequestState {
     }
 }
 
-impl NextHost for RequestState {
+impl NextHost for StoreData {
     async fn call(
         &mut self,
         mut environ: Environ,
@@ -105,7 +104,7 @@ impl NextHost for RequestState {
             next.user.set(user);
         }
         // The request body goes on to the next layer, as far as it is unread.
-        let input = std::mem::replace(&mut self.input, Input::empty());
+        let input = std::mem::take(&mut self.request.input);
         let (request, head_rx, body_rx) = invoke::open_request(&app, input, Some(next));
         let launched = invoke::launch(app.clone(), request, environ, slot, head_rx)
             .instrument(span.clone())
@@ -126,7 +125,7 @@ impl NextHost for RequestState {
                 if let RequestError::Input(failure) = err {
                     // The client's fault reading the body: it hears that
                     // (413, 408, 400), whatever this layer answers.
-                    self.response.note_input_failure(failure);
+                    self.request.response.note_input_failure(failure);
                 }
                 span.in_scope(|| err.log());
                 Ok(Err(app_error(format!(
@@ -143,7 +142,7 @@ impl NextHost for RequestState {
     }
 }
 
-impl NextBodyHost for RequestState {
+impl NextBodyHost for StoreData {
     async fn next(
         &mut self,
         body: Resource<NextBody>,

@@ -18,7 +18,6 @@
 //! then it loads, and a call to one of them traps that request (500).
 
 use crate::runtime::profile::Profile;
-use crate::runtime::store::RequestState;
 use crate::wsgi::app_log::{Capture, Captured, LogBudget};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -27,7 +26,7 @@ use wasmtime_wasi::cli::WasiCli;
 use wasmtime_wasi::clocks::WasiClocks;
 use wasmtime_wasi::filesystem::{WasiFilesystem, WasiFilesystemCtx};
 use wasmtime_wasi::random::WasiRandom;
-use wasmtime_wasi::{FsPerms, WasiCtx};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiView};
 
 /// What the operator grants one application.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -150,16 +149,16 @@ impl Grants {
         }
     }
 
-    /// Adds the WASI interfaces these grants allow to `linker` (the
-    /// application's own interface is added by the caller).
-    pub fn link(&self, linker: &mut Linker<RequestState>) -> wasmtime::Result<()> {
+    /// Adds the WASI interfaces these grants allow to `linker`, for any
+    /// store data that has a WASI context (the application's own interface
+    /// is added by the caller).
+    pub fn link<T: WasiView + 'static>(&self, linker: &mut Linker<T>) -> wasmtime::Result<()> {
         use wasmtime_wasi::p2::bindings::{cli, clocks, filesystem, random};
         use wasmtime_wasi_io::bindings::wasi::io;
-        type T = RequestState;
         let l = linker;
-        io::error::add_to_linker::<T, Io>(l, |s| s.table())?;
-        io::poll::add_to_linker::<T, Io>(l, |s| s.table())?;
-        io::streams::add_to_linker::<T, Io>(l, |s| s.table())?;
+        io::error::add_to_linker::<T, Io>(l, |s| s.ctx().table)?;
+        io::poll::add_to_linker::<T, Io>(l, |s| s.ctx().table)?;
+        io::streams::add_to_linker::<T, Io>(l, |s| s.ctx().table)?;
         {
             use wasmtime_wasi::clocks::WasiClocksView as _;
             clocks::wall_clock::add_to_linker::<T, WasiClocks>(l, T::clocks)?;
@@ -196,8 +195,8 @@ impl Grants {
     /// component imports them) as a stub that traps with a message naming
     /// it, and their resources as opaque host types. Only those: the
     /// granted interfaces keep their real implementations.
-    pub fn stub_ungranted(
-        linker: &mut Linker<RequestState>,
+    pub fn stub_ungranted<T: 'static>(
+        linker: &mut Linker<T>,
         component: &Component,
         engine: &wasmtime::Engine,
         ungranted: &[String],
@@ -255,21 +254,29 @@ impl Grants {
     /// Opens the granted directories once, at load: every instance gets a
     /// copy of these handles, so no request opens a path. The error names
     /// the directory.
-    pub fn open_dirs(&self) -> Result<WasiFilesystemCtx, String> {
+    pub fn open_dirs(&self) -> Result<WasiFilesystemCtx, GrantError> {
         let mut builder = WasiCtx::builder();
         for (guest, host) in self.dirs.iter().flatten() {
             builder
                 .preopened_dir(host, guest, FsPerms::ReadOnly)
-                .map_err(|err| {
-                    format!(
-                        "cannot open directory {} (granted as {guest}): {err:#}",
-                        host.display()
-                    )
+                .map_err(|err| GrantError {
+                    dir: host.clone(),
+                    guest: guest.clone(),
+                    reason: format!("{err:#}"),
                 })?;
         }
         let mut ctx = builder.build();
         Ok(std::mem::take(ctx.filesystem()))
     }
+}
+
+/// A granted directory that cannot be opened.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot open directory {} (granted as {guest}): {reason}", dir.display())]
+pub struct GrantError {
+    dir: PathBuf,
+    guest: String,
+    reason: String,
 }
 
 /// Everything an instance's WASI context is built from, prepared at load.
@@ -286,7 +293,7 @@ pub struct Sandbox {
 
 impl Sandbox {
     /// Prepares `grants` for an application.
-    pub fn new(grants: &Grants) -> Result<Self, String> {
+    pub fn new(grants: &Grants) -> Result<Self, GrantError> {
         Ok(Sandbox {
             env: grants.env.clone(),
             filesystem: match &grants.dirs {

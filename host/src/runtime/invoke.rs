@@ -15,11 +15,12 @@ use crate::runtime::App;
 use crate::runtime::admission::Slot;
 use crate::runtime::chain::{self, LayerRef, Layers};
 use crate::runtime::reuse::Idle;
-use crate::runtime::store::{PerRequest, RequestState};
+use crate::runtime::store::{PerRequest, StoreData};
 use crate::wsgi::bindings::AppBindings;
 use crate::wsgi::environ::{self, ConnInfo};
 use crate::wsgi::errors::{InputFailure, RequestError};
 use crate::wsgi::input::Input;
+use crate::wsgi::request::WsgiRequest;
 use crate::wsgi::sink::{HeadResult, ResponseSink};
 use hyper::Response;
 use hyper::body::Incoming;
@@ -143,8 +144,10 @@ pub(crate) fn open_request(
     let (head_tx, head_rx) = oneshot::channel();
     let (body_tx, body_rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
     let request = PerRequest {
-        input,
-        response: ResponseSink::new(head_tx, body_tx, app.config.max_response_head),
+        wsgi: WsgiRequest::new(
+            input,
+            ResponseSink::new(head_tx, body_tx, app.config.max_response_head),
+        ),
         layer,
     };
     (request, head_rx, body_rx)
@@ -184,14 +187,14 @@ pub(crate) async fn launch(
 
 /// A new store for `app`, serving `request` first: the application's
 /// memory and table limits, its grants, and yielding at every epoch tick.
-fn new_store(app: &App, request: PerRequest) -> Store<RequestState> {
+fn new_store(app: &App, request: PerRequest) -> Store<StoreData> {
     let (wasi, capture) = app.sandbox.wasi_ctx();
     let limits = StoreLimitsBuilder::new()
         .memory_size(app.config.memory)
         .table_elements(app.config.table_elements)
         .trap_on_grow_failure(false)
         .build();
-    let state = RequestState::new(
+    let state = StoreData::new(
         wasi,
         limits,
         request,
@@ -244,7 +247,14 @@ async fn run(
         // without a limit gets as good as unlimited.
         let _ = store.set_fuel(app.config.fuel.unwrap_or(u64::MAX));
     }
-    let client = store.data().response.watch();
+    // A fresh request's sink is always attached to its receiver.
+    let client = store.data().request.response.watch();
+    let client_gone = async {
+        match &client {
+            Some(client) => client.closed().await,
+            None => std::future::pending().await,
+        }
+    };
     let timeout = app.config.timeout;
     let deadline_at = tokio::time::Instant::now() + timeout;
 
@@ -259,7 +269,7 @@ async fn run(
             biased;
             r = &mut guest => r,
             () = &mut deadline => Err(RequestError::Timeout(timeout)),
-            () = client.closed() => {
+            () = client_gone => {
                 // The client left. The guest's next write fails, so a guest
                 // that is streaming leaves its loop and gets its body closed
                 // (WSGI's close()); one that is busy computing is killed
@@ -271,7 +281,7 @@ async fn run(
             }
         }
     };
-    match outcome.and_then(|()| store.data().response.complete()) {
+    match outcome.and_then(|()| store.data().request.response.complete()) {
         Ok(()) => {
             // The guest is done and its response whole: the store is free
             // (back to the pool, or dropped) before the response's end goes
@@ -288,7 +298,7 @@ async fn run(
                     response
                 }
                 // Frees the instance and keeps only the response.
-                _ => store.into_data().response,
+                _ => store.into_data().request.response,
             };
             // Sending the end waits only when the client is behind; then
             // it is still bound by the deadline.
@@ -306,7 +316,7 @@ async fn run(
             }
         }
         Err(err) => {
-            if let Some(err) = store.data_mut().response.fail(err) {
+            if let Some(err) = store.data_mut().request.response.fail(err) {
                 err.log();
             }
         }
@@ -317,7 +327,7 @@ async fn run(
 /// `instance` holds a reused one, calls it, pumps its body, closes it.
 async fn drive(
     app: &App,
-    store: &mut Store<RequestState>,
+    store: &mut Store<StoreData>,
     instance: &mut Option<AppBindings>,
     environ: &crate::wsgi::bindings::Environ,
 ) -> Result<(), RequestError> {
@@ -368,7 +378,7 @@ async fn drive(
                 .await
                 .map_err(trap)?
             {
-                Ok(Some(chunk)) => store.data_mut().response.send(chunk).await?,
+                Ok(Some(chunk)) => store.data_mut().request.response.send(chunk).await?,
                 Ok(None) => return Ok(()),
                 Err(e) => return Err(RequestError::App(e.message)),
             }

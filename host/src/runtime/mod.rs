@@ -13,10 +13,10 @@ pub mod reuse;
 pub mod store;
 
 use crate::runtime::admission::Admission;
-use crate::runtime::grants::{Grants, Sandbox};
+use crate::runtime::grants::{GrantError, Grants, Sandbox};
 use crate::runtime::profile::Profile;
 use crate::runtime::reuse::{IdlePools, Reuse, ReusePool};
-use crate::runtime::store::RequestState;
+use crate::runtime::store::StoreData;
 use crate::wsgi::bindings::{AppBindings, AppBindingsPre};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -253,11 +253,6 @@ impl Runtime {
         })
     }
 
-    /// The engine.
-    pub fn engine(&self) -> &Engine {
-        &self.engine
-    }
-
     /// Compiles the application at `path` and links it with what `config`
     /// grants it.
     pub fn load(&self, path: &Path, config: &AppConfig) -> Result<Loaded, LoadError> {
@@ -384,9 +379,9 @@ impl Runtime {
             file: file(),
             reason: format!("{e:#}"),
         };
-        let mut linker = Linker::<RequestState>::new(&self.engine);
+        let mut linker = Linker::<StoreData>::new(&self.engine);
         grants.link(&mut linker).map_err(link_error)?;
-        AppBindings::add_to_linker::<_, HasSelf<RequestState>>(&mut linker, |s| s)
+        AppBindings::add_to_linker::<_, HasSelf<StoreData>>(&mut linker, |s| s)
             .map_err(link_error)?;
         if !stubbed_by_profile.is_empty() {
             tracing::debug!(
@@ -408,9 +403,9 @@ impl Runtime {
             Grants::stub_ungranted(&mut linker, component, &self.engine, &stubbed)
                 .map_err(link_error)?;
         }
-        let sandbox = Sandbox::new(grants).map_err(|reason| LoadError::Grant {
+        let sandbox = Sandbox::new(grants).map_err(|source| LoadError::Grant {
             file: file(),
-            reason,
+            source,
         })?;
         let pre = linker.instantiate_pre(component).map_err(link_error)?;
         let pre = AppBindingsPre::new(pre).map_err(link_error)?;
@@ -442,7 +437,7 @@ impl Compiled {
 
 /// A compiled and linked application, ready to instantiate.
 pub struct Loaded {
-    pub(crate) pre: AppBindingsPre<RequestState>,
+    pub(crate) pre: AppBindingsPre<StoreData>,
     pub(crate) sandbox: Sandbox,
 }
 
@@ -574,7 +569,7 @@ impl AppConfig {
 /// An application ready to serve: compiled code plus its settings.
 pub struct App {
     pub(crate) engine: Engine,
-    pub(crate) pre: AppBindingsPre<RequestState>,
+    pub(crate) pre: AppBindingsPre<StoreData>,
     /// The application's settings.
     pub config: AppConfig,
     /// Its concurrency cap and queue.
@@ -683,12 +678,12 @@ pub enum LoadError {
         imports: Vec<String>,
     },
     /// A grant cannot be honoured (a directory cannot be opened).
-    #[error("{}: {reason}", file.display())]
+    #[error("{}: {source}", file.display())]
     Grant {
         /// The file.
         file: PathBuf,
         /// What went wrong.
-        reason: String,
+        source: GrantError,
     },
     /// The component needs something this host does not provide.
     #[error("{} cannot be linked: {reason}", file.display())]

@@ -9,7 +9,7 @@
 //! pool belongs to one). An instance that trapped, ran past its deadline or
 //! failed in any way is never reused.
 
-use crate::runtime::store::RequestState;
+use crate::runtime::store::StoreData;
 use crate::wsgi::bindings::AppBindings;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -44,7 +44,7 @@ impl Reuse {
 /// An instance between two requests.
 pub struct Idle {
     /// Its store, holding its state.
-    pub store: Store<RequestState>,
+    pub store: Store<StoreData>,
     /// The instance's exports.
     pub instance: AppBindings,
     /// Requests it has served.

@@ -31,6 +31,15 @@ struct Bucket {
     dropped: u64,
 }
 
+/// Logs a `wsgi.errors` message line by line, as far as `budget` allows.
+pub fn log_message(budget: &LogBudget, message: &str) {
+    for line in log_lines(message) {
+        if budget.allow() {
+            tracing::warn!(target: "wasm_gateway::app", "{line}");
+        }
+    }
+}
+
 /// `message` cut into log lines: at newlines, and into pieces of at most
 /// 8 KiB, so that no application line is unbounded in the log.
 pub fn log_lines(message: &str) -> impl Iterator<Item = &str> {

@@ -26,6 +26,20 @@ pub struct Input {
     failure: Option<InputFailure>,
 }
 
+impl Default for Input {
+    /// A body that is already finished: what an idle reused instance holds
+    /// between requests.
+    fn default() -> Self {
+        Input {
+            body: None,
+            pending: Bytes::new(),
+            received: 0,
+            max: 0,
+            failure: None,
+        }
+    }
+}
+
 impl Input {
     /// Wraps a request body of at most `max` bytes. (A body whose
     /// Content-Length is over `max` never gets here; this catches chunked
@@ -36,18 +50,6 @@ impl Input {
             pending: Bytes::new(),
             received: 0,
             max,
-            failure: None,
-        }
-    }
-
-    /// A body that is already finished: what an idle reused instance holds
-    /// between requests.
-    pub fn empty() -> Self {
-        Input {
-            body: None,
-            pending: Bytes::new(),
-            received: 0,
-            max: 0,
             failure: None,
         }
     }

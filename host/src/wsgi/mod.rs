@@ -6,5 +6,6 @@ pub(crate) mod bindings;
 pub mod environ;
 pub mod errors;
 pub mod input;
+pub mod request;
 pub mod sink;
 pub mod start_response;
