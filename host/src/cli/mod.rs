@@ -8,11 +8,8 @@ pub mod python;
 
 use crate::config;
 use crate::config::listen::ListenAddr;
-use crate::config::units::parse_size;
+use crate::config::options::{AppGrants, AppLimits, ServerOptions, ServerSettings, flag_list};
 use crate::gateway::Gateway;
-use crate::http::limits::HttpLimits;
-use crate::runtime::grants::Grants;
-use crate::runtime::reuse::Reuse;
 use crate::runtime::{App, AppConfig, CompileCache, Runtime, RuntimeConfig};
 use crate::server::{Server, ServerConfig};
 use clap::{Parser, Subcommand};
@@ -20,7 +17,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Runs WSGI-style web applications compiled to WebAssembly components, each
 /// request in a fresh sandboxed instance.
@@ -94,6 +90,7 @@ struct PythonBuildArgs {
 
 /// Where compiled components are cached.
 #[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Compile cache")]
 struct CacheArgs {
     /// Directory of the compile cache [default: $WASM_GATEWAY_CACHE_DIR,
     /// else $XDG_CACHE_HOME/wasm-gateway, else ~/.cache/wasm-gateway].
@@ -132,57 +129,23 @@ struct ServeArgs {
     #[arg(long)]
     config: Option<PathBuf>,
 
-    /// Address to listen on: HOST:PORT (a host name is resolved at start)
-    /// or a bare PORT on 127.0.0.1 (default 127.0.0.1:8000, or the file's
-    /// `[server] listen`); port 0 picks a free port. The bound address is
-    /// printed as `http://HOST:PORT` once the server is ready.
-    #[arg(long, env = "WASM_GATEWAY_LISTEN", value_name = "ADDR")]
-    listen: Option<ListenAddr>,
+    /// Server settings; given here, they win over the gateway file's
+    /// `[server]` values.
+    #[command(flatten)]
+    server: ServerOptions,
 
-    /// Access lines (Common Log Format) on stdout: `on` or `off`; errors and
-    /// every other log line go to stderr either way [default: on, or the
-    /// file's `[server] access-log`].
-    #[arg(long, value_name = "on|off")]
-    access_log: Option<crate::http::access_log::Switch>,
+    #[command(flatten)]
+    one_app: OneAppArgs,
 
-    /// One-app mode: wall-clock deadline of one request (e.g. 30s, 500ms);
-    /// past it the instance is killed and the client gets 504 [default:
-    /// 30s]. (In a gateway file: `[apps.NAME.limits] timeout`.)
-    #[arg(long, value_parser = humantime::parse_duration)]
-    timeout: Option<Duration>,
+    #[command(flatten)]
+    cache: CacheArgs,
+}
 
-    /// One-app mode: most linear memory one instance may use (bytes;
-    /// suffixes KiB, MiB, GiB) [default: 128MiB]. (In a gateway file:
-    /// `[apps.NAME.limits] memory`.)
-    #[arg(long, value_parser = parse_size)]
-    memory: Option<usize>,
-
-    /// One-app mode: most requests running at once [default: 100]. (In a
-    /// gateway file: `[apps.NAME.limits] concurrency`.)
-    #[arg(long)]
-    concurrency: Option<usize>,
-
-    /// One-app mode: most requests waiting for a slot; beyond, 503 at once
-    /// [default: 1000]. (In a gateway file: `[apps.NAME.limits] queue`.)
-    #[arg(long)]
-    queue: Option<usize>,
-
-    /// One-app mode: longest wait for a slot before 503 with Retry-After
-    /// [default: 10s]. (In a gateway file: `[apps.NAME.limits] queue-timeout`.)
-    #[arg(long, value_parser = humantime::parse_duration)]
-    queue_timeout: Option<Duration>,
-
-    /// Most instances alive at once, all applications together (default
-    /// 1000, or the file's `[server] max-instances`).
-    #[arg(long)]
-    max_instances: Option<u32>,
-
-    /// One-app mode: largest request body (suffixes KiB, MiB, GiB): a larger
-    /// Content-Length gets 413 before the app runs; a chunked body is cut
-    /// [default: 100MiB]. (In a gateway file: `[apps.NAME.limits] max-body`.)
-    #[arg(long, value_parser = parse_size)]
-    max_body: Option<usize>,
-
+/// The settings of the one app `serve APP.wasm` (or `check APP.wasm`)
+/// runs; a gateway file sets them per app instead.
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "One-app mode (a gateway file sets these per app)")]
+struct OneAppArgs {
     /// One-app mode: a middleware component to stack in front of the app
     /// (repeatable, outermost first), with default settings; for its
     /// environ, limits or grants use a gateway file ([middleware.NAME]).
@@ -190,121 +153,35 @@ struct ServeArgs {
     middleware: Vec<PathBuf>,
 
     #[command(flatten)]
-    isolation: IsolationArgs,
+    limits: AppLimits,
 
     #[command(flatten)]
-    limits: LimitArgs,
-
-    #[command(flatten)]
-    cache: CacheArgs,
+    grants: AppGrants,
 }
 
-/// One-app mode: the isolation settings of `[apps.NAME.limits]` and
-/// `[apps.NAME.grants]` (docs/security.md).
-#[derive(Debug, clap::Args)]
-struct IsolationArgs {
-    /// One-app mode: fuel per request (about one unit per WebAssembly
-    /// instruction); past it the request traps with 500 [default: no
-    /// limit]. Makes all guest code count fuel, a few percent slower.
-    #[arg(long)]
-    fuel: Option<u64>,
-
-    /// One-app mode: most elements of one table of an instance [default:
-    /// 20000].
-    #[arg(long)]
-    table_elements: Option<usize>,
-
-    /// One-app mode: most bytes of response header lines an app may send
-    /// (suffixes KiB, MiB) [default: 64KiB].
-    #[arg(long, value_parser = parse_size)]
-    max_response_head: Option<usize>,
-
-    /// One-app mode: let one instance serve up to N requests (state then
-    /// survives between them; see docs/security.md) [default: a fresh
-    /// instance per request].
-    #[arg(long, value_name = "N")]
-    instance_reuse: Option<u64>,
-
-    /// One-app mode, with --instance-reuse: replace an instance this long
-    /// after it was created [default: 60s].
-    #[arg(long, value_parser = humantime::parse_duration, requires = "instance_reuse")]
-    instance_lifetime: Option<Duration>,
-
-    /// One-app mode: grant a WASI environment variable (repeatable); the
-    /// host's own environment is never passed.
-    #[arg(long = "env", value_name = "NAME=VALUE", value_parser = parse_pair)]
-    env: Vec<(String, String)>,
-
-    /// One-app mode: grant read-only access to a host directory, seen by the
-    /// app at the guest path (repeatable).
-    #[arg(long = "dir", value_name = "GUEST=HOST", value_parser = parse_pair)]
-    dirs: Vec<(String, String)>,
-
-    /// One-app mode: capture the app's stdout into the log (line by line,
-    /// tagged, rate-limited) instead of discarding it.
-    #[arg(long)]
-    stdout: bool,
-
-    /// One-app mode: capture the app's stderr into the log.
-    #[arg(long)]
-    stderr: bool,
-
-    /// One-app mode: load a component that imports interfaces it is not
-    /// granted, with calls to them trapping (500) instead of refusing it.
-    #[arg(long)]
-    trap_unknown_imports: bool,
-}
-
-impl IsolationArgs {
-    /// Whether any of these was given.
+impl OneAppArgs {
+    /// Whether any was given.
     fn any(&self) -> bool {
-        self.fuel.is_some()
-            || self.table_elements.is_some()
-            || self.max_response_head.is_some()
-            || self.instance_reuse.is_some()
-            || !self.env.is_empty()
-            || !self.dirs.is_empty()
-            || self.stdout
-            || self.stderr
-            || self.trap_unknown_imports
+        !self.middleware.is_empty()
+            || self.limits != AppLimits::default()
+            || self.grants != AppGrants::default()
     }
 
+    /// Why they cannot go with a gateway file, naming every such flag.
+    fn refused_with_a_file() -> String {
+        let mut flags = flag_list::<AppLimits>();
+        flags.extend(flag_list::<AppGrants>());
+        flags.push("--middleware".to_owned());
+        format!(
+            "{} are for one app; in a gateway file set them per app in [apps.NAME.limits] and [apps.NAME.grants], and stack middleware with [middleware.NAME] and `middleware = [...]`",
+            flags.join(", ")
+        )
+    }
+
+    /// Applies the limits and grants to the app's settings.
     fn apply(&self, config: &mut AppConfig) {
-        if self.fuel.is_some() {
-            config.fuel = self.fuel;
-        }
-        if let Some(elements) = self.table_elements {
-            config.table_elements = elements;
-        }
-        if let Some(head) = self.max_response_head {
-            config.max_response_head = head;
-        }
-        if let Some(requests) = self.instance_reuse {
-            config.instance_reuse = Some(Reuse {
-                requests,
-                lifetime: self.instance_lifetime.unwrap_or(Reuse::DEFAULT_LIFETIME),
-            });
-        }
-        config.grants = Grants {
-            env: self.env.clone(),
-            dirs: (!self.dirs.is_empty()).then(|| {
-                self.dirs
-                    .iter()
-                    .map(|(guest, host)| (guest.clone(), PathBuf::from(host)))
-                    .collect()
-            }),
-            stdout: self.stdout,
-            stderr: self.stderr,
-            trap_unknown_imports: self.trap_unknown_imports,
-        };
-    }
-}
-
-/// Parses `NAME=VALUE`.
-fn parse_pair(text: &str) -> Result<(String, String), String> {
-    match text.split_once('=') {
-        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
-        _ => Err(format!("{text:?} is not NAME=VALUE")),
+        self.limits.apply(config);
+        self.grants.apply(config, Path::new(""));
     }
 }
 
@@ -313,83 +190,13 @@ struct CheckArgs {
     /// A component (`app.wasm`) or a gateway file (`gateway.toml`).
     path: PathBuf,
 
-    /// One-app mode: the limits and grants it will be served with, so
-    /// that `check` refuses exactly what `serve` would.
+    /// One-app mode: the middleware, limits and grants it will be served
+    /// with, so that `check` refuses exactly what `serve` would.
     #[command(flatten)]
-    isolation: IsolationArgs,
+    one_app: OneAppArgs,
 
     #[command(flatten)]
     cache: CacheArgs,
-}
-
-/// The HTTP limits of `docs/limits.md`. Given on the command line, they win
-/// over the gateway file's `[server]` values.
-#[derive(Debug, clap::Args)]
-struct LimitArgs {
-    /// Longest request line in bytes; longer gets 414 (at most 65534)
-    /// [default: 8190].
-    #[arg(long)]
-    max_request_line: Option<usize>,
-
-    /// Most header fields in a request; more gets 431 [default: 100].
-    #[arg(long)]
-    max_header_count: Option<usize>,
-
-    /// Longest header field line (name, colon, value) in bytes; longer gets
-    /// 431 [default: 8190].
-    #[arg(long)]
-    max_header_field: Option<usize>,
-
-    /// Largest request head as a whole (suffixes KiB, MiB); larger gets 431
-    /// [default: 64KiB].
-    #[arg(long, value_parser = parse_size)]
-    max_head_size: Option<usize>,
-
-    /// Time from a request head's first byte to its end; past it, 408
-    /// [default: 30s].
-    #[arg(long, value_parser = humantime::parse_duration)]
-    header_timeout: Option<Duration>,
-
-    /// Idle time allowed on a connection before its (next) request; past it
-    /// the connection is closed [default: 5s].
-    #[arg(long, value_parser = humantime::parse_duration)]
-    keep_alive_timeout: Option<Duration>,
-
-    /// Longest wait for more request body bytes while the app reads; past
-    /// it the read fails and the client gets 408 [default: 30s].
-    #[arg(long, value_parser = humantime::parse_duration)]
-    body_timeout: Option<Duration>,
-
-    /// Longest a client may leave its response unread; past it the
-    /// connection is dropped [default: 30s].
-    #[arg(long, value_parser = humantime::parse_duration)]
-    send_timeout: Option<Duration>,
-
-    /// Most open client connections; further ones wait in the listen
-    /// backlog [default: 10000].
-    #[arg(long)]
-    max_connections: Option<usize>,
-}
-
-impl LimitArgs {
-    /// `base` with the limits given on the command line.
-    fn apply(&self, mut base: HttpLimits) -> HttpLimits {
-        fn set<T: Copy>(field: &mut T, value: Option<T>) {
-            if let Some(value) = value {
-                *field = value;
-            }
-        }
-        set(&mut base.max_request_line, self.max_request_line);
-        set(&mut base.max_header_count, self.max_header_count);
-        set(&mut base.max_header_field, self.max_header_field);
-        set(&mut base.max_head_size, self.max_head_size);
-        set(&mut base.header_timeout, self.header_timeout);
-        set(&mut base.keep_alive_timeout, self.keep_alive_timeout);
-        set(&mut base.body_timeout, self.body_timeout);
-        set(&mut base.send_timeout, self.send_timeout);
-        set(&mut base.max_connections, self.max_connections);
-        base
-    }
 }
 
 /// Whether `path` names a gateway file rather than a component.
@@ -441,30 +248,31 @@ fn python_build(args: PythonBuildArgs) -> ExitCode {
 /// What `serve` and `check` load: the gateway, and the server settings.
 struct Loaded {
     gateway: Gateway,
-    listen: Option<ListenAddr>,
-    access_log: Option<crate::http::access_log::Switch>,
-    limits: HttpLimits,
+    server: ServerSettings,
 }
 
 /// Loads a gateway file (`config`, or a `.toml` path) or a single
-/// component, compiling everything.
+/// component with `one_app`'s settings, compiling everything; `server`
+/// (the command line's) wins over the file's `[server]`.
 fn load(
     path: &Path,
     config: bool,
-    one_app: impl FnOnce(&mut AppConfig),
-    middleware: &[PathBuf],
-    max_instances: Option<u32>,
+    one_app: &OneAppArgs,
+    server: &ServerOptions,
     cache: Option<CompileCache>,
 ) -> anyhow::Result<Loaded> {
-    if max_instances == Some(0) {
-        anyhow::bail!("--max-instances is 0: no request could run; use at least 1");
-    }
     if config || is_config(path) {
+        if one_app.any() {
+            anyhow::bail!("{}", OneAppArgs::refused_with_a_file());
+        }
         let config = config::load(path)?;
+        let mut settings = config.server.clone();
+        server.apply(&mut settings);
+        settings.validate().map_err(anyhow::Error::msg)?;
         let runtime = Runtime::new(&RuntimeConfig {
             compile_cache: cache,
             ..RuntimeConfig::for_apps(
-                max_instances.unwrap_or(config.max_instances),
+                settings.max_instances,
                 config
                     .apps
                     .iter()
@@ -477,33 +285,36 @@ fn load(
         let gateway = Gateway::load(&config, &runtime)?;
         return Ok(Loaded {
             gateway,
-            listen: config.listen,
-            access_log: config.access_log,
-            limits: config.limits,
+            server: settings,
         });
     }
+    let mut settings = ServerSettings::default();
+    server.apply(&mut settings);
+    settings.validate().map_err(anyhow::Error::msg)?;
     let stem = |path: &Path| {
         path.file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "app".into())
     };
     let mut config = AppConfig::new(stem(path));
-    one_app(&mut config);
+    one_app.apply(&mut config);
+    one_app.grants.validate().map_err(anyhow::Error::msg)?;
     config.validate().map_err(anyhow::Error::msg)?;
-    let layer_configs: Vec<AppConfig> = middleware
+    let layer_configs: Vec<AppConfig> = one_app
+        .middleware
         .iter()
         .map(|layer| AppConfig::new(stem(layer)))
         .collect();
     let runtime = Runtime::new(&RuntimeConfig {
         compile_cache: cache,
         ..RuntimeConfig::for_apps(
-            max_instances.unwrap_or(RuntimeConfig::default().max_instances),
+            settings.max_instances,
             std::iter::once(&config).chain(&layer_configs),
         )
     })
     .map_err(|err| anyhow::anyhow!("cannot start the WebAssembly engine: {err:#}"))?;
-    let mut layers = Vec::with_capacity(middleware.len() + 1);
-    for (layer, layer_config) in middleware.iter().zip(layer_configs) {
+    let mut layers = Vec::with_capacity(layer_configs.len() + 1);
+    for (layer, layer_config) in one_app.middleware.iter().zip(layer_configs) {
         let loaded = runtime
             .load_middleware(layer, &layer_config)
             .map_err(|err| anyhow::anyhow!("--middleware: {err}"))?;
@@ -513,24 +324,20 @@ fn load(
     layers.push(Arc::new(App::new(&runtime, loaded, config)));
     Ok(Loaded {
         gateway: Gateway::single_chain(Arc::from(layers)),
-        listen: None,
-        access_log: None,
-        limits: HttpLimits::default(),
+        server: settings,
     })
 }
 
 fn check(args: CheckArgs) -> ExitCode {
-    if is_config(&args.path) && args.isolation.any() {
-        return fail(format_args!(
-            "the limits and grants flags are for one app; a gateway file sets them per app in [apps.NAME.limits] and [apps.NAME.grants]"
-        ));
-    }
-    let one_app = |config: &mut AppConfig| args.isolation.apply(config);
-    match load(&args.path, false, one_app, &[], None, args.cache.cache()) {
+    let server = ServerOptions::default();
+    match load(
+        &args.path,
+        false,
+        &args.one_app,
+        &server,
+        args.cache.cache(),
+    ) {
         Ok(loaded) => {
-            if let Err(problem) = loaded.limits.validate() {
-                return fail(format_args!("{problem}"));
-            }
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "{}: ok", args.path.display());
             for line in loaded.gateway.route_lines() {
@@ -549,63 +356,25 @@ fn serve(args: ServeArgs) -> ExitCode {
         ));
     };
     let config_file = args.config.is_some() || is_config(path);
-    let one_app_flags = args.timeout.is_some()
-        || args.memory.is_some()
-        || args.max_body.is_some()
-        || args.concurrency.is_some()
-        || args.queue.is_some()
-        || args.queue_timeout.is_some()
-        || !args.middleware.is_empty()
-        || args.isolation.any();
-    if config_file && one_app_flags {
-        return fail(format_args!(
-            "--timeout, --memory, --max-body, --concurrency, --queue, --queue-timeout, --fuel, --table-elements, --max-response-head and --instance-reuse are for one app, and so are --middleware and the grants (--env, --dir, --stdout, --stderr, --trap-unknown-imports); in a gateway file set them per app in [apps.NAME.limits] and [apps.NAME.grants], and stack middleware with [middleware.NAME] and `middleware = [...]`"
-        ));
-    }
     let loaded = match load(
         path,
         config_file,
-        |config| {
-            if let Some(timeout) = args.timeout {
-                config.timeout = timeout;
-            }
-            if let Some(memory) = args.memory {
-                config.memory = memory;
-            }
-            if let Some(max_body) = args.max_body {
-                config.max_body = max_body as u64;
-            }
-            if let Some(concurrency) = args.concurrency {
-                config.concurrency = concurrency;
-            }
-            if let Some(queue) = args.queue {
-                config.queue = queue;
-            }
-            if let Some(queue_timeout) = args.queue_timeout {
-                config.queue_timeout = queue_timeout;
-            }
-            args.isolation.apply(config);
-        },
-        &args.middleware,
-        args.max_instances,
+        &args.one_app,
+        &args.server,
         args.cache.cache(),
     ) {
         Ok(loaded) => loaded,
         Err(err) => return fail(format_args!("{err}")),
     };
-    let limits = args.limits.apply(loaded.limits);
-    if let Err(problem) = limits.validate() {
-        return fail(format_args!("{problem}"));
-    }
+    let ServerSettings {
+        listen,
+        access_log,
+        limits,
+        ..
+    } = loaded.server;
     raise_open_file_limit(limits.max_connections);
-    let access_log = args.access_log.or(loaded.access_log);
     crate::http::access_log::set_enabled(access_log != Some(crate::http::access_log::Switch::Off));
-    let listen = match args
-        .listen
-        .or(loaded.listen)
-        .unwrap_or(ListenAddr::DEFAULT)
-        .resolve()
-    {
+    let listen = match listen.unwrap_or(ListenAddr::DEFAULT).resolve() {
         Ok(addr) => addr,
         Err(problem) => return fail(format_args!("{problem}")),
     };

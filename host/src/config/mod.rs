@@ -7,14 +7,11 @@
 //! a typo in a limit must not silently leave the default in force.
 
 pub mod listen;
+pub mod options;
 pub mod units;
 
-use crate::config::listen::ListenAddr;
-use crate::config::units::{Dur, Size};
-use crate::http::limits::HttpLimits;
+use crate::config::options::{AppGrants, AppLimits, ServerOptions, ServerSettings};
 use crate::runtime::AppConfig;
-use crate::runtime::grants::Grants;
-use crate::runtime::reuse::Reuse;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -37,14 +34,8 @@ impl std::error::Error for ConfigError {}
 pub struct GatewayConfig {
     /// The file it came from.
     pub path: PathBuf,
-    /// `[server] listen`, if set.
-    pub listen: Option<ListenAddr>,
-    /// `[server] access-log`, if set.
-    pub access_log: Option<crate::http::access_log::Switch>,
-    /// The HTTP limits (`[server]` keys), defaults filled in.
-    pub limits: HttpLimits,
-    /// `[server] max-instances`: instances alive at once, all apps together.
-    pub max_instances: u32,
+    /// The `[server]` settings, defaults filled in.
+    pub server: ServerSettings,
     /// The applications and document roots, in name order.
     pub apps: Vec<AppSpec>,
     /// The middleware declared in `[middleware.NAME]`, in name order.
@@ -86,7 +77,7 @@ pub enum AppKind {
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     #[serde(default)]
-    server: RawServer,
+    server: ServerOptions,
     #[serde(default)]
     apps: BTreeMap<String, RawApp>,
     #[serde(default)]
@@ -100,25 +91,8 @@ struct RawMiddleware {
     #[serde(default)]
     env: BTreeMap<String, String>,
     #[serde(default)]
-    limits: RawLimits,
-    grants: Option<RawGrants>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct RawServer {
-    listen: Option<ListenAddr>,
-    access_log: Option<crate::http::access_log::Switch>,
-    max_instances: Option<u32>,
-    max_request_line: Option<usize>,
-    max_header_count: Option<usize>,
-    max_header_field: Option<usize>,
-    max_head_size: Option<Size>,
-    header_timeout: Option<Dur>,
-    keep_alive_timeout: Option<Dur>,
-    body_timeout: Option<Dur>,
-    send_timeout: Option<Dur>,
-    max_connections: Option<usize>,
+    limits: AppLimits,
+    grants: Option<AppGrants>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -131,58 +105,10 @@ struct RawApp {
     #[serde(default)]
     env: BTreeMap<String, String>,
     #[serde(default)]
-    limits: RawLimits,
-    grants: Option<RawGrants>,
+    limits: AppLimits,
+    grants: Option<AppGrants>,
     #[serde(default)]
     middleware: Vec<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct RawGrants {
-    #[serde(default)]
-    env: BTreeMap<String, String>,
-    dirs: Option<BTreeMap<String, PathBuf>>,
-    #[serde(default)]
-    stdout: bool,
-    #[serde(default)]
-    stderr: bool,
-    #[serde(default)]
-    trap_unknown_imports: bool,
-}
-
-/// `instance-reuse = 1000` or `instance-reuse = { requests = 1000,
-/// lifetime = "60s" }`.
-#[derive(Debug, Deserialize)]
-#[serde(
-    untagged,
-    expecting = "a request count (instance-reuse = 1000) or a table such as { requests = 1000, lifetime = \"60s\" }"
-)]
-enum RawReuse {
-    Requests(u64),
-    Table(RawReuseTable),
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawReuseTable {
-    requests: u64,
-    lifetime: Option<Dur>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct RawLimits {
-    memory: Option<Size>,
-    timeout: Option<Dur>,
-    max_body: Option<Size>,
-    concurrency: Option<usize>,
-    queue: Option<usize>,
-    queue_timeout: Option<Dur>,
-    fuel: Option<u64>,
-    table_elements: Option<usize>,
-    max_response_head: Option<Size>,
-    instance_reuse: Option<RawReuse>,
 }
 
 /// Reads and checks the configuration file at `path`.
@@ -215,22 +141,9 @@ pub fn parse(text: &str, path: &Path) -> Result<GatewayConfig, ConfigError> {
     let mut raw: RawConfig = toml::from_str(text).map_err(|err| located(text, path, &err))?;
     let base = path.parent().unwrap_or(Path::new(""));
 
-    let defaults = HttpLimits::default();
-    let s = raw.server;
-    let limits = HttpLimits {
-        max_request_line: s.max_request_line.unwrap_or(defaults.max_request_line),
-        max_header_count: s.max_header_count.unwrap_or(defaults.max_header_count),
-        max_header_field: s.max_header_field.unwrap_or(defaults.max_header_field),
-        max_head_size: s.max_head_size.map_or(defaults.max_head_size, |s| s.0),
-        header_timeout: s.header_timeout.map_or(defaults.header_timeout, |d| d.0),
-        keep_alive_timeout: s
-            .keep_alive_timeout
-            .map_or(defaults.keep_alive_timeout, |d| d.0),
-        body_timeout: s.body_timeout.map_or(defaults.body_timeout, |d| d.0),
-        send_timeout: s.send_timeout.map_or(defaults.send_timeout, |d| d.0),
-        max_connections: s.max_connections.unwrap_or(defaults.max_connections),
-    };
-    limits
+    let mut server = ServerSettings::default();
+    raw.server.apply(&mut server);
+    server
         .validate()
         .map_err(|problem| ConfigError(format!("{file}: [server] {problem}")))?;
 
@@ -273,12 +186,7 @@ pub fn parse(text: &str, path: &Path) -> Result<GatewayConfig, ConfigError> {
                 "[grants] are for applications; a static root runs no code".to_owned(),
             ));
         }
-        let wasm_only = [
-            ("fuel", app.limits.fuel.is_some()),
-            ("table-elements", app.limits.table_elements.is_some()),
-            ("max-response-head", app.limits.max_response_head.is_some()),
-            ("instance-reuse", app.limits.instance_reuse.is_some()),
-        ];
+        let wasm_only = app.limits.code_only();
         if let (AppKind::Static(_), Some((key, _))) =
             (&kind, wasm_only.iter().find(|(_, set)| *set))
         {
@@ -332,18 +240,9 @@ pub fn parse(text: &str, path: &Path) -> Result<GatewayConfig, ConfigError> {
         });
     }
 
-    let max_instances = s.max_instances.unwrap_or(1000);
-    if max_instances == 0 {
-        return Err(ConfigError(format!(
-            "{file}: [server] max-instances is 0: no request could run; use at least 1"
-        )));
-    }
     Ok(GatewayConfig {
         path: path.to_owned(),
-        listen: s.listen,
-        access_log: s.access_log,
-        limits,
-        max_instances,
+        server,
         apps,
         middleware,
     })
@@ -366,8 +265,8 @@ fn check_name(name: &str) -> Result<(), String> {
 fn app_config(
     name: &str,
     env: BTreeMap<String, String>,
-    limits: RawLimits,
-    grants: Option<RawGrants>,
+    limits: AppLimits,
+    grants: Option<AppGrants>,
     base: &Path,
     problem: &dyn Fn(String) -> ConfigError,
 ) -> Result<AppConfig, ConfigError> {
@@ -380,60 +279,10 @@ fn app_config(
     }
     let mut config = AppConfig::new(name);
     config.env = env.into_iter().collect();
-    if let Some(memory) = limits.memory {
-        config.memory = memory.0;
-    }
-    if let Some(timeout) = limits.timeout {
-        config.timeout = timeout.0;
-    }
-    if let Some(max_body) = limits.max_body {
-        config.max_body = max_body.0 as u64;
-    }
-    if let Some(concurrency) = limits.concurrency {
-        config.concurrency = concurrency;
-    }
-    if let Some(queue) = limits.queue {
-        config.queue = queue;
-    }
-    if let Some(queue_timeout) = limits.queue_timeout {
-        config.queue_timeout = queue_timeout.0;
-    }
-    config.fuel = limits.fuel;
-    if let Some(elements) = limits.table_elements {
-        config.table_elements = elements;
-    }
-    if let Some(head) = limits.max_response_head {
-        config.max_response_head = head.0;
-    }
-    config.instance_reuse = limits.instance_reuse.map(|reuse| match reuse {
-        RawReuse::Requests(requests) => Reuse {
-            requests,
-            lifetime: Reuse::DEFAULT_LIFETIME,
-        },
-        RawReuse::Table(table) => Reuse {
-            requests: table.requests,
-            lifetime: table.lifetime.map_or(Reuse::DEFAULT_LIFETIME, |d| d.0),
-        },
-    });
+    limits.apply(&mut config);
     if let Some(grants) = grants {
-        for key in grants.env.keys() {
-            if key.is_empty() || key.chars().any(|c| c == '=' || c == '\0') {
-                return Err(problem(format!(
-                    "[grants] env name {key:?} is not a valid environment variable name"
-                )));
-            }
-        }
-        config.grants = Grants {
-            env: grants.env.into_iter().collect(),
-            dirs: grants.dirs.map(|dirs| {
-                dirs.into_iter()
-                    .map(|(guest, host)| (guest, base.join(host)))
-                    .collect()
-            }),
-            stdout: grants.stdout,
-            stderr: grants.stderr,
-            trap_unknown_imports: grants.trap_unknown_imports,
-        };
+        grants.validate().map_err(problem)?;
+        grants.apply(&mut config, base);
     }
     config.validate().map_err(problem)?;
     Ok(config)
@@ -456,6 +305,8 @@ fn located(text: &str, path: &Path, err: &toml::de::Error) -> ConfigError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::grants::Grants;
+    use crate::runtime::reuse::Reuse;
     use std::time::Duration;
 
     fn check(text: &str) -> Result<GatewayConfig, String> {
@@ -489,10 +340,13 @@ routes = ["/"]
 "#,
         )
         .unwrap();
-        assert_eq!(config.listen, Some("127.0.0.1:9000".parse().unwrap()));
-        assert_eq!(config.limits.max_request_line, 4094);
-        assert_eq!(config.limits.header_timeout, Duration::from_secs(10));
-        assert_eq!(config.limits.max_header_count, 100);
+        assert_eq!(
+            config.server.listen,
+            Some("127.0.0.1:9000".parse().unwrap())
+        );
+        assert_eq!(config.server.limits.max_request_line, 4094);
+        assert_eq!(config.server.limits.header_timeout, Duration::from_secs(10));
+        assert_eq!(config.server.limits.max_header_count, 100);
         let blog = &config.apps[0];
         assert!(matches!(&blog.kind, AppKind::Wasm(p) if p == Path::new("/etc/gw/apps/blog.wasm")));
         assert_eq!(&*blog.config.name, "blog");

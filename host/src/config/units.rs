@@ -1,6 +1,7 @@
 //! Sizes and durations as the command line and the gateway file write them.
 
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Parses `128MiB`, `64KiB`, `1GiB` or a plain number of bytes.
@@ -26,7 +27,7 @@ pub fn parse_size(text: &str) -> Result<usize, String> {
 
 /// A size: `"128MiB"`, `"64KiB"`, or a number of bytes.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Size(pub(crate) usize);
+struct Size(usize);
 
 impl<'de> Deserialize<'de> for Size {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -49,7 +50,7 @@ impl<'de> Deserialize<'de> for Size {
 
 /// A duration: `"30s"`, `"500ms"`, `"2m"`.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Dur(pub(crate) Duration);
+struct Dur(Duration);
 
 impl<'de> Deserialize<'de> for Dur {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -60,6 +61,29 @@ impl<'de> Deserialize<'de> for Dur {
             ))
         })
     }
+}
+
+/// `deserialize_with` for an optional size (`"128MiB"` or a number).
+pub fn size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    Size::deserialize(d).map(|size| Some(size.0))
+}
+
+/// `deserialize_with` for an optional duration (`"30s"`).
+pub fn duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    Dur::deserialize(d).map(|dur| Some(dur.0))
+}
+
+/// `deserialize_with` for a table of `NAME = "value"` pairs, in name order.
+pub fn pairs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<(String, String)>, D::Error> {
+    BTreeMap::<String, String>::deserialize(d).map(|map| map.into_iter().collect())
+}
+
+/// [`pairs`] for a table whose presence matters (`dirs = {}` is not no
+/// `dirs`).
+pub fn some_pairs<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Vec<(String, String)>>, D::Error> {
+    pairs(d).map(Some)
 }
 
 #[cfg(test)]
