@@ -9,8 +9,8 @@
 //! # Layout
 //!
 //! Seven layers, each a top-level module with one purpose. Imports point
-//! down this list, never up, so the modules form no cycle (a test in
-//! `tests/e2e/layers.rs` reads the sources and checks it):
+//! down this list, never up, so the modules form no cycle (the `layering`
+//! unit test reads the sources and checks every `crate::` path):
 //!
 //! - `cli`: the command tree (`serve`, `check`, `python build`), log set-up,
 //!   signals. Uses everything below.
@@ -56,3 +56,68 @@ pub use runtime::profile::Profile;
 pub use runtime::reuse::Reuse;
 pub use runtime::{App, AppConfig, CompileCache, Compiled, LoadError, Runtime, RuntimeConfig};
 pub use server::{Server, ServerConfig};
+
+#[cfg(test)]
+mod layering {
+    //! The Layout above, checked: every `crate::` path in a layer's sources
+    //! names a layer further down the list (or its own).
+
+    use std::path::Path;
+
+    /// The layers, top first: each may use only those after it.
+    const LAYERS: [&str; 7] = [
+        "cli", "server", "gateway", "config", "runtime", "wsgi", "http",
+    ];
+
+    /// The `crate::NAME` paths in `text`.
+    fn crate_paths(text: &str) -> impl Iterator<Item = &str> {
+        text.match_indices("crate::").map(|(at, _)| {
+            let rest = &text[at + "crate::".len()..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            &rest[..end]
+        })
+    }
+
+    fn sources(path: &Path, out: &mut Vec<(String, String)>) {
+        if path.is_dir() {
+            for entry in std::fs::read_dir(path).unwrap() {
+                sources(&entry.unwrap().path(), out);
+            }
+        } else if path.is_file() && path.extension().is_some_and(|e| e == "rs") {
+            out.push((
+                path.display().to_string(),
+                std::fs::read_to_string(path).unwrap(),
+            ));
+        }
+    }
+
+    #[test]
+    fn layers_use_only_the_layers_below_them() {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut problems = Vec::new();
+        for (rank, layer) in LAYERS.iter().enumerate() {
+            let mut files = Vec::new();
+            sources(&src.join(layer), &mut files);
+            sources(&src.join(format!("{layer}.rs")), &mut files);
+            assert!(!files.is_empty(), "no sources for the layer {layer}");
+            for (file, text) in &files {
+                for used in crate_paths(text) {
+                    match LAYERS.iter().position(|l| *l == used) {
+                        Some(other) if other >= rank => {}
+                        Some(_) => problems.push(format!("{file}: {layer} uses crate::{used}, a layer above it")),
+                        None => problems.push(format!("{file}: crate::{used} is not a layer (import from the layer that defines it)")),
+                    }
+                }
+            }
+        }
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+    }
+
+    #[test]
+    fn the_check_sees_a_path_upwards() {
+        let paths: Vec<_> = crate_paths("use crate::runtime::App; [`crate::http`]").collect();
+        assert_eq!(paths, ["runtime", "http"]);
+    }
+}

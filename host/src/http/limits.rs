@@ -3,7 +3,7 @@
 //! `docs/limits.md` lists them with gunicorn's and waitress's equivalents.
 //! The head limits and the timeouts are enforced by [`crate::http::guard`] before
 //! hyper sees a byte. The body size limit is per application
-//! ([`crate::runtime::AppConfig::max_body`]).
+//! (`max-body` in its limits).
 
 use std::time::Duration;
 
