@@ -7,7 +7,7 @@
 mod guest_build;
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
@@ -17,7 +17,7 @@ fn main() {
     }
     println!("cargo:rerun-if-changed=../../xtask/src/guest_build.rs");
 
-    let fixtures = fixture_names(&root.join("tests/fixtures/examples"));
+    let fixtures = guest_build::fixture_names(&root).unwrap_or_else(|e| panic!("{e}"));
     // A fresh machine may lack the guest target; say so where cargo shows it.
     match guest_build::ensure_target(&root) {
         Ok(Some(notice)) => println!("cargo:warning={notice}"),
@@ -70,18 +70,6 @@ fn main() {
     writeln!(code, "    }};\n}}").unwrap();
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("artifacts.rs");
     std::fs::write(out, code).unwrap();
-}
-
-fn fixture_names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
-        .filter_map(|entry| {
-            let path = entry.ok()?.path();
-            (path.extension()? == "rs").then(|| path.file_stem()?.to_str().map(str::to_owned))?
-        })
-        .collect();
-    names.sort();
-    names
 }
 
 fn constant(name: &str) -> String {

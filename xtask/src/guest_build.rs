@@ -167,3 +167,18 @@ pub fn build(
     }
     Ok(target_dir)
 }
+
+/// The fixtures: one per `tests/fixtures/examples/<name>.rs`, in name
+/// order.
+pub fn fixture_names(root: &Path) -> Result<Vec<String>, String> {
+    let dir = root.join("tests/fixtures/examples");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("cannot list {}: {e}", dir.display()))?
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            (path.extension()? == "rs").then(|| path.file_stem()?.to_str().map(str::to_owned))?
+        })
+        .collect();
+    names.sort();
+    Ok(names)
+}

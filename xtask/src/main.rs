@@ -69,16 +69,7 @@ fn build_fixtures() -> Result<(), String> {
     let root = workspace_root();
     let target_dir = guest_build::build(&root, &[], Some(guest_build::FIXTURES_PACKAGE))?;
     let out = output_dir(&root, "fixtures")?;
-    let sources = root.join("tests/fixtures/examples");
-    let mut names: Vec<String> = std::fs::read_dir(&sources)
-        .map_err(|e| format!("cannot list {}: {e}", sources.display()))?
-        .filter_map(|entry| {
-            let path = entry.ok()?.path();
-            (path.extension()? == "rs").then(|| path.file_stem()?.to_str().map(str::to_owned))?
-        })
-        .collect();
-    names.sort();
-    for name in &names {
+    for name in &guest_build::fixture_names(&root)? {
         copy_wasm(&guest_build::example_wasm(&target_dir, name), &out, name)?;
     }
     Ok(())

@@ -349,7 +349,7 @@ pub fn build(
         "-d".into(),
         dir.join("wit").into(),
         "-w".into(),
-        "wasm-gateway:wsgi/app@0.1.0".into(),
+        crate::wsgi::bindings::APP_WORLD.into(),
         "componentize".into(),
         ENTRY_MODULE.into(),
     ];

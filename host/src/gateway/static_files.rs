@@ -60,6 +60,7 @@
 
 use crate::http::body::{FileChunks, ResponseBody};
 use crate::http::pages::text_page;
+use crate::http::syntax::percent_escape;
 use bytes::Bytes;
 use hyper::header::{
     ACCEPT_RANGES, ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG,
@@ -259,14 +260,8 @@ fn decode_segment(raw: &[u8]) -> Result<String, &'static str> {
     let mut i = 0;
     while i < raw.len() {
         if raw[i] == b'%' {
-            let hex = |b: u8| (b as char).to_digit(16);
-            match (
-                raw.get(i + 1).copied().and_then(hex),
-                raw.get(i + 2).copied().and_then(hex),
-            ) {
-                (Some(hi), Some(lo)) => bytes.push((hi * 16 + lo) as u8),
-                _ => return Err("malformed percent-encoding"),
-            }
+            let byte = percent_escape(&raw[i..]).ok_or("malformed percent-encoding")?;
+            bytes.push(byte);
             i += 3;
         } else {
             bytes.push(raw[i]);

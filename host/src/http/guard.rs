@@ -22,7 +22,7 @@
 //! bytes are held until the head is complete and valid.
 
 use crate::http::limits::HttpLimits;
-use crate::http::syntax::parse_decimal;
+use crate::http::syntax::{is_field_value, parse_decimal};
 use atomic_waker::AtomicWaker;
 use bytes::{Buf, BytesMut};
 use hyper::StatusCode;
@@ -1053,10 +1053,7 @@ fn check_field(line: &[u8]) -> Result<Framing, Refusal> {
     if !name.iter().all(|&b| is_tchar(b)) {
         return Err(bad("a header name is not a token"));
     }
-    if !value
-        .iter()
-        .all(|&b| b == b'\t' || (b' '..0x7f).contains(&b) || b >= 0x80)
-    {
+    if !is_field_value(value) {
         return Err(bad("a header value contains a control character"));
     }
     let value = trim_ows(value);

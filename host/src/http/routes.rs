@@ -603,24 +603,8 @@ fn normalize_prefix(prefix: &str) -> Result<&str, String> {
 /// trailing dot removed. `None` if empty or longer than DNS allows (then no
 /// virtual host can match).
 fn normalize_request_host<'a>(host: &'a str, buf: &'a mut [u8; MAX_HOST_LEN]) -> Option<&'a [u8]> {
-    // One pass from the end: the port starts at the last ':' outside an
-    // IPv6 literal's brackets; `user@` ends at the last '@'.
-    let host = host.as_bytes();
-    let mut start = 0;
-    let mut end = host.len();
-    let mut in_literal = false;
-    for (i, &b) in host.iter().enumerate().rev() {
-        match b {
-            b'@' => {
-                start = i + 1;
-                break;
-            }
-            b']' => in_literal = true,
-            b':' if !in_literal && end == host.len() => end = i,
-            _ => {}
-        }
-    }
-    let name = &host[start..end];
+    let (name, _port) = crate::http::syntax::split_host_port(host)?;
+    let name = name.as_bytes();
     let name = name.strip_suffix(b".").unwrap_or(name);
     if name.is_empty() || name.len() > MAX_HOST_LEN {
         return None;

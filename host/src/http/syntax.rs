@@ -53,19 +53,11 @@ pub fn split_host_port(host: &str) -> Option<(&str, Option<u16>)> {
 /// Decodes `%XX` escapes to bytes. A `%` not followed by two hex digits is
 /// kept as it is, as gunicorn and waitress do.
 pub fn percent_decode(input: &[u8]) -> Vec<u8> {
-    fn hex(b: u8) -> Option<u8> {
-        (b as char).to_digit(16).map(|d| d as u8)
-    }
     let mut out = Vec::with_capacity(input.len());
     let mut i = 0;
     while i < input.len() {
-        if input[i] == b'%'
-            && let (Some(hi), Some(lo)) = (
-                input.get(i + 1).copied().and_then(hex),
-                input.get(i + 2).copied().and_then(hex),
-            )
-        {
-            out.push(hi << 4 | lo);
+        if let Some(byte) = percent_escape(&input[i..]) {
+            out.push(byte);
             i += 3;
             continue;
         }
@@ -73,6 +65,26 @@ pub fn percent_decode(input: &[u8]) -> Vec<u8> {
         i += 1;
     }
     out
+}
+
+/// The byte a `%XX` escape at the start of `input` stands for; `None` when
+/// `input` does not start with one.
+pub fn percent_escape(input: &[u8]) -> Option<u8> {
+    fn hex(b: u8) -> Option<u8> {
+        (b as char).to_digit(16).map(|d| d as u8)
+    }
+    match input {
+        [b'%', hi, lo, ..] => Some(hex(*hi)? << 4 | hex(*lo)?),
+        _ => None,
+    }
+}
+
+/// Whether `value` may be a header field value: visible ASCII, spaces,
+/// tabs and obs-text; no CR, LF, NUL or other control character.
+pub fn is_field_value(value: &[u8]) -> bool {
+    value
+        .iter()
+        .all(|&b| b == b'\t' || (b' '..0x7f).contains(&b) || b >= 0x80)
 }
 
 /// `1*DIGIT` that fits in a u64 (a Content-Length, from a client or an app).

@@ -19,6 +19,7 @@
 
 use crate::runtime::profile::Profile;
 use crate::wsgi::app_log::{Capture, Captured, LogBudget};
+use crate::wsgi::bindings;
 use std::path::PathBuf;
 use std::sync::Arc;
 use wasmtime::component::{Component, HasData, Linker, ResourceTable};
@@ -46,11 +47,9 @@ pub struct Grants {
     pub trap_unknown_imports: bool,
 }
 
-/// Interfaces every application gets, by name without version.
+/// WASI interfaces every application gets, by name without version (the
+/// host's own interfaces, [`bindings::INTERFACES`], too).
 const ALWAYS: &[&str] = &[
-    "wasm-gateway:wsgi/types",
-    "wasm-gateway:wsgi/server",
-    "wasm-gateway:wsgi/next",
     "wasi:io/error",
     "wasi:io/poll",
     "wasi:io/streams",
@@ -90,12 +89,10 @@ impl Grants {
         let Some((interface, version)) = name.split_once('@') else {
             return false;
         };
-        let compatible = if interface.starts_with("wasi:") {
-            version.starts_with("0.2.")
-        } else {
-            version.starts_with("0.1.")
-        };
-        compatible
+        if bindings::INTERFACES.contains(&interface) {
+            return bindings::serves_version(version);
+        }
+        version.starts_with("0.2.")
             && (ALWAYS.contains(&interface)
                 || (self.dirs.is_some() && FILESYSTEM.contains(&interface)))
     }

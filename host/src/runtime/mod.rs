@@ -17,7 +17,7 @@ use crate::runtime::grants::{GrantError, Grants, Sandbox};
 use crate::runtime::profile::Profile;
 use crate::runtime::reuse::{IdlePools, Reuse, ReusePool};
 use crate::runtime::store::StoreData;
-use crate::wsgi::bindings::{AppBindings, AppBindingsPre};
+use crate::wsgi::bindings::{APPLICATION_EXPORT, AppBindings, AppBindingsPre, NEXT_IMPORT};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,13 +25,6 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
-
-/// The export every application must have.
-pub const APPLICATION_EXPORT: &str = "wasm-gateway:wsgi/application@0.1.0";
-
-/// The interface a middleware imports to call the layer behind it (any
-/// version: its name alone says what the component is).
-const NEXT_IMPORT: &str = "wasm-gateway:wsgi/next";
 
 /// The place a component is loaded for: an application ends a chain, a
 /// middleware sits in front of another layer and calls it through `next`.

@@ -32,6 +32,38 @@ mod generated {
 use crate::http::body::Chunk;
 use tokio::sync::mpsc;
 
+/// A name in the host's WIT package: `wsgi_name!("next")` is the interface
+/// `wasm-gateway:wsgi/next`, `wsgi_name!("app" @)` the world at the
+/// package's version. The package and its version are written here only (as
+/// `wit/wsgi.wit` declares them; a unit test checks).
+macro_rules! wsgi_name {
+    ($item:literal) => {
+        concat!("wasm-gateway:wsgi/", $item)
+    };
+    ($item:literal @) => {
+        concat!("wasm-gateway:wsgi/", $item, "@", "0.1.0")
+    };
+}
+
+/// The export every application (and middleware) must have.
+pub const APPLICATION_EXPORT: &str = wsgi_name!("application" @);
+/// The interface a middleware imports to call the layer behind it.
+pub const NEXT_IMPORT: &str = wsgi_name!("next");
+/// The world Python applications are built for.
+pub const APP_WORLD: &str = wsgi_name!("app" @);
+/// The package's interfaces every component may import.
+pub const INTERFACES: [&str; 3] = [wsgi_name!("types"), wsgi_name!("server"), NEXT_IMPORT];
+
+/// Whether an import of the package at `version` is one this host serves:
+/// the same major and minor version (for 0.x, the minor is the major).
+pub fn serves_version(version: &str) -> bool {
+    let ours = APPLICATION_EXPORT.rsplit_once('@').map_or("", |(_, v)| v);
+    let series = ours.rsplit_once('.').map_or(ours, |(series, _)| series);
+    version
+        .strip_prefix(series)
+        .is_some_and(|patch| patch.starts_with('.'))
+}
+
 pub use generated::Middleware as AppBindings;
 pub use generated::MiddlewarePre as AppBindingsPre;
 
@@ -48,4 +80,24 @@ pub struct NextBody {
     pub(crate) chunks: mpsc::Receiver<Chunk>,
     /// Set once `End` arrived, so a further pull says `none` again.
     pub(crate) ended: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_wit_package() {
+        let wit = include_str!("../../../wit/wsgi.wit");
+        let (package, version) = APPLICATION_EXPORT
+            .split_once('/')
+            .and_then(|(package, rest)| Some((package, rest.split_once('@')?.1)))
+            .unwrap();
+        assert!(
+            wit.contains(&format!("package {package}@{version};")),
+            "wit/wsgi.wit declares another package or version than {APPLICATION_EXPORT}"
+        );
+        assert!(serves_version("0.1.0") && serves_version("0.1.7"));
+        assert!(!serves_version("0.2.0") && !serves_version("0.10.0") && !serves_version("1.1.0"));
+    }
 }

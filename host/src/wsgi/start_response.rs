@@ -145,10 +145,7 @@ impl ResponseHead {
 /// A field value may hold visible ASCII, spaces, tabs and obs-text; nothing
 /// that could end the line (RFC 9110 section 5.5).
 fn header_value(value: &[u8]) -> Option<HeaderValue> {
-    let clean = value
-        .iter()
-        .all(|&b| b == b'\t' || (b' '..=b'~').contains(&b) || b >= 0x80);
-    if clean {
+    if crate::http::syntax::is_field_value(value) {
         HeaderValue::from_bytes(value).ok()
     } else {
         None
