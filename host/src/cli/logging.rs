@@ -7,7 +7,7 @@ use std::io::{BufWriter, IsTerminal};
 
 /// The most log bytes gathered into one write.
 const BATCH: usize = 64 << 10;
-use tracing_subscriber::filter::{EnvFilter, filter_fn};
+use tracing_subscriber::filter::{EnvFilter, LevelFilter, filter_fn};
 use tracing_subscriber::prelude::*;
 
 /// Keeps the log writer threads alive; drop it last to flush.
@@ -26,6 +26,18 @@ pub fn init() -> LogGuard {
     let (stderr, stderr_guard) =
         tracing_appender::non_blocking(BufWriter::with_capacity(BATCH, std::io::stderr()));
     let filter = EnvFilter::new(directives(std::env::var("RUST_LOG").ok().as_deref()));
+    // Records of crates that log through `log` are turned into events only
+    // up to the filter's level: the per-layer filters below hide that level
+    // from the `log` bridge, which would otherwise hand over every trace
+    // record (some dependencies log per read or write) to be filtered out.
+    let log_level = match filter.max_level_hint() {
+        Some(level) if level == LevelFilter::OFF => log::LevelFilter::Off,
+        Some(level) if level == LevelFilter::ERROR => log::LevelFilter::Error,
+        Some(level) if level == LevelFilter::WARN => log::LevelFilter::Warn,
+        Some(level) if level == LevelFilter::INFO => log::LevelFilter::Info,
+        Some(level) if level == LevelFilter::DEBUG => log::LevelFilter::Debug,
+        _ => log::LevelFilter::Trace,
+    };
     let access = tracing_subscriber::fmt::layer()
         .with_writer(stdout)
         .without_time()
@@ -42,6 +54,7 @@ pub fn init() -> LogGuard {
         .with(access)
         .with(rest)
         .init();
+    log::set_max_level(log_level);
     LogGuard {
         _stdout: stdout_guard,
         _stderr: stderr_guard,

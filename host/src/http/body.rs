@@ -51,8 +51,8 @@ enum Source {
 /// A response body: a buffer, an application's stream or a file.
 pub struct ResponseBody {
     source: Source,
-    /// Body bytes the application produced (a stream's, counted as they
-    /// pass), to check against `declared`.
+    /// Body bytes a stream produced, counted as they pass, to check against
+    /// `declared`.
     produced: u64,
     /// The application's Content-Length, checked against what it produced,
     /// and the request's span to report a mismatch in.
@@ -66,8 +66,8 @@ impl ResponseBody {
     /// A body already in memory.
     pub fn full(data: Bytes) -> Self {
         ResponseBody {
-            produced: data.len() as u64,
             source: Source::Full(Some(data)),
+            produced: 0,
             declared: None,
             abort_held: false,
         }
@@ -92,7 +92,6 @@ impl ResponseBody {
     /// a short body aborts the connection (as hyper itself does for streamed
     /// bodies), so the client never reads one response's bytes as the next.
     pub fn from_channel(mut rx: mpsc::Receiver<Chunk>, declared: Option<u64>) -> Self {
-        let declared = declared.map(|n| (n, Span::current()));
         let mut pending = VecDeque::new();
         while let Ok(chunk) = rx.try_recv() {
             match chunk {
@@ -110,25 +109,27 @@ impl ResponseBody {
                     };
                     let produced = data.len() as u64;
                     match declared {
-                        Some((n, _)) if n < produced => data.truncate(n as usize),
-                        Some((n, _)) if n > produced => {
+                        Some(n) if n < produced => {
+                            mismatch(n, produced);
+                            data.truncate(n as usize);
+                        }
+                        Some(n) if n > produced => {
                             // Too short: send what there is, then abort.
                             pending.push_back(data);
                             break;
                         }
                         _ => {}
                     }
-                    let mut body = ResponseBody::full(data);
-                    body.produced = produced;
-                    body.declared = declared;
-                    return body;
+                    return ResponseBody::full(data);
                 }
             }
         }
         ResponseBody {
             source: Source::Stream { pending, rx },
             produced: 0,
-            declared,
+            // Checked when the body is done, in the request's span; only a
+            // streamed body pays for keeping the span.
+            declared: declared.map(|n| (n, Span::current())),
             abort_held: false,
         }
     }
@@ -215,17 +216,21 @@ impl Drop for ResponseBody {
             && *declared != self.produced
         {
             let _in_request = span.enter();
-            tracing::warn!(
-                "the application declared Content-Length {declared} but produced {} bytes; {}",
-                self.produced,
-                if self.produced > *declared {
-                    "the body was cut"
-                } else {
-                    "the connection was closed"
-                }
-            );
+            mismatch(*declared, self.produced);
         }
     }
+}
+
+/// Logs a body that does not match its Content-Length.
+fn mismatch(declared: u64, produced: u64) {
+    tracing::warn!(
+        "the application declared Content-Length {declared} but produced {produced} bytes; {}",
+        if produced > declared {
+            "the body was cut"
+        } else {
+            "the connection was closed"
+        }
+    );
 }
 
 /// A byte range of an open file, read in [`CHUNK_SIZE`] pieces on tokio's
