@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Two builds of wasm-gateway against each other, in one run: the `hello`
-# example served by binary A and by binary B (access log off), measured in
+# example served by binary A and by binary B (access log off unless ACCESS_LOG=on), measured in
 # alternating rounds so that the drifts of a shared machine hit both alike.
 # For before/after figures of a change (docs/BENCHMARKS.md).
 #
 #   bench/ab.sh A_BINARY B_BINARY [DURATION_SECONDS] [CONNECTIONS] [ROUNDS]   (PIN=0 to not pin cores)
+#
+# ACCESS_LOG=on keeps the access log on (stdout to a pipe) in both.
 #
 # Build the two binaries first, e.g. from two worktrees:
 #   git worktree add /tmp/before REV && (cd /tmp/before && cargo build --release -p wasm-gateway)
@@ -22,9 +24,12 @@ source bench/lib.sh
 ensure_wrk
 cargo xtask build-examples >/dev/null
 
-RUST_LOG=wasm_gateway::access=off start "${SERVER[@]}" "$A" serve target/examples/hello.wasm --listen 127.0.0.1:0
+ACCESS_LOG=${ACCESS_LOG:-off}
+RUST_LOG=wasm_gateway::access=$([ "$ACCESS_LOG" = on ] && echo info || echo off)
+export RUST_LOG
+start "${SERVER[@]}" "$A" serve target/examples/hello.wasm --listen 127.0.0.1:0
 A_URL=$URL
-RUST_LOG=wasm_gateway::access=off start "${SERVER[@]}" "$B" serve target/examples/hello.wasm --listen 127.0.0.1:0
+start "${SERVER[@]}" "$B" serve target/examples/hello.wasm --listen 127.0.0.1:0
 B_URL=$URL
 a_runs=(); b_runs=()
 for ((round = 1; round <= ROUNDS; round++)); do
@@ -40,4 +45,4 @@ echo "|---|---:|---:|---:|"
 echo "| A: $A | $a_rps | ${a_p50} ms | ${a_p99} ms |"
 echo "| B: $B | $b_rps | ${b_p50} ms | ${b_p99} ms |"
 echo
-echo "B reaches **${ratio}%** of A's requests/s (medians of $ROUNDS alternating rounds of wrk -t1 -c$CONNECTIONS -d${DURATION}s; $(nproc) cores, ${CLIENT[*]:-unpinned} for wrk, ${SERVER[*]:-unpinned} for the servers; $(date -u +%F))."
+echo "B reaches **${ratio}%** of A's requests/s (access log $ACCESS_LOG; medians of $ROUNDS alternating rounds of wrk -t1 -c$CONNECTIONS -d${DURATION}s; $(nproc) cores, ${CLIENT[*]:-unpinned} for wrk, ${SERVER[*]:-unpinned} for the servers; $(date -u +%F))."
