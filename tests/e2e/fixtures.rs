@@ -83,6 +83,22 @@ pub fn no_start_response() {
     let server = TestServer::start(wasm::NO_START_RESPONSE);
     let r = server.get("/");
     assert_eq!((r.status, r.text().as_str()), (500, INTERNAL_ERROR_PAGE));
+    // One fault, one error line, with or without instance reuse.
+    for flags in [&[][..], &["--instance-reuse", "10"]] {
+        let bin = Binary::serve(wasm::NO_START_RESPONSE, flags);
+        let r = request_to(
+            bin.addr,
+            b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+        );
+        assert_eq!(r.status, 500);
+        let log = bin.stop();
+        let errors: Vec<_> = log.lines().filter(|l| l.contains(" ERROR ")).collect();
+        assert_eq!(errors.len(), 1, "{flags:?}: {log}");
+        assert!(
+            errors[0].contains("without calling start_response"),
+            "{log}"
+        );
+    }
 }
 
 #[test]
@@ -516,4 +532,41 @@ pub fn mw_panic() {
     let log = bin.stop();
     assert!(log.contains("mw_panic asked to panic"), "{log}");
     assert!(log.contains("app=mw_panic"), "{log}");
+}
+
+/// Guest-controlled text never reaches the client's status line or the log
+/// at full size: a reason phrase over 512 bytes is refused, refused
+/// `start_response` calls are logged within the app's log budget and cut
+/// to one 8 KiB line, and so is an application error of 16 MiB.
+#[test]
+pub fn hostile_text() {
+    let bin = Binary::serve(wasm::HOSTILE_TEXT, &[]);
+    let get = |target: &str| {
+        request_to(
+            bin.addr,
+            format!("GET {target} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+    };
+    let r = get("/?reason=16777216");
+    assert_eq!((r.status, r.text().as_str()), (200, "invalid-status"));
+    let r = get(&format!("/?reason={}", 512));
+    assert_eq!((r.status, r.text().as_str()), (200, "accepted"));
+    // 3,000 refusals quoting a 60 KiB header name: 180 MB of log unbounded.
+    let r = get("/?refusals=3000&name=61440");
+    assert_eq!(r.status, 200);
+    assert_eq!(get("/?error=16777216").status, 500);
+    let log = bin.stop();
+    let longest = log.lines().map(str::len).max().unwrap_or(0);
+    assert!(longest < 9 << 10, "a log line of {longest} bytes");
+    assert!(log.len() < 12 << 20, "{} bytes of log", log.len());
+    let refusals = log.matches("start_response refused").count();
+    assert!(
+        (1000..2000).contains(&refusals),
+        "{refusals} refusals logged"
+    );
+    assert!(
+        log.contains("the application failed: eeee"),
+        "the app error is logged"
+    );
+    assert!(log.contains("bytes, cut)"), "cut lines say so");
 }

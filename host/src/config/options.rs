@@ -223,8 +223,9 @@ pub struct AppLimits {
     #[serde(default)]
     pub table_elements: Option<usize>,
 
-    /// Most bytes of response header lines an app may send (suffixes KiB,
-    /// MiB) [default: 64KiB].
+    /// Most bytes of response head (status line and header lines) an app
+    /// may send (suffixes KiB, MiB) [default: 64KiB]; a reason phrase has at
+    /// most 512.
     #[arg(long, value_parser = parse_size)]
     #[serde(default, deserialize_with = "units::size")]
     pub max_response_head: Option<usize>,

@@ -11,6 +11,7 @@
 use crate::http::access_log::RemoteUser;
 use crate::http::body::ResponseBody;
 use crate::http::header_case::ResponseCase;
+use crate::http::pages::error_page;
 use crate::runtime::App;
 use crate::runtime::admission::Slot;
 use crate::runtime::chain::{self, LayerRef, Layers};
@@ -22,9 +23,9 @@ use crate::wsgi::errors::{InputFailure, RequestError};
 use crate::wsgi::input::Input;
 use crate::wsgi::request::WsgiRequest;
 use crate::wsgi::sink::{HeadResult, ResponseSink};
-use hyper::Response;
 use hyper::body::Incoming;
 use hyper::http::request::Parts;
+use hyper::{Response, StatusCode};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -118,9 +119,11 @@ pub async fn handle(
             response
         }
         Ok(Err(err)) => err.into_response(),
-        // The task ended without deciding; only a host bug gets here.
+        // The task ended without deciding: it was dropped or panicked, and
+        // what it knew is logged already; one line is enough.
         Err(_) => {
-            RequestError::Contract("the request task ended without a response").into_response()
+            tracing::debug!("the request task ended without a response");
+            error_page(StatusCode::INTERNAL_SERVER_ERROR)
         }
     };
     if let Some(user) = user {
@@ -366,7 +369,7 @@ async fn drive(
         .call_call(&mut *store, environ)
         .await
         .map_err(trap)?
-        .map_err(|e| RequestError::App(e.message))?;
+        .map_err(|e| RequestError::app(&e.message, &app.sandbox.log_budget))?;
 
     let call_us = micros(call_start);
     let body_start = now();
@@ -380,7 +383,7 @@ async fn drive(
             {
                 Ok(Some(chunk)) => store.data_mut().request.response.send(chunk).await?,
                 Ok(None) => return Ok(()),
-                Err(e) => return Err(RequestError::App(e.message)),
+                Err(e) => return Err(RequestError::app(&e.message, &app.sandbox.log_budget)),
             }
         }
     }

@@ -460,7 +460,8 @@ pub struct AppConfig {
     pub fuel: Option<u64>,
     /// The most elements one table of an instance may grow to.
     pub table_elements: usize,
-    /// The most bytes the application's response header lines may take;
+    /// The most bytes the application's response head (status line and
+    /// header lines) may take;
     /// past it `start-response` refuses them.
     pub max_response_head: usize,
     /// Opt-in reuse of instances across requests; `None`: a fresh

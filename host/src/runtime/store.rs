@@ -104,7 +104,15 @@ impl ServerHost for StoreData {
         headers: Vec<Header>,
         exc_info: Option<String>,
     ) -> wasmtime::Result<Result<(), StartResponseError>> {
-        Ok(self.request.start_response(&status, headers, exc_info))
+        let result = self.request.start_response(&status, headers, exc_info);
+        // A guest may call it in a loop, with anything in it: the line goes
+        // through its log budget, cut to one line.
+        if let Err(err) = &result
+            && self.log_budget.allow()
+        {
+            tracing::warn!(err = %app_log::cut(&format!("{err:?}")), "start_response refused");
+        }
+        Ok(result)
     }
 
     async fn write(&mut self, data: Vec<u8>) -> Result<(), WriteError> {

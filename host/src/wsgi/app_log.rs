@@ -21,10 +21,12 @@ const MAX_LOG_LINE: usize = 8 << 10;
 /// stderr, and `wsgi.errors`): a chatty or hostile application cannot flood
 /// the server's log. Dropped lines are counted and reported once the
 /// application may log again.
+#[derive(Debug)]
 pub struct LogBudget {
     state: Mutex<Bucket>,
 }
 
+#[derive(Debug)]
 struct Bucket {
     tokens: f64,
     last: Instant,
@@ -38,6 +40,20 @@ pub fn log_message(budget: &LogBudget, message: &str) {
             tracing::warn!(target: "wasm_gateway::app", "{line}");
         }
     }
+}
+
+/// `text` cut to one log line's worth (8 KiB, at a character boundary),
+/// with the size it had when it was longer: for guest-controlled text
+/// that goes into a host log line.
+pub fn cut(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.len() <= MAX_LOG_LINE {
+        return text.into();
+    }
+    let mut end = MAX_LOG_LINE;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} bytes, cut)", &text[..end], text.len()).into()
 }
 
 /// `message` cut into log lines: at newlines, and into pieces of at most

@@ -7,8 +7,10 @@
 
 use crate::http::body::ResponseBody;
 use crate::http::pages::error_page;
+use crate::wsgi::app_log::{LogBudget, cut};
 use hyper::header::{CONNECTION, HeaderValue, RETRY_AFTER};
 use hyper::{Response, StatusCode};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Why a request did not get the application's response.
@@ -21,9 +23,10 @@ pub enum RequestError {
     /// instructions): 500, like any trap, but logged as what it is.
     #[error("the application ran out of fuel ({0} units per request)")]
     OutOfFuel(u64),
-    /// The application returned an error value.
+    /// The application returned an error value (its message cut to one
+    /// log line, see [`RequestError::app`]).
     #[error("the application failed: {0}")]
-    App(String),
+    App(AppMessage),
     /// The application broke the WSGI contract.
     #[error("the application broke the WSGI contract: {0}")]
     Contract(&'static str),
@@ -66,7 +69,40 @@ pub enum InputFailure {
     Incomplete,
 }
 
+/// An application's error message: its text, cut to one log line, and the
+/// application's log budget, which every line it causes goes through (a
+/// guest controls both the text and how often it is written).
+#[derive(Debug)]
+pub struct AppMessage {
+    text: String,
+    budget: Option<Arc<LogBudget>>,
+}
+
+impl std::fmt::Display for AppMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
 impl RequestError {
+    /// The error for an application's error value `message`, logged within
+    /// `budget` and at most 8 KiB of it.
+    pub fn app(message: &str, budget: &Arc<LogBudget>) -> Self {
+        RequestError::App(AppMessage {
+            text: cut(message).into_owned(),
+            budget: Some(budget.clone()),
+        })
+    }
+
+    /// An application error the host words itself.
+    #[cfg(test)]
+    pub fn host_worded(text: impl Into<String>) -> Self {
+        RequestError::App(AppMessage {
+            text: text.into(),
+            budget: None,
+        })
+    }
+
     /// The error for a failed guest call: a trap, or fuel exhaustion when
     /// the application has a fuel limit of `fuel`.
     pub fn trap(err: wasmtime::Error, fuel: Option<u64>) -> Self {
@@ -111,6 +147,14 @@ impl RequestError {
     /// Writes the error to the log (in the request's span, which names the
     /// application and the request).
     pub fn log(&self) {
+        if let RequestError::App(AppMessage {
+            budget: Some(budget),
+            ..
+        }) = self
+            && !budget.allow()
+        {
+            return;
+        }
         match self {
             RequestError::ClientGone => tracing::debug!("client went away"),
             RequestError::Input(_) | RequestError::Overloaded(_) => tracing::warn!("{self}"),

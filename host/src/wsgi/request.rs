@@ -23,19 +23,15 @@ impl WsgiRequest {
         WsgiRequest { input, response }
     }
 
-    /// `start_response`: a refusal is logged (in the request's span) and
-    /// returned to the application, which may try again.
+    /// `start_response`: a refusal is returned to the application, which
+    /// may try again.
     pub fn start_response(
         &mut self,
         status: &str,
         headers: Vec<Header>,
         exc_info: Option<String>,
     ) -> Result<(), StartResponseError> {
-        let result = self.response.start(status, headers, exc_info);
-        if let Err(err) = &result {
-            tracing::warn!(?err, "start_response refused");
-        }
-        result
+        self.response.start(status, headers, exc_info)
     }
 
     /// The legacy `write` callable: a body chunk ahead of the returned body.

@@ -27,7 +27,7 @@ pub struct ResponseSink {
     /// then the client hears about that (413, 408, 400), not whatever the
     /// application answers, as long as no header was sent.
     input_failure: Option<InputFailure>,
-    /// The most bytes the application's header lines may take.
+    /// The most bytes the application's status and header lines may take.
     max_head: usize,
 }
 
@@ -306,7 +306,7 @@ mod tests {
         // And the application's own failure after it is not its fault.
         let (mut sink, mut head_rx, _body_rx) = self::sink(1);
         sink.note_input_failure(InputFailure::TimedOut);
-        assert!(sink.fail(RequestError::App("boom".into())).is_none());
+        assert!(sink.fail(RequestError::host_worded("boom")).is_none());
         assert!(matches!(
             head_rx.try_recv().unwrap(),
             Err(RequestError::Input(InputFailure::TimedOut))
@@ -316,7 +316,7 @@ mod tests {
     #[tokio::test]
     async fn a_failure_replaces_the_head_or_comes_back_to_be_logged() {
         let (mut sink, mut head_rx, _body_rx) = sink(1);
-        assert!(sink.fail(RequestError::App("boom".into())).is_none());
+        assert!(sink.fail(RequestError::host_worded("boom")).is_none());
         assert!(matches!(
             head_rx.try_recv().unwrap(),
             Err(RequestError::App(_))
@@ -327,12 +327,12 @@ mod tests {
         let (mut sink, _head_rx, _body_rx) = self::sink(1);
         sink.start("200 OK", Vec::new(), None).unwrap();
         sink.send(b"x".to_vec()).await.unwrap();
-        assert!(sink.fail(RequestError::App("late".into())).is_some());
+        assert!(sink.fail(RequestError::host_worded("late")).is_some());
 
         // Nobody waiting for the head: handed back too.
         let (mut sink, head_rx, _body_rx) = self::sink(1);
         drop(head_rx);
-        assert!(sink.fail(RequestError::App("boom".into())).is_some());
+        assert!(sink.fail(RequestError::host_worded("boom")).is_some());
     }
 
     #[tokio::test]
@@ -360,7 +360,6 @@ mod tests {
         let mut sink = ResponseSink::default();
         assert!(sink.watch().is_none());
         assert!(sink.head_sent());
-        sink.start("200 OK", Vec::new(), None).unwrap();
         assert!(matches!(
             sink.send(b"x".to_vec()).await,
             Err(RequestError::ClientGone)

@@ -27,9 +27,17 @@ pub struct ResponseHead {
     pub spellings: Vec<Box<[u8]>>,
 }
 
-/// The default largest response head an application may send (header
-/// lines, counting `: ` and CRLF); `max-response-head` per application.
+/// The default largest response head an application may send (the status
+/// line and the header lines, counting `: ` and CRLFs); `max-response-head`
+/// per application.
 pub const MAX_RESPONSE_HEAD: usize = 64 << 10;
+
+/// The longest reason phrase an application may send ("Not Found" is 9
+/// bytes; a longer one is text that belongs in the body).
+pub const MAX_REASON: usize = 512;
+
+/// What goes before the status on the wire, and after each line.
+const STATUS_LINE_OVERHEAD: usize = "HTTP/1.1 ".len() + "\r\n".len();
 
 /// Header fields PEP 3333 reserves to the server (RFC 2616 section 13.5.1).
 const HOP_BY_HOP: &[&str] = &[
@@ -51,17 +59,25 @@ pub fn parse(
     headers: Vec<Header>,
     max_head: usize,
 ) -> Result<ResponseHead, StartResponseError> {
-    let (status, reason) = parse_status(status)?;
+    if status.len() > "NNN ".len() + MAX_REASON {
+        return Err(StartResponseError::InvalidStatus(format!(
+            "the status is {} bytes; a reason phrase may have at most {MAX_REASON}",
+            status.len()
+        )));
+    }
+    let (status_code, reason) = parse_status(status)?;
     // Every client has a limit on response heads (browsers around 256 KiB,
     // many proxies 8-64 KiB); past it the response is lost anyway, so the
     // app hears it at the call.
-    let size: usize = headers
-        .iter()
-        .map(|h| h.name.len() + h.value.len() + 4)
-        .sum();
+    let size: usize = status.len()
+        + STATUS_LINE_OVERHEAD
+        + headers
+            .iter()
+            .map(|h| h.name.len() + h.value.len() + 4)
+            .sum::<usize>();
     if size > max_head {
         return Err(StartResponseError::InvalidHeader(format!(
-            "the headers take {size} bytes; the limit is {max_head}"
+            "the status and headers take {size} bytes; the limit is {max_head}"
         )));
     }
     let spellings =
@@ -92,7 +108,7 @@ pub fn parse(
         map.append(header_name, header_value);
     }
     Ok(ResponseHead {
-        status,
+        status: status_code,
         reason,
         headers: map,
         spellings,
@@ -200,6 +216,28 @@ mod tests {
         assert_eq!(head.status, StatusCode::OK);
         assert!(head.reason.is_none());
         assert_eq!(head.headers["content-type"], "text/plain");
+    }
+
+    #[test]
+    fn the_status_line_counts_and_a_reason_phrase_has_a_cap() {
+        let reason = "x".repeat(MAX_REASON);
+        assert!(parse(&format!("200 {reason}"), Vec::new(), MAX_RESPONSE_HEAD).is_ok());
+        let err = parse(&format!("200 {reason}x"), Vec::new(), MAX_RESPONSE_HEAD).unwrap_err();
+        assert!(
+            matches!(err, StartResponseError::InvalidStatus(_)),
+            "{err:?}"
+        );
+        // A 16 MiB reason is refused without being quoted back whole.
+        let huge = format!("200 {}", "y".repeat(16 << 20));
+        match parse(&huge, Vec::new(), MAX_RESPONSE_HEAD).unwrap_err() {
+            StartResponseError::InvalidStatus(message) => assert!(message.len() < 200),
+            other => panic!("{other:?}"),
+        }
+        // The status line is part of the head: a header list that fits
+        // alone does not fit with a long status line.
+        let value = vec![b'v'; 1024 - "X: \r\n".len() - "HTTP/1.1 200 OK\r\n".len()];
+        assert!(parse("200 OK", vec![h("X", &value)], 1024).is_ok());
+        assert!(parse("200 Okay", vec![h("X", &value)], 1024).is_err());
     }
 
     #[test]
