@@ -537,7 +537,8 @@ pub fn mw_panic() {
 /// Guest-controlled text never reaches the client's status line or the log
 /// at full size: a reason phrase over 512 bytes is refused, refused
 /// `start_response` calls are logged within the app's log budget and cut
-/// to one 8 KiB line, and so is an application error of 16 MiB.
+/// to one 8 KiB line, and so is an application error of 16 MiB; and one
+/// host call carries at most 16 MiB.
 #[test]
 pub fn hostile_text() {
     let bin = Binary::serve(wasm::HOSTILE_TEXT, &[]);
@@ -547,7 +548,7 @@ pub fn hostile_text() {
             format!("GET {target} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n").as_bytes(),
         )
     };
-    let r = get("/?reason=16777216");
+    let r = get("/?reason=1048576");
     assert_eq!((r.status, r.text().as_str()), (200, "invalid-status"));
     let r = get(&format!("/?reason={}", 512));
     assert_eq!((r.status, r.text().as_str()), (200, "accepted"));
@@ -555,6 +556,9 @@ pub fn hostile_text() {
     let r = get("/?refusals=3000&name=61440");
     assert_eq!(r.status, 200);
     assert_eq!(get("/?error=16777216").status, 500);
+    // One host call may carry 16 MiB at most: a 20 MiB message traps.
+    assert_eq!(get("/?log=4194304").status, 200);
+    assert_eq!(get("/?log=20971520").status, 500);
     let log = bin.stop();
     let longest = log.lines().map(str::len).max().unwrap_or(0);
     assert!(longest < 9 << 10, "a log line of {longest} bytes");
@@ -569,4 +573,50 @@ pub fn hostile_text() {
         "the app error is logged"
     );
     assert!(log.contains("bytes, cut)"), "cut lines say so");
+}
+
+/// A guest asking `wasi:random` for huge amounts: one call is bounded (a
+/// 32 MiB call traps at once), a guest looping on 1 MiB calls still meets
+/// its deadline, and an app beside it keeps answering.
+#[test]
+pub fn random_hog() {
+    let dir = temp_dir("random-hog");
+    let server = crate::support::serve_toml(
+        &dir,
+        &format!(
+            "[apps.hog]\nwasm = \"{}\"\nroutes = [\"/hog\"]\n[apps.hog.limits]\ntimeout = \"2s\"\nconcurrency = 4\n\n[apps.hello]\nwasm = \"{}\"\nroutes = [\"/\"]\n",
+            wasm::RANDOM_HOG,
+            wasm::HELLO
+        ),
+    );
+    let addr = server.addr;
+    let timed = move |target: &'static str| {
+        std::thread::spawn(move || {
+            let started = std::time::Instant::now();
+            let r = request_to(
+                addr,
+                format!("GET {target} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n").as_bytes(),
+            );
+            (r.status, started.elapsed())
+        })
+    };
+    let big = timed("/hog?mib=32&calls=1");
+    let hogs: Vec<_> = (0..4).map(|_| timed("/hog?mib=1")).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    for _ in 0..5 {
+        let (status, took) = timed("/").join().unwrap();
+        assert_eq!(status, 200);
+        assert!(took < Duration::from_millis(1500), "hello took {took:?}");
+    }
+    let (status, took) = big.join().unwrap();
+    assert_eq!(status, 500, "a call over the bound traps");
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    for hog in hogs {
+        let (status, took) = hog.join().unwrap();
+        assert_eq!(status, 504);
+        assert!(
+            took < Duration::from_millis(3500),
+            "the 2 s deadline held at {took:?}"
+        );
+    }
 }

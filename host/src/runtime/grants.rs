@@ -70,6 +70,13 @@ const ALWAYS: &[&str] = &[
     "wasi:cli/terminal-stderr",
 ];
 
+/// The most bytes one `wasi:random` call may ask for; a larger call traps.
+/// The host makes the bytes inside the call, where no deadline can stop it:
+/// bounded, a call takes about a millisecond, and a guest that loops still
+/// reaches an epoch check between calls (wasmtime-wasi's own bound is 64
+/// MiB, which held a runtime thread for tens of milliseconds per call).
+pub const MAX_RANDOM_BYTES: u64 = 1 << 20;
+
 /// Interfaces linked only with a `dirs` grant.
 const FILESYSTEM: &[&str] = &["wasi:filesystem/types", "wasi:filesystem/preopens"];
 
@@ -314,6 +321,7 @@ impl Sandbox {
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
+            .max_random_size(MAX_RANDOM_BYTES)
             .envs(&self.env);
         if self.stdout {
             let capture = Capture::new("stdout", &self.log_budget);

@@ -42,6 +42,11 @@ const CLOSE_GRACE: Duration = Duration::from_millis(500);
 /// to the runtime; then it yields at every tick.
 const FIRST_SLICE_TICKS: u64 = 5;
 
+/// Roughly the most bytes a guest may hand the host in one call (strings
+/// and lists it passes to an import): what the host copies out of guest
+/// memory on its behalf per call (wasmtime's default is 128 MiB).
+const MAX_HOSTCALL_BYTES: usize = 16 << 20;
+
 /// How many body chunks may wait between the guest and the connection (or
 /// the middleware in front of it).
 const CHUNKS_IN_FLIGHT: usize = 2;
@@ -206,6 +211,7 @@ fn new_store(app: &App, request: PerRequest) -> Store<StoreData> {
     );
     let mut store = Store::new(&app.engine, state);
     store.limiter(|s| &mut s.limits);
+    store.set_hostcall_fuel(MAX_HOSTCALL_BYTES);
     store.epoch_deadline_async_yield_and_update(1);
     store
 }
