@@ -406,3 +406,54 @@ fn access_log_off_keeps_every_other_log_line() {
     assert_eq!(stdout, "", "no access line");
     assert!(stderr.contains("trapped"), "{stderr}");
 }
+
+/// The resident set of a process, in bytes (Linux).
+fn rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb << 10)
+}
+
+/// With nobody reading its stderr, a server logging at trace level (two
+/// million lines as it compiles and serves) drops lines instead of queueing
+/// them: requests are answered at once, memory stays bounded, the drops are
+/// counted and reported, and a stop signal still ends it.
+#[test]
+fn a_stalled_log_reader_costs_dropped_lines_not_memory() {
+    let bin = Binary::spawn(
+        &[
+            "serve",
+            wasm::HELLO,
+            "--listen",
+            "127.0.0.1:0",
+            "--no-cache",
+        ],
+        &[("RUST_LOG", "trace")],
+    );
+    for _ in 0..20 {
+        let started = std::time::Instant::now();
+        let r = request_to(
+            bin.addr,
+            b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+        );
+        assert_eq!(r.status, 200);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+    let rss = rss(bin.child.id());
+    assert!(rss < 400 << 20, "{} MiB resident", rss >> 20);
+    let started = std::time::Instant::now();
+    let log = bin.stop();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "stopping took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        log.contains("log lines were dropped in all because the log reader was too slow"),
+        "{}",
+        &log[log.len().saturating_sub(2000)..]
+    );
+}

@@ -5,7 +5,10 @@
 
 use crate::http::access_log::TARGET as ACCESS;
 use std::io::{BufWriter, IsTerminal};
+use std::sync::mpsc;
+use std::time::Duration;
 use tracing::{Event, Subscriber, field, span};
+use tracing_appender::non_blocking::{ErrorCounter, NonBlocking, NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::filter::{EnvFilter, LevelFilter};
 use tracing_subscriber::fmt::format::{self, FormatEvent, FormatFields, Writer};
 use tracing_subscriber::fmt::writer::MakeWriterExt;
@@ -17,10 +20,67 @@ use tracing_subscriber::registry::LookupSpan;
 /// The most log bytes gathered into one write.
 const BATCH: usize = 64 << 10;
 
+/// The most lines waiting for each stream's writer thread. A reader slower
+/// than the log (a stalled pipe, a slow terminal) must cost neither memory
+/// without bound nor a blocked request: past this many lines, new ones are
+/// dropped and counted. Lines are short (guest text is cut at 8 KiB), so
+/// this is at most a few tens of MB.
+const QUEUE_LINES: usize = 4096;
+
+/// How often dropped lines are reported.
+const REPORT_EVERY: Duration = Duration::from_secs(1);
+
 /// Keeps the log writer threads alive; drop it last to flush.
 pub struct LogGuard {
-    _stdout: tracing_appender::non_blocking::WorkerGuard,
-    _stderr: tracing_appender::non_blocking::WorkerGuard,
+    writers: Option<[WorkerGuard; 2]>,
+    /// Counts the lines each writer dropped.
+    dropped: [ErrorCounter; 2],
+    /// Stops the thread that reports dropped lines.
+    reporter: Option<(mpsc::Sender<()>, std::thread::JoinHandle<()>)>,
+}
+
+impl Drop for LogGuard {
+    fn drop(&mut self) {
+        if let Some((stop, thread)) = self.reporter.take() {
+            let _ = stop.send(());
+            let _ = thread.join();
+        }
+        // Flushes what the writers hold (each waits a second at most).
+        drop(self.writers.take());
+        let total: usize = self.dropped.iter().map(ErrorCounter::dropped_lines).sum();
+        if total > 0 {
+            // The writers are gone: straight to stderr, so the total is seen.
+            eprintln!(
+                "wasm-gateway: {total} log lines were dropped in all because the log reader was too slow"
+            );
+        }
+    }
+}
+
+/// A writer thread for `stream` with a bounded, lossy queue.
+fn writer<W: std::io::Write + Send + 'static>(stream: W, name: &str) -> (NonBlocking, WorkerGuard) {
+    NonBlockingBuilder::default()
+        .buffered_lines_limit(QUEUE_LINES)
+        .lossy(true)
+        .thread_name(name)
+        .finish(BufWriter::with_capacity(BATCH, stream))
+}
+
+/// Reports, once a second, how many lines were dropped since the last
+/// report (the report itself may be dropped while the reader is still
+/// behind; the count then carries over).
+fn report_dropped(dropped: [ErrorCounter; 2], stop: mpsc::Receiver<()>) {
+    let mut reported = 0;
+    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(REPORT_EVERY) {
+        let total: usize = dropped.iter().map(ErrorCounter::dropped_lines).sum();
+        if total > reported {
+            tracing::warn!(
+                dropped = total - reported,
+                "log lines dropped: the log reader is slower than the log"
+            );
+            reported = total;
+        }
+    }
 }
 
 /// Installs the global subscriber: one fmt layer (a layer per stream, each
@@ -31,10 +91,9 @@ pub fn init() -> LogGuard {
     // The writer thread drains every line waiting and then flushes, so a
     // buffer in between turns a burst of lines into one write: under load
     // the access log costs a system call per batch, not per request.
-    let (stdout, stdout_guard) =
-        tracing_appender::non_blocking(BufWriter::with_capacity(BATCH, std::io::stdout()));
-    let (stderr, stderr_guard) =
-        tracing_appender::non_blocking(BufWriter::with_capacity(BATCH, std::io::stderr()));
+    let (stdout, stdout_guard) = writer(std::io::stdout(), "log-stdout");
+    let (stderr, stderr_guard) = writer(std::io::stderr(), "log-stderr");
+    let dropped = [stdout.error_counter(), stderr.error_counter()];
     let filter = EnvFilter::new(directives(std::env::var("RUST_LOG").ok().as_deref()));
     // Records of crates that log through `log` become events only up to the
     // filter's level; otherwise the `log` bridge would hand over every trace
@@ -64,9 +123,19 @@ pub fn init() -> LogGuard {
         .with(lines)
         .init();
     log::set_max_level(log_level);
+    let (stop, stopped) = mpsc::channel();
+    let reporter = std::thread::Builder::new()
+        .name("log-drops".into())
+        .spawn({
+            let dropped = dropped.clone();
+            move || report_dropped(dropped, stopped)
+        })
+        .ok()
+        .map(|thread| (stop, thread));
     LogGuard {
-        _stdout: stdout_guard,
-        _stderr: stderr_guard,
+        writers: Some([stdout_guard, stderr_guard]),
+        dropped,
+        reporter,
     }
 }
 
