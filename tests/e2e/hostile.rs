@@ -476,3 +476,35 @@ GET /?header=ETag:second&body=ok HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\
     assert_eq!(raw.matches("HTTP/1.1 200 OK\r\n").count(), 3, "{raw}");
     assert!(raw.ends_with("\r\n\r\nok"), "{raw}");
 }
+
+/// A component of eleven core instances with a memory each is refused at
+/// load, in one line naming the cap and how to raise it.
+#[test]
+fn a_component_with_many_memories_is_refused_at_load() {
+    let dir = crate::support::temp_dir("many-memories");
+    let wasm = dir.join("many_memories.wasm");
+    let wat = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/hostile/many_memories.wat"
+    );
+    std::fs::write(&wasm, wat::parse_file(wat).unwrap()).unwrap();
+    let check = |extra: &[&str]| {
+        let out = crate::support::binary()
+            .arg("check")
+            .arg(&wasm)
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stderr) = check(&[]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("11 Wasm linear memories") && stderr.contains("max-component-memories"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}

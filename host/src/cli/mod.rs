@@ -271,6 +271,7 @@ fn load(
         settings.validate().map_err(anyhow::Error::msg)?;
         let runtime = Runtime::new(&RuntimeConfig {
             compile_cache: cache,
+            caps: settings.caps,
             ..RuntimeConfig::for_apps(
                 settings.max_instances,
                 config
@@ -307,6 +308,7 @@ fn load(
         .collect();
     let runtime = Runtime::new(&RuntimeConfig {
         compile_cache: cache,
+        caps: settings.caps,
         ..RuntimeConfig::for_apps(
             settings.max_instances,
             std::iter::once(&config).chain(&layer_configs),

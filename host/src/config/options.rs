@@ -16,7 +16,7 @@ use crate::http::access_log::Switch;
 use crate::http::limits::HttpLimits;
 use crate::runtime::grants::Grants;
 use crate::runtime::reuse::Reuse;
-use crate::runtime::{AppConfig, RuntimeConfig};
+use crate::runtime::{AppConfig, ComponentCaps, RuntimeConfig};
 use serde::Deserialize;
 use std::path::Path;
 use std::str::FromStr;
@@ -100,6 +100,24 @@ pub struct ServerOptions {
     #[arg(long)]
     #[serde(default)]
     pub max_connections: Option<usize>,
+
+    /// Most core module instances one component may contain; a larger one
+    /// is refused at load [default: 32].
+    #[arg(long)]
+    #[serde(default)]
+    pub max_component_core_instances: Option<u32>,
+
+    /// Most linear memories one component may define; a larger one is
+    /// refused at load [default: 4].
+    #[arg(long)]
+    #[serde(default)]
+    pub max_component_memories: Option<u32>,
+
+    /// Most tables one component may define; a larger one is refused at
+    /// load [default: 8].
+    #[arg(long)]
+    #[serde(default)]
+    pub max_component_tables: Option<u32>,
 }
 
 /// Server-wide settings once the defaults, the file and the command line
@@ -114,6 +132,8 @@ pub struct ServerSettings {
     pub max_instances: u32,
     /// What clients must stay within.
     pub limits: HttpLimits,
+    /// What one component may contain.
+    pub caps: ComponentCaps,
 }
 
 impl Default for ServerSettings {
@@ -123,6 +143,7 @@ impl Default for ServerSettings {
             access_log: None,
             max_instances: RuntimeConfig::default().max_instances,
             limits: HttpLimits::default(),
+            caps: ComponentCaps::default(),
         }
     }
 }
@@ -133,6 +154,17 @@ impl ServerSettings {
     pub fn validate(&self) -> Result<(), String> {
         if self.max_instances == 0 {
             return Err("max-instances is 0: no request could run; use at least 1".to_owned());
+        }
+        for (name, cap) in [
+            ("max-component-core-instances", self.caps.core_instances),
+            ("max-component-memories", self.caps.memories),
+            ("max-component-tables", self.caps.tables),
+        ] {
+            if cap == 0 {
+                return Err(format!(
+                    "{name} is 0: no component could load; use at least 1"
+                ));
+            }
         }
         self.limits.validate()
     }
@@ -166,6 +198,10 @@ impl ServerOptions {
         set(&mut limits.body_timeout, &self.body_timeout);
         set(&mut limits.send_timeout, &self.send_timeout);
         set(&mut limits.max_connections, &self.max_connections);
+        let caps = &mut settings.caps;
+        set(&mut caps.core_instances, &self.max_component_core_instances);
+        set(&mut caps.memories, &self.max_component_memories);
+        set(&mut caps.tables, &self.max_component_tables);
     }
 }
 

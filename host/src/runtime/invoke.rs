@@ -15,6 +15,7 @@ use crate::http::pages::error_page;
 use crate::runtime::App;
 use crate::runtime::admission::Slot;
 use crate::runtime::chain::{self, LayerRef, Layers};
+use crate::runtime::quota::InstanceQuota;
 use crate::runtime::reuse::Idle;
 use crate::runtime::store::{PerRequest, StoreData};
 use crate::wsgi::bindings::AppBindings;
@@ -32,7 +33,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
-use wasmtime::{Store, StoreLimitsBuilder};
+use wasmtime::Store;
 
 /// How long a guest may keep running after its client left, to notice and
 /// run its `close()`, before it is killed.
@@ -197,11 +198,7 @@ pub(crate) async fn launch(
 /// memory and table limits, its grants, and yielding at every epoch tick.
 fn new_store(app: &App, request: PerRequest) -> Store<StoreData> {
     let (wasi, capture) = app.sandbox.wasi_ctx();
-    let limits = StoreLimitsBuilder::new()
-        .memory_size(app.config.memory)
-        .table_elements(app.config.table_elements)
-        .trap_on_grow_failure(false)
-        .build();
+    let limits = InstanceQuota::new(app.config.memory, app.config.table_elements);
     let state = StoreData::new(
         wasi,
         limits,

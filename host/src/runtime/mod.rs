@@ -9,6 +9,7 @@ pub mod chain;
 pub mod grants;
 pub mod invoke;
 pub mod profile;
+pub mod quota;
 pub mod reuse;
 pub mod store;
 
@@ -65,10 +66,37 @@ pub struct RuntimeConfig {
     /// as it runs (some percent slower), so it is on only when some
     /// application has a `fuel` limit.
     pub fuel: bool,
+    /// What one component may contain, checked when it is compiled.
+    pub caps: ComponentCaps,
     /// Where compiled components are cached on disk (keyed by the wasm's
     /// hash and these engine settings), so that a restart loads machine code
     /// instead of compiling again; `None`: no cache.
     pub compile_cache: Option<CompileCache>,
+}
+
+/// What one component may contain: each core instance, memory and table is
+/// a slot of the pooling allocator, so a component with hundreds of them
+/// would hold as many slots per request (and a memory limit per memory).
+/// Larger components are refused at load. Rust guests have 3 core
+/// instances, 1 memory and 2 tables; a Python component 14, 1 and 2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ComponentCaps {
+    /// Core module instances.
+    pub core_instances: u32,
+    /// Linear memories defined by those instances.
+    pub memories: u32,
+    /// Tables defined by those instances.
+    pub tables: u32,
+}
+
+impl Default for ComponentCaps {
+    fn default() -> Self {
+        ComponentCaps {
+            core_instances: 32,
+            memories: 4,
+            tables: 8,
+        }
+    }
 }
 
 /// The on-disk cache of compiled components: wasmtime's own cache, which
@@ -114,6 +142,7 @@ impl Default for RuntimeConfig {
             max_memory: 1 << 30,
             max_table_elements: DEFAULT_TABLE_ELEMENTS,
             fuel: false,
+            caps: ComponentCaps::default(),
             compile_cache: None,
         }
     }
@@ -182,6 +211,9 @@ impl Runtime {
             .total_stacks(config.max_instances)
             .max_memory_size(config.max_memory)
             .table_elements(config.max_table_elements)
+            .max_core_instances_per_component(config.caps.core_instances)
+            .max_memories_per_component(config.caps.memories)
+            .max_tables_per_component(config.caps.tables)
             .linear_memory_keep_resident(2 << 20)
             .table_keep_resident(1 << 16)
             .pagemap_scan(wasmtime::Enabled::Auto)
@@ -286,9 +318,20 @@ impl Runtime {
         }
         let hits = self.cache.as_ref().map(wasmtime::Cache::cache_hits);
         let started = std::time::Instant::now();
-        let component = Component::new(&self.engine, &bytes).map_err(|e| LoadError::Compile {
-            file: file(),
-            reason: format!("{e:#}"),
+        let component = Component::new(&self.engine, &bytes).map_err(|e| {
+            let reason = format!("{e:#}");
+            // The pooling allocator's per-component caps (ComponentCaps).
+            if reason.contains("which exceeds the configured maximum") {
+                LoadError::TooLarge {
+                    file: file(),
+                    reason,
+                }
+            } else {
+                LoadError::Compile {
+                    file: file(),
+                    reason,
+                }
+            }
         })?;
         let cached = match (&self.cache, hits) {
             (Some(cache), Some(hits)) => Some(cache.cache_hits() > hits),
@@ -640,6 +683,15 @@ pub enum LoadError {
         /// The file.
         file: PathBuf,
         /// What wasmtime said.
+        reason: String,
+    },
+    /// The component contains more core instances, memories or tables than
+    /// one instance may have.
+    #[error("{} is larger than one instance may be: {reason} (an instance's core instances, memories and tables are capped so that no component holds many pool slots per request; raise max-component-core-instances, max-component-memories or max-component-tables in [server], or the flags of the same names, only for a component you trust)", file.display())]
+    TooLarge {
+        /// The file.
+        file: PathBuf,
+        /// What wasmtime counted.
         reason: String,
     },
     /// The component does not export the application interface.

@@ -8,12 +8,12 @@
 //! `wsgi`, and the `server` imports here only hand over to it.
 
 use crate::runtime::chain::LayerRef;
+use crate::runtime::quota::InstanceQuota;
 use crate::wsgi::app_log::{self, Captured, LogBudget};
 use crate::wsgi::bindings::{Header, InputError, ServerHost, StartResponseError, WriteError};
 use crate::wsgi::request::WsgiRequest;
 use crate::wsgi::sink::ResponseSink;
 use std::sync::Arc;
-use wasmtime::StoreLimits;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -21,8 +21,9 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 pub struct StoreData {
     wasi: WasiCtx,
     table: ResourceTable,
-    /// Caps the guest's memory and tables; installed with `Store::limiter`.
-    pub limits: StoreLimits,
+    /// Caps the instance's memories and tables, all together; installed
+    /// with `Store::limiter`.
+    pub limits: InstanceQuota,
     /// The request being served; detached between the requests of a
     /// reused instance.
     pub(crate) request: WsgiRequest,
@@ -48,7 +49,7 @@ impl StoreData {
     /// captured streams if any.
     pub fn new(
         wasi: WasiCtx,
-        limits: StoreLimits,
+        limits: InstanceQuota,
         request: PerRequest,
         captured: Option<Captured>,
         log_budget: Arc<LogBudget>,
