@@ -169,6 +169,28 @@ impl RuntimeConfig {
 /// CPython guests.
 pub const DEFAULT_TABLE_ELEMENTS: usize = 20_000;
 
+/// Whether instance memory is reset with the pagemap scan (only the pages
+/// a guest dirtied, much cheaper) or whole. With swap in use, a dirty page
+/// that was swapped out is neither reset nor discarded by the scan in
+/// wasmtime 48 (its pull request 14357), so the next instance in that slot,
+/// maybe another tenant's, could read it: then memory is reset whole.
+fn memory_reset_scan() -> wasmtime::Enabled {
+    let swaps = std::fs::read_to_string("/proc/swaps").unwrap_or_default();
+    if swap_in_use(&swaps) {
+        tracing::info!(
+            "swap is on: instance memory is reset whole, not by the pagemap scan (which misses pages swapped out); see docs/security.md"
+        );
+        wasmtime::Enabled::No
+    } else {
+        wasmtime::Enabled::Auto
+    }
+}
+
+/// Whether `/proc/swaps` (its text) lists a swap area.
+fn swap_in_use(proc_swaps: &str) -> bool {
+    proc_swaps.lines().skip(1).any(|line| !line.trim().is_empty())
+}
+
 /// The engine every application runs in.
 pub struct Runtime {
     engine: Engine,
@@ -216,7 +238,7 @@ impl Runtime {
             .max_tables_per_component(config.caps.tables)
             .linear_memory_keep_resident(2 << 20)
             .table_keep_resident(1 << 16)
-            .pagemap_scan(wasmtime::Enabled::Auto)
+            .pagemap_scan(memory_reset_scan())
             .decommit_batch_size(32);
 
         let mut wasm = Config::new();
@@ -764,4 +786,19 @@ fn ungranted_hint(imports: &[String], app: &str) -> String {
         "to load it anyway with calls to these imports trapping (500), set `trap-unknown-imports = true` in [apps.{app}.grants] (or `--trap-unknown-imports`)"
     ));
     hints.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::swap_in_use;
+
+    #[test]
+    fn swap_is_in_use_when_proc_swaps_lists_an_area() {
+        let header = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n";
+        assert!(!swap_in_use(header));
+        assert!(!swap_in_use(""));
+        assert!(swap_in_use(&format!(
+            "{header}/swapfile                               file\t\t1048572\t\t0\t\t-2\n"
+        )));
+    }
 }
