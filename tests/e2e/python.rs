@@ -613,3 +613,46 @@ fn the_second_start_loads_from_the_compile_cache() {
         "the second compile should hit the cache"
     );
 }
+
+/// A Python instance takes 14 core instances of the pool. Every instance
+/// slot comes with as many as the largest component allowed needs, so an
+/// app within its concurrency always gets an instance: here two at once,
+/// with two slots in all (four core instances per slot made even one fail).
+#[test]
+fn every_instance_slot_holds_a_python_instance() {
+    use wasm_gateway::{
+        App, AppConfig, CompileCache, Gateway, Runtime, RuntimeConfig, ServerConfig,
+    };
+    let wasm = python_app("probe");
+    let runtime = Runtime::new(&RuntimeConfig {
+        max_instances: 2,
+        compile_cache: Some(CompileCache {
+            directory: Path::new(env!("CARGO_TARGET_TMPDIR")).join("compile-cache"),
+            max_size: CompileCache::DEFAULT_MAX_SIZE,
+        }),
+        ..RuntimeConfig::default()
+    })
+    .unwrap();
+    let mut config = AppConfig::new("probe");
+    config.concurrency = 2;
+    let loaded = runtime.load(Path::new(&wasm), &config).unwrap();
+    let app = Arc::new(App::new(&runtime, loaded, config));
+    let server = TestServer::serve_gateway(Gateway::single(app), ServerConfig::default());
+    // Two streams nobody reads hold their instances.
+    let held: Vec<_> = (0..2)
+        .map(|_| {
+            let mut conn = server.connect();
+            std::io::Write::write_all(
+                &mut conn,
+                b"GET /stream?100000 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+            )
+            .unwrap();
+            conn
+        })
+        .collect();
+    for mut conn in held {
+        let mut head = [0u8; 12];
+        std::io::Read::read_exact(&mut conn, &mut head).unwrap();
+        assert_eq!(&head, b"HTTP/1.1 200", "each got an instance");
+    }
+}

@@ -269,18 +269,19 @@ fn load(
         let mut settings = config.server.clone();
         server.apply(&mut settings);
         settings.validate().map_err(anyhow::Error::msg)?;
+        let apps = || {
+            config
+                .apps
+                .iter()
+                .filter(|app| matches!(app.kind, config::AppKind::Wasm(_)))
+                .map(|app| &app.config)
+                .chain(config.middleware.iter().map(|layer| &layer.config))
+        };
+        crate::runtime::warn_on_oversubscription(settings.max_instances, apps());
         let runtime = Runtime::new(&RuntimeConfig {
             compile_cache: cache,
             caps: settings.caps,
-            ..RuntimeConfig::for_apps(
-                settings.max_instances,
-                config
-                    .apps
-                    .iter()
-                    .filter(|app| matches!(app.kind, config::AppKind::Wasm(_)))
-                    .map(|app| &app.config)
-                    .chain(config.middleware.iter().map(|layer| &layer.config)),
-            )
+            ..RuntimeConfig::for_apps(settings.max_instances, apps())
         })
         .map_err(|err| anyhow::anyhow!("cannot start the WebAssembly engine: {err:#}"))?;
         let gateway = Gateway::load(&config, &runtime)?;
@@ -306,13 +307,12 @@ fn load(
         .iter()
         .map(|layer| AppConfig::new(stem(layer)))
         .collect();
+    let apps = || std::iter::once(&config).chain(&layer_configs);
+    crate::runtime::warn_on_oversubscription(settings.max_instances, apps());
     let runtime = Runtime::new(&RuntimeConfig {
         compile_cache: cache,
         caps: settings.caps,
-        ..RuntimeConfig::for_apps(
-            settings.max_instances,
-            std::iter::once(&config).chain(&layer_configs),
-        )
+        ..RuntimeConfig::for_apps(settings.max_instances, apps())
     })
     .map_err(|err| anyhow::anyhow!("cannot start the WebAssembly engine: {err:#}"))?;
     let mut layers = Vec::with_capacity(layer_configs.len() + 1);

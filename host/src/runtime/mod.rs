@@ -164,6 +164,37 @@ impl RuntimeConfig {
     }
 }
 
+/// How many instances `apps` may hold at once: each its concurrency, and
+/// as many again kept idle when it reuses instances. Above the pool's
+/// `max_instances`, some app within its limits could find no slot.
+pub fn instance_demand<'a>(apps: impl IntoIterator<Item = &'a AppConfig>) -> u64 {
+    apps.into_iter()
+        .map(|app| {
+            let idle = if app.instance_reuse.is_some() {
+                app.concurrency
+            } else {
+                0
+            };
+            (app.concurrency + idle) as u64
+        })
+        .sum()
+}
+
+/// Says so when `apps` may want more instances at once than `max_instances`.
+pub fn warn_on_oversubscription<'a>(
+    max_instances: u32,
+    apps: impl IntoIterator<Item = &'a AppConfig>,
+) {
+    let demand = instance_demand(apps);
+    if demand > u64::from(max_instances) {
+        tracing::warn!(
+            demand,
+            max_instances,
+            "the applications may hold up to {demand} instances at once (their concurrency, plus idle instances kept for reuse), more than max-instances ({max_instances}): with all of them busy, some requests within their app's limits get 503; raise max-instances or lower concurrency"
+        );
+    }
+}
+
 /// The default most elements of one table (function references), as many
 /// as wasmtime's pooling allocator allows by default: ample for Rust and
 /// CPython guests.
@@ -188,7 +219,10 @@ fn memory_reset_scan() -> wasmtime::Enabled {
 
 /// Whether `/proc/swaps` (its text) lists a swap area.
 fn swap_in_use(proc_swaps: &str) -> bool {
-    proc_swaps.lines().skip(1).any(|line| !line.trim().is_empty())
+    proc_swaps
+        .lines()
+        .skip(1)
+        .any(|line| !line.trim().is_empty())
 }
 
 /// The engine every application runs in.
@@ -226,10 +260,17 @@ impl Runtime {
     /// Creates the engine and starts its epoch ticker.
     pub fn new(config: &RuntimeConfig) -> anyhow::Result<Self> {
         let mut pool = PoolingAllocationConfig::default();
+        // Every instance slot comes with the core instances, memories and
+        // tables the largest component allowed (ComponentCaps) needs, so no
+        // pooled resource runs out before instance slots do: an app within
+        // its concurrency always finds one, whatever the other apps'
+        // components are made of (a Python instance takes 14 core instances;
+        // four per slot made them run out at about 285 Python instances).
+        let caps = &config.caps;
         pool.total_component_instances(config.max_instances)
-            .total_core_instances(config.max_instances.saturating_mul(4))
-            .total_memories(config.max_instances.saturating_mul(2))
-            .total_tables(config.max_instances.saturating_mul(4))
+            .total_core_instances(config.max_instances.saturating_mul(caps.core_instances))
+            .total_memories(config.max_instances.saturating_mul(caps.memories))
+            .total_tables(config.max_instances.saturating_mul(caps.tables))
             .total_stacks(config.max_instances)
             .max_memory_size(config.max_memory)
             .table_elements(config.max_table_elements)
@@ -791,6 +832,21 @@ fn ungranted_hint(imports: &[String], app: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::swap_in_use;
+
+    #[test]
+    fn demand_counts_concurrency_and_idle_reused_instances() {
+        use super::{AppConfig, instance_demand};
+        use crate::runtime::reuse::Reuse;
+        let mut fresh = AppConfig::new("a");
+        fresh.concurrency = 10;
+        let mut reusing = AppConfig::new("b");
+        reusing.concurrency = 4;
+        reusing.instance_reuse = Some(Reuse {
+            requests: 10,
+            lifetime: Reuse::DEFAULT_LIFETIME,
+        });
+        assert_eq!(instance_demand([&fresh, &reusing]), 18);
+    }
 
     #[test]
     fn swap_is_in_use_when_proc_swaps_lists_an_area() {
