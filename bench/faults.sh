@@ -21,7 +21,7 @@
 # round, 30), MAX_ROUNDS (long mode: give up after this many rounds, 200),
 # FAULTS (the faults to drive, space-separated, default all: "spin hog
 # recurse trap no_start_response restart bad_header big_header sandbox
-# stream"; one
+# stream random_hog hostile_text"; one
 # at a time shows what each costs the healthy app), PIN=0 to not pin cores.
 #
 # Writes a Markdown report to bench/results/faults.md (faults-long.md in long
@@ -45,14 +45,14 @@ ROUND=${ROUND:-30}
 MAX_ROUNDS=${MAX_ROUNDS:-200}
 CONFIG=bench/faults/gateway.toml
 # The faults (also their route names in $CONFIG).
-read -r -a ALL <<<"${FAULTS:-spin hog recurse trap no_start_response restart bad_header big_header sandbox stream}"
+read -r -a ALL <<<"${FAULTS:-spin hog recurse trap no_start_response restart bad_header big_header sandbox stream random_hog hostile_text}"
 # Those driven through bench/faults/faults.lua, one wrk thread each; the
 # stream fault is driven apart (see start_faults).
 LUA_FAULTS=(); STREAM=0
 for f in "${ALL[@]}"; do
   case $f in
     stream) STREAM=1 ;;
-    spin | hog | recurse | trap | no_start_response | restart | bad_header | big_header | sandbox) LUA_FAULTS+=("$f") ;;
+    spin | hog | recurse | trap | no_start_response | restart | bad_header | big_header | sandbox | random_hog | hostile_text) LUA_FAULTS+=("$f") ;;
     *) echo "bench/faults.sh: unknown fault $f" >&2; exit 2 ;;
   esac
 done
@@ -117,12 +117,13 @@ start_server() {
     serve "$CONFIG" --listen 127.0.0.1:0 >"$work/out" 2>"$work/err" &
   SERVER_PID=$!
   pids+=("$SERVER_PID")
-  # An event's first line starts with its timestamp and level; its
-  # `app=NAME` field comes on the same line or, after a multi-line message
-  # (a trap's backtrace), on the last one. Count each event once.
+  # An event's first line starts with its timestamp and level, then the
+  # request's span, `request{app=NAME request=N}:`; an event outside one
+  # (the log budget's report) has `app=NAME` as a field on the same line or,
+  # after a multi-line message, on the last one. Count each event once.
   awk '
     /^[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T/ { level = $2; counted = 0 }
-    !counted && match($0, / app=[A-Za-z0-9_-]+/) {
+    !counted && match($0, /[{ ]app=[A-Za-z0-9_-]+/) {
       n[level " " substr($0, RSTART + 5, RLENGTH - 5)]++; counted = 1
     }
     END { for (k in n) print k, n[k] }' <"$work/err" >"$work/log-tally" &
@@ -359,6 +360,8 @@ expected_of() {
     bad_header) echo "200, CRLF/hop-by-hop/bad status/bad name refused" ;;
     big_header) echo "200, 1 MiB header refused" ;;
     sandbox) echo "500 (socket not granted: trapping stub)" ;;
+    random_hog) echo "504, at the 1 s deadline (1 MiB random per call, in a loop)" ;;
+    hostile_text) echo "200, 3,000 refusals logged within the app's budget" ;;
     *) echo "?" ;;
   esac
 }

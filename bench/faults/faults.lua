@@ -38,10 +38,18 @@ local expect = {
   big_header = { status = 200, body = "invalid-header" },
   -- Opens a socket, which it is not granted: the trapping stub fails it.
   sandbox = { status = 500, body = internal_error },
+  random_hog = { status = 504, body = "504 Gateway Timeout\n" },
+  hostile_text = { status = 200, body = "accepted" },
 }
 
 -- Routes that need a query to show their fault.
-local paths = { sandbox = "/sandbox?do=connect" }
+local paths = {
+  sandbox = "/sandbox?do=connect",
+  -- 1 MiB of randomness per call, until the deadline.
+  random_hog = "/random_hog?mib=1",
+  -- 3,000 refused start_response calls quoting a 60 KiB header name.
+  hostile_text = "/hostile_text?refusals=3000&name=61440",
+}
 
 local threads = {}
 
@@ -56,7 +64,7 @@ function init(args)
   name = args[index]
   if name == nil or expect[name] == nil then
     error(("thread %d: no known fault for argument %q (need one name per thread: %s)")
-      :format(index, tostring(name), "spin hog recurse trap no_start_response restart bad_header big_header"))
+      :format(index, tostring(name), "spin hog recurse trap no_start_response restart bad_header big_header sandbox random_hog hostile_text"))
   end
   want = expect[name]
   req = wrk.format("GET", paths[name] or ("/" .. name))
