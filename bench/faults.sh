@@ -361,7 +361,7 @@ expected_of() {
     big_header) echo "200, 1 MiB header refused" ;;
     sandbox) echo "500 (socket not granted: trapping stub)" ;;
     random_hog) echo "504, at the 1 s deadline (1 MiB random per call, in a loop)" ;;
-    hostile_text) echo "200, 3,000 refusals logged within the app's budget" ;;
+    hostile_text) echo "200, 300 refusals (60 KiB names) logged within the app's budget" ;;
     *) echo "?" ;;
   esac
 }

@@ -47,8 +47,8 @@ local paths = {
   sandbox = "/sandbox?do=connect",
   -- 1 MiB of randomness per call, until the deadline.
   random_hog = "/random_hog?mib=1",
-  -- 3,000 refused start_response calls quoting a 60 KiB header name.
-  hostile_text = "/hostile_text?refusals=3000&name=61440",
+  -- 300 refused start_response calls, each with a 60 KiB header name.
+  hostile_text = "/hostile_text?refusals=300&name=61440",
 }
 
 local threads = {}

@@ -84,14 +84,16 @@ pub fn parse(
         crate::http::header_case::ResponseCase::spellings(headers.iter().map(|h| &*h.name));
     let mut map = HeaderMap::with_capacity(headers.len());
     for Header { name, value } in headers {
-        let header_name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| StartResponseError::InvalidHeader(format!("bad header name {name:?}")))?;
+        let header_name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+            StartResponseError::InvalidHeader(format!("bad header name {}", preview(&name)))
+        })?;
         if HOP_BY_HOP.contains(&header_name.as_str()) {
             return Err(StartResponseError::HopByHopHeader(name));
         }
         let header_value = header_value(&value).ok_or_else(|| {
             StartResponseError::InvalidHeader(format!(
-                "value of {name:?} contains a control character (CR, LF, NUL, ...)"
+                "value of {} contains a control character (CR, LF, NUL, ...)",
+                preview(&name)
             ))
         })?;
         if header_name == hyper::header::CONTENT_LENGTH
@@ -168,8 +170,24 @@ fn header_value(value: &[u8]) -> Option<HeaderValue> {
     }
 }
 
+/// `text` quoted for an error message, at most its first 64 bytes: the
+/// message goes back to the guest and into the log, and a guest may send a
+/// header name of 60 KiB thousands of times.
+fn preview(text: &str) -> String {
+    const SHOWN: usize = 64;
+    if text.len() <= SHOWN {
+        return format!("{text:?}");
+    }
+    let mut end = SHOWN;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{:?}... ({} bytes)", &text[..end], text.len())
+}
+
 fn parse_status(status: &str) -> Result<(StatusCode, Option<ReasonPhrase>), StartResponseError> {
-    let invalid = || StartResponseError::InvalidStatus(format!("{status:?} is not \"NNN Reason\""));
+    let invalid =
+        || StartResponseError::InvalidStatus(format!("{} is not \"NNN Reason\"", preview(status)));
     let bytes = status.as_bytes();
     if bytes.len() < 4 || bytes[3] != b' ' || !bytes[..3].iter().all(u8::is_ascii_digit) {
         return Err(invalid());
