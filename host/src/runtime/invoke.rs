@@ -28,8 +28,8 @@ use hyper::body::Incoming;
 use hyper::http::request::Parts;
 use hyper::{Response, StatusCode};
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
@@ -165,33 +165,26 @@ pub(crate) fn open_request(
 /// Runs `request` through `app` and waits for its head (or the error in
 /// its place), which `request`'s response sink sends on `head_rx`.
 ///
-/// The guest is driven right here first. A small response is usually
+/// The guest is polled right here first. A small response is usually
 /// complete after this one poll: then no task is spawned, nothing wakes
 /// anyone, and the head and the whole body leave in a single write. A guest
-/// still running once its head is ready (a streamed body, a slow app)
-/// carries on in a task of its own.
+/// not done after it (its first slice ran out, or it waits on the request
+/// body) carries on in a task of the slow lane ([`super::lanes`]), so that
+/// long guests never hold the server's own threads.
 pub(crate) async fn launch(
     app: Arc<App>,
     request: PerRequest,
     environ: crate::wsgi::bindings::Environ,
     slot: Slot,
-    mut head_rx: oneshot::Receiver<HeadResult>,
+    head_rx: oneshot::Receiver<HeadResult>,
 ) -> Result<HeadResult, oneshot::error::RecvError> {
+    let lane = app.slow_lane.clone();
     let mut task = Box::pin(run(app, request, environ, slot));
-    let mut finished = false;
-    let head = std::future::poll_fn(|cx| {
-        if !finished && task.as_mut().poll(cx).is_ready() {
-            finished = true;
-        }
-        // Once the task is finished the head was sent or its sender dropped,
-        // so this cannot stay pending.
-        Pin::new(&mut head_rx).poll(cx)
-    })
-    .await;
+    let finished = std::future::poll_fn(|cx| Poll::Ready(task.as_mut().poll(cx).is_ready())).await;
     if !finished {
-        tokio::spawn(task.instrument(tracing::Span::current()));
+        lane.spawn(task.instrument(tracing::Span::current()));
     }
-    head
+    head_rx.await
 }
 
 /// A new store for `app`, serving `request` first: the application's

@@ -8,6 +8,7 @@ pub mod admission;
 pub mod chain;
 pub mod grants;
 pub mod invoke;
+pub mod lanes;
 pub mod profile;
 pub mod quota;
 pub mod reuse;
@@ -15,6 +16,7 @@ pub mod store;
 
 use crate::runtime::admission::Admission;
 use crate::runtime::grants::{GrantError, Grants, Sandbox};
+use crate::runtime::lanes::SlowLane;
 use crate::runtime::profile::Profile;
 use crate::runtime::reuse::{IdlePools, Reuse, ReusePool};
 use crate::runtime::store::StoreData;
@@ -231,6 +233,8 @@ pub struct Runtime {
     /// Whether the engine counts fuel.
     fuel: bool,
     ticker: Arc<Ticker>,
+    /// Where guests that take long carry on.
+    slow_lane: Arc<SlowLane>,
     /// The applications' reuse pools, swept by the ticker.
     idle: Arc<IdlePools>,
     /// The compile cache, to tell hits from misses.
@@ -334,6 +338,7 @@ impl Runtime {
             fuel: config.fuel,
             idle,
             cache,
+            slow_lane: Arc::new(SlowLane::new()?),
             ticker: Arc::new(Ticker {
                 stop,
                 handle: Some(ticker),
@@ -685,6 +690,8 @@ pub struct App {
     pub(crate) fuel: bool,
     /// Keeps the epoch ticker running while the application can serve.
     _ticker: Arc<Ticker>,
+    /// Where its guests that take long carry on.
+    pub(crate) slow_lane: Arc<SlowLane>,
 }
 
 impl App {
@@ -705,6 +712,7 @@ impl App {
             fuel: runtime.fuel,
             config,
             _ticker: runtime.ticker.clone(),
+            slow_lane: runtime.slow_lane.clone(),
         }
     }
 
