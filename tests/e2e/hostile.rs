@@ -507,4 +507,9 @@ fn a_component_with_many_memories_is_refused_at_load() {
         "{stderr}"
     );
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    // `check` takes the server's flags too: with the cap raised it passes
+    // that check, and fails on the next one (it is no application).
+    let (code, stderr) = check(&["--max-component-memories", "16"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("has no export"), "{stderr}");
 }

@@ -34,7 +34,7 @@ enum Command {
     /// Check an application or a gateway file without serving: load and
     /// compile everything, print the route table; exit 0 if all is well, 2
     /// otherwise.
-    Check(CheckArgs),
+    Check(Box<CheckArgs>),
     /// Python WSGI applications (Flask, bare callables) as components.
     #[command(subcommand)]
     Python(PythonCommand),
@@ -190,8 +190,13 @@ struct CheckArgs {
     /// A component (`app.wasm`) or a gateway file (`gateway.toml`).
     path: PathBuf,
 
+    /// The server settings it will be served with (the component caps
+    /// among them), so that `check` refuses exactly what `serve` would.
+    #[command(flatten)]
+    server: ServerOptions,
+
     /// One-app mode: the middleware, limits and grants it will be served
-    /// with, so that `check` refuses exactly what `serve` would.
+    /// with.
     #[command(flatten)]
     one_app: OneAppArgs,
 
@@ -211,7 +216,7 @@ fn is_config(path: &Path) -> bool {
 pub fn main(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve(*args),
-        Command::Check(args) => check(args),
+        Command::Check(args) => check(*args),
         Command::Python(PythonCommand::Build(args)) => python_build(args),
     }
 }
@@ -331,14 +336,8 @@ fn load(
 }
 
 fn check(args: CheckArgs) -> ExitCode {
-    let server = ServerOptions::default();
-    match load(
-        &args.path,
-        false,
-        &args.one_app,
-        &server,
-        args.cache.cache(),
-    ) {
+    let server = &args.server;
+    match load(&args.path, false, &args.one_app, server, args.cache.cache()) {
         Ok(loaded) => {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "{}: ok", args.path.display());
