@@ -115,6 +115,23 @@ mod layering {
         assert!(problems.is_empty(), "{}", problems.join("\n"));
     }
 
+    /// The server writes the one access-log record: the layers that run a
+    /// request below it (gateway, runtime, wsgi) never name the access log.
+    #[test]
+    fn only_the_server_writes_access_lines() {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = Vec::new();
+        for layer in ["gateway", "runtime", "wsgi"] {
+            sources(&src.join(layer), &mut files);
+        }
+        let users: Vec<_> = files
+            .iter()
+            .filter(|(_, text)| text.contains("access_log"))
+            .map(|(file, _)| file.as_str())
+            .collect();
+        assert!(users.is_empty(), "{users:?}");
+    }
+
     #[test]
     fn the_check_sees_a_path_upwards() {
         let paths: Vec<_> = crate_paths("use crate::runtime::App; [`crate::http`]").collect();

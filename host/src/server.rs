@@ -10,12 +10,13 @@
 //! access-log record when it is done.
 
 use crate::gateway::Gateway;
-use crate::http::access_log::{AccessLog, RemoteUser};
+use crate::http::access_log::AccessLog;
 use crate::http::body::{Aborted, ResponseBody};
 use crate::http::guard::{ActiveRequest, ConnShared, Guard, Rejection};
 use crate::http::header_case::ResponseCase;
 use crate::http::limits::HttpLimits;
 use crate::http::pages::{SERVER_SOFTWARE, error_page};
+use crate::http::remote_user::RemoteUser;
 use crate::wsgi::environ::ConnInfo;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};

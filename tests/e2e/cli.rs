@@ -1,6 +1,6 @@
 //! The `wasm-gateway` command line: start-up errors and what it prints.
 
-use crate::support::{Binary, request_to};
+use crate::support::{Binary, request_to, run};
 use wasm_gateway_test_artifacts as wasm;
 
 /// Runs `wasm-gateway serve FILE` and returns (exit code, stderr).
@@ -122,17 +122,6 @@ fn an_unusable_compile_cache_is_a_warning_not_a_failure() {
     assert_eq!(r.status, 200);
     let log = bin.stop();
     assert!(log.contains("cannot use the compile cache"), "{log}");
-}
-
-/// Runs `wasm-gateway ARGS...` to completion; returns (exit code, stdout,
-/// stderr).
-fn run(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = crate::support::binary().args(args).output().unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 /// A component in the wrong role fails at load, naming the file, what it

@@ -2,7 +2,7 @@
 //! virtual host, SCRIPT_NAME/PATH_INFO for mounted apps, static document
 //! roots, and configuration errors.
 
-use crate::support::{Binary, TestServer, runtime, serve_toml as serve, temp_dir};
+use crate::support::{Binary, TestServer, run, runtime, serve_toml as serve, temp_dir};
 use std::io::{Read, Write};
 use std::time::Duration;
 use wasm_gateway::{Gateway, ServerConfig};
@@ -268,17 +268,6 @@ fn an_encoded_path_cannot_slip_past_a_mount_into_a_static_root() {
     assert!(!r.text().contains("secret"));
     // Encoding that stays within the document root is fine.
     assert_eq!(server.get("/%61.txt").text(), "plain");
-}
-
-/// Runs `wasm-gateway ARGS...` to completion; returns (exit code, stdout,
-/// stderr).
-fn run(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = crate::support::binary().args(args).output().unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]

@@ -488,17 +488,10 @@ fn a_component_with_many_memories_is_refused_at_load() {
         "/../tests/fixtures/hostile/many_memories.wat"
     );
     std::fs::write(&wasm, wat::parse_file(wat).unwrap()).unwrap();
+    let wasm = wasm.to_str().unwrap();
     let check = |extra: &[&str]| {
-        let out = crate::support::binary()
-            .arg("check")
-            .arg(&wasm)
-            .args(extra)
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        let (code, _, stderr) = crate::support::run(&[&["check", wasm][..], extra].concat());
+        (code, stderr)
     };
     let (code, stderr) = check(&[]);
     assert_eq!(code, Some(2), "{stderr}");

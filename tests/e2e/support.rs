@@ -333,6 +333,17 @@ fn read_exact_into(
     Ok(())
 }
 
+/// Runs `wasm-gateway ARGS...` to completion; returns (exit code, stdout,
+/// stderr).
+pub fn run(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = crate::support::binary().args(args).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// The real binary, started with `serve` on a free port.
 pub struct Binary {
     pub child: Child,

@@ -6,12 +6,13 @@
 //! The line is written when the response body is finished or dropped, so the
 //! byte count is what was actually handed to the connection.
 
+use crate::http::remote_user::RemoteUser;
 use hyper::{Method, Uri, Version};
 use std::cell::RefCell;
 use std::net::IpAddr;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+
 use time::OffsetDateTime;
 use time::macros::format_description;
 
@@ -42,26 +43,12 @@ pub enum Switch {
 /// The longest user name the access line shows; the rest is cut.
 const MAX_USER: usize = 64;
 
-/// The `REMOTE_USER` a middleware of the request's chain set, for the
-/// access line's user field; shared by the chain's layers.
-#[derive(Debug, Clone, Default)]
-pub struct RemoteUser(Arc<Mutex<Option<Box<str>>>>);
-
-impl RemoteUser {
-    /// Records the user the next layer is handed (the innermost setting
-    /// wins: it is what the application sees).
-    pub fn set(&self, user: &str) {
-        if let Ok(mut slot) = self.0.lock() {
-            *slot = Some(user.into());
-        }
-    }
-
-    /// The user as the access line shows it: guest-controlled text, so
-    /// escaped (no spaces or control bytes that could forge a field or a
-    /// line) and cut to [`MAX_USER`] bytes.
-    fn field(&self) -> Option<String> {
-        let slot = self.0.lock().ok()?;
-        let user = slot.as_deref().filter(|u| !u.is_empty())?;
+/// The user as the access line shows it: guest-controlled text, so escaped
+/// (no spaces or control bytes that could forge a field or a line) and cut
+/// to [`MAX_USER`] bytes.
+fn user_field(user: &RemoteUser) -> Option<String> {
+    user.with(|user| {
+        let user = user.filter(|u| !u.is_empty())?;
         let mut text = String::new();
         for b in user.bytes().take(MAX_USER) {
             match b {
@@ -73,7 +60,7 @@ impl RemoteUser {
             text.push_str("...");
         }
         Some(text)
-    }
+    })
 }
 
 /// The request line as the access log shows it.
@@ -143,7 +130,7 @@ impl AccessLog {
             return;
         }
         let date = log_date();
-        let user = self.user.as_ref().and_then(RemoteUser::field);
+        let user = self.user.as_ref().and_then(user_field);
         let user = user.as_deref().unwrap_or("-");
         match &self.line {
             Line::Parsed {

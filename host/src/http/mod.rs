@@ -8,5 +8,6 @@ pub mod guard;
 pub mod header_case;
 pub mod limits;
 pub mod pages;
+pub mod remote_user;
 pub mod routes;
 pub mod syntax;

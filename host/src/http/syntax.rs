@@ -27,9 +27,9 @@ pub fn protocol(version: Version) -> &'static str {
 }
 
 /// Splits `[userinfo@]host[:port]`, keeping IPv6 brackets on the host and
-/// dropping userinfo (as the router does). A port that is not a number
-/// counts as absent, so the name is still used.
-pub fn split_host_port(host: &str) -> Option<(&str, Option<u16>)> {
+/// dropping userinfo. The port stays text: the router ignores it, and the
+/// environ counts one that is not a number as absent.
+pub fn split_host_port(host: &str) -> Option<(&str, Option<&str>)> {
     let host = host.rsplit_once('@').map_or(host, |(_, host)| host);
     if host.is_empty() {
         return None;
@@ -47,7 +47,7 @@ pub fn split_host_port(host: &str) -> Option<(&str, Option<u16>)> {
     if name.is_empty() {
         return None;
     }
-    Some((name, port.and_then(|p| p.parse().ok())))
+    Some((name, port))
 }
 
 /// Decodes `%XX` escapes to bytes. A `%` not followed by two hex digits is
@@ -113,11 +113,14 @@ mod tests {
         assert_eq!(split_host_port("example.com"), Some(("example.com", None)));
         assert_eq!(
             split_host_port("example.com:81"),
-            Some(("example.com", Some(81)))
+            Some(("example.com", Some("81")))
         );
-        assert_eq!(split_host_port("[::1]:8000"), Some(("[::1]", Some(8000))));
+        assert_eq!(split_host_port("[::1]:8000"), Some(("[::1]", Some("8000"))));
         assert_eq!(split_host_port("[::1]"), Some(("[::1]", None)));
-        assert_eq!(split_host_port("a:b"), Some(("a", None)));
+        assert_eq!(split_host_port("a:b"), Some(("a", Some("b"))));
         assert_eq!(split_host_port(""), None);
+        assert_eq!(split_host_port(":80"), None);
+        // Userinfo is dropped.
+        assert_eq!(split_host_port("u@a.com:81"), Some(("a.com", Some("81"))));
     }
 }

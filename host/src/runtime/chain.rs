@@ -30,7 +30,7 @@ pub struct LayerRef {
     /// This layer's index.
     pub index: usize,
     /// The `REMOTE_USER` a layer handed on, for the access line.
-    pub user: crate::http::access_log::RemoteUser,
+    pub user: crate::http::remote_user::RemoteUser,
 }
 
 impl LayerRef {
@@ -87,8 +87,7 @@ impl NextHost for StoreData {
             )));
         };
         let app = next.app().clone();
-        // Lines about the next layer name it, inside the request's span.
-        let span = tracing::info_span!("layer", app = %app.config.name);
+        let span = invoke::layer_span(&app);
         let slot = match app.admission.enter().await {
             Ok(slot) => slot,
             Err(refused) => {

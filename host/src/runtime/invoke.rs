@@ -8,13 +8,14 @@
 //! task of its own. A deadline ends the guest at once; a client that leaves
 //! makes the guest's next write fail, and gives it a short grace to close.
 
-use crate::http::access_log::RemoteUser;
 use crate::http::body::ResponseBody;
 use crate::http::header_case::ResponseCase;
 use crate::http::pages::error_page;
+use crate::http::remote_user::RemoteUser;
 use crate::runtime::App;
 use crate::runtime::admission::Slot;
 use crate::runtime::chain::{self, LayerRef, Layers};
+use crate::runtime::lanes;
 use crate::runtime::quota::InstanceQuota;
 use crate::runtime::reuse::Idle;
 use crate::runtime::store::{PerRequest, StoreData};
@@ -97,9 +98,7 @@ pub async fn handle(
     });
     let (request, head_rx, body_rx) = open_request(&app, Input::new(body, max_body), layer);
     let head = if layers.len() > 1 {
-        // The request's span names the route's application; in a chain,
-        // each layer's lines also name the layer.
-        let span = tracing::info_span!("layer", app = %app.config.name);
+        let span = layer_span(&app);
         launch(app, request, environ, slot, head_rx)
             .instrument(span)
             .await
@@ -136,6 +135,12 @@ pub async fn handle(
         response.extensions_mut().insert(user);
     }
     response
+}
+
+/// The span of one layer of a chain: the request's span names the route's
+/// application, and the lines of each layer also name the layer.
+pub(crate) fn layer_span(app: &App) -> tracing::Span {
+    tracing::info_span!("layer", app = %app.config.name)
 }
 
 /// The per-request half of a store for `app`: `input`, and a response sink
@@ -178,11 +183,10 @@ pub(crate) async fn launch(
     slot: Slot,
     head_rx: oneshot::Receiver<HeadResult>,
 ) -> Result<HeadResult, oneshot::error::RecvError> {
-    let lane = app.slow_lane.clone();
     let mut task = Box::pin(run(app, request, environ, slot));
     let finished = std::future::poll_fn(|cx| Poll::Ready(task.as_mut().poll(cx).is_ready())).await;
     if !finished {
-        lane.spawn(task.instrument(tracing::Span::current()));
+        lanes::spawn_slow(task.instrument(tracing::Span::current()));
     }
     head_rx.await
 }

@@ -12,47 +12,46 @@
 //! in microseconds.
 
 use std::future::Future;
+use std::sync::OnceLock;
 
 /// The niceness of the slow lane's threads (0 is the server's; 10 gets
 /// about a tenth of the CPU when both want it).
 const SLOW_NICE: i32 = 10;
 
-/// The slow lane's runtime.
-pub struct SlowLane {
-    runtime: Option<tokio::runtime::Runtime>,
-}
+/// The slow lane's runtime: one per process (the lane is about the
+/// process's threads, not any one engine), started at the first guest that
+/// needs it, never stopped.
+struct SlowLane(tokio::runtime::Runtime);
 
 impl SlowLane {
     /// A lane of one thread per core, each at a lower priority (where the
     /// system lets a thread lower its own).
-    pub fn new() -> std::io::Result<Self> {
+    fn start() -> std::io::Result<Self> {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let runtime = tokio::runtime::Builder::new_multi_thread()
+        tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads)
             .thread_name("guest-slow")
             .enable_time()
             .on_thread_start(lower_priority)
-            .build()?;
-        Ok(SlowLane {
-            runtime: Some(runtime),
-        })
-    }
-
-    /// Runs `task` to its end on the lane.
-    pub fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
-        if let Some(runtime) = &self.runtime {
-            runtime.spawn(task);
-        }
+            .build()
+            .map(SlowLane)
     }
 }
 
-impl Drop for SlowLane {
-    fn drop(&mut self) {
-        // Dropped wherever the last app goes, maybe inside another runtime,
-        // where waiting for the lane's threads is not allowed.
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
-        }
+/// Runs `task` to its end on the slow lane (on the current runtime if the
+/// lane's threads could not be started, which is said once).
+pub fn spawn_slow(task: impl Future<Output = ()> + Send + 'static) {
+    static LANE: OnceLock<Option<SlowLane>> = OnceLock::new();
+    let lane = LANE.get_or_init(|| {
+        SlowLane::start()
+            .inspect_err(|err| {
+                tracing::warn!(%err, "cannot start the slow lane's threads; long guests share the server's")
+            })
+            .ok()
+    });
+    match lane {
+        Some(lane) => drop(lane.0.spawn(task)),
+        None => drop(tokio::spawn(task)),
     }
 }
 
@@ -71,9 +70,8 @@ mod tests {
 
     #[test]
     fn the_slow_lane_runs_tasks_on_its_own_lower_priority_threads() {
-        let lane = SlowLane::new().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
-        lane.spawn(async move {
+        spawn_slow(async move {
             let name = std::thread::current().name().map(str::to_owned);
             #[cfg(target_os = "linux")]
             let nice = rustix::process::getpriority_process(Some(rustix::thread::gettid())).ok();

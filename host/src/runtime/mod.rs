@@ -16,7 +16,6 @@ pub mod store;
 
 use crate::runtime::admission::Admission;
 use crate::runtime::grants::{GrantError, Grants, Sandbox};
-use crate::runtime::lanes::SlowLane;
 use crate::runtime::profile::Profile;
 use crate::runtime::reuse::{IdlePools, Reuse, ReusePool};
 use crate::runtime::store::StoreData;
@@ -233,8 +232,6 @@ pub struct Runtime {
     /// Whether the engine counts fuel.
     fuel: bool,
     ticker: Arc<Ticker>,
-    /// Where guests that take long carry on.
-    slow_lane: Arc<SlowLane>,
     /// The applications' reuse pools, swept by the ticker.
     idle: Arc<IdlePools>,
     /// The compile cache, to tell hits from misses.
@@ -338,7 +335,6 @@ impl Runtime {
             fuel: config.fuel,
             idle,
             cache,
-            slow_lane: Arc::new(SlowLane::new()?),
             ticker: Arc::new(Ticker {
                 stop,
                 handle: Some(ticker),
@@ -690,8 +686,6 @@ pub struct App {
     pub(crate) fuel: bool,
     /// Keeps the epoch ticker running while the application can serve.
     _ticker: Arc<Ticker>,
-    /// Where its guests that take long carry on.
-    pub(crate) slow_lane: Arc<SlowLane>,
 }
 
 impl App {
@@ -712,7 +706,6 @@ impl App {
             fuel: runtime.fuel,
             config,
             _ticker: runtime.ticker.clone(),
-            slow_lane: runtime.slow_lane.clone(),
         }
     }
 

@@ -105,7 +105,7 @@ impl ServerHost for StoreData {
         headers: Vec<Header>,
         exc_info: Option<String>,
     ) -> wasmtime::Result<Result<(), StartResponseError>> {
-        let result = self.request.start_response(&status, headers, exc_info);
+        let result = self.request.response.start(&status, headers, exc_info);
         // A guest may call it in a loop, with anything in it: the line goes
         // through its log budget, cut to one line.
         if let Err(err) = &result

@@ -3,7 +3,7 @@
 //! body it returns). The guest's `server` imports act on this; the store
 //! that runs the guest holds it as a field.
 
-use crate::wsgi::bindings::{Header, InputError, StartResponseError, WriteError};
+use crate::wsgi::bindings::{InputError, WriteError};
 use crate::wsgi::input::Input;
 use crate::wsgi::sink::ResponseSink;
 
@@ -21,17 +21,6 @@ impl WsgiRequest {
     /// A request reading `input` and answering into `response`.
     pub fn new(input: Input, response: ResponseSink) -> Self {
         WsgiRequest { input, response }
-    }
-
-    /// `start_response`: a refusal is returned to the application, which
-    /// may try again.
-    pub fn start_response(
-        &mut self,
-        status: &str,
-        headers: Vec<Header>,
-        exc_info: Option<String>,
-    ) -> Result<(), StartResponseError> {
-        self.response.start(status, headers, exc_info)
     }
 
     /// The legacy `write` callable: a body chunk ahead of the returned body.
