@@ -8,12 +8,15 @@
 -- Each thread checks every response against what its fault must produce:
 -- the status and the exact body. done() prints one line per fault:
 --
---   fault NAME sent S expected E shed D unexpected U unfinished F [STATUS=COUNT ...]
+--   fault NAME sent S expected E shed D late L unexpected U unfinished F [STATUS=COUNT ...]
 --
 -- sent: requests written; expected: responses with the right status and
 -- body; shed: 503 from the app's admission control (its concurrency and
 -- queue are full: by design, when more connections drive a fault than its
--- caps admit); unexpected: any other response (the statuses that came,
+-- caps admit); late: 504 at the app's deadline from a fault that would have
+-- ended otherwise (a faulting app is served on the slow lane, at low
+-- priority, so under load it may not reach its fault in time: contained
+-- all the same); unexpected: any other response (the statuses that came,
 -- listed); unfinished: sent minus responses, requests cut or still running
 -- when wrk stopped (at most the connections per fault, per run).
 --
@@ -68,7 +71,7 @@ function init(args)
   end
   want = expect[name]
   req = wrk.format("GET", paths[name] or ("/" .. name))
-  sent, expected, shed, unexpected = 0, 0, 0, 0
+  sent, expected, shed, late, unexpected = 0, 0, 0, 0, 0
   -- status (as a string key, so the table copies to the main state) -> count
   other = {}
 end
@@ -83,6 +86,8 @@ function response(status, headers, body)
     expected = expected + 1
   elseif status == 503 and body == "503 Service Unavailable\n" then
     shed = shed + 1
+  elseif status == 504 and body == "504 Gateway Timeout\n" then
+    late = late + 1
   else
     unexpected = unexpected + 1
     local key = tostring(status)
@@ -93,9 +98,9 @@ end
 function done(summary, latency, requests)
   for _, thread in ipairs(threads) do
     local s, e = thread:get("sent"), thread:get("expected")
-    local d, u = thread:get("shed"), thread:get("unexpected")
-    local line = ("fault %s sent %d expected %d shed %d unexpected %d unfinished %d")
-      :format(thread:get("name"), s, e, d, u, s - e - d - u)
+    local d, l, u = thread:get("shed"), thread:get("late"), thread:get("unexpected")
+    local line = ("fault %s sent %d expected %d shed %d late %d unexpected %d unfinished %d")
+      :format(thread:get("name"), s, e, d, l, u, s - e - d - l - u)
     for status, count in pairs(thread:get("other")) do
       line = line .. (" %s=%d"):format(status, count)
     end

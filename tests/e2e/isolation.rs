@@ -453,3 +453,51 @@ fn captured_lines_belong_to_their_request_and_are_bounded() {
     assert!(pieces.len() >= 13, "{pieces:?}");
     assert!(pieces.iter().all(|&n| n <= 8192 + 16), "{pieces:?}");
 }
+
+/// An application whose requests fault is served on the slow lane from
+/// then on, its requests answered as before. (That an application
+/// answering at once stays on the server's threads is not asserted here: a
+/// busy test machine can stretch any request; `bench/faults.sh` shows it.)
+#[test]
+fn an_app_whose_requests_fault_starts_them_on_the_slow_lane() {
+    let runtime = runtime();
+    let config = AppConfig::new("counter");
+    let loaded = runtime
+        .load(std::path::Path::new(wasm::COUNTER), &config)
+        .unwrap();
+    let faulty = Arc::new(App::new(runtime, loaded, config));
+    let server =
+        TestServer::serve_gateway(Gateway::single(faulty.clone()), ServerConfig::default());
+    for _ in 0..3 {
+        assert_eq!(server.get("/?panic").status, 500);
+    }
+    // A request's cost is counted as its task ends, just after its
+    // response went out.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !faulty.cost.heavy() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert!(faulty.cost.heavy(), "{} µs", faulty.cost.average_us());
+    // Served from the slow lane, as well as ever. (The way back, once its
+    // requests are short again, is unit-tested in `runtime::lanes`: how
+    // short a request is here depends on how busy the test machine is.)
+    for n in 1..=3 {
+        let r = server.get("/");
+        assert_eq!((r.status, r.text().as_str()), (200, "count=1"), "{n}");
+    }
+}
+
+/// The move is said once in the log (and again when the app comes back).
+#[test]
+fn the_move_to_the_slow_lane_is_logged_once() {
+    let bin = Binary::serve(wasm::TRAP, &[]);
+    for _ in 0..6 {
+        assert_eq!(get(bin.addr, "/").0, 500);
+    }
+    let log = bin.stop();
+    assert_eq!(
+        log.matches("they start on the slow lane").count(),
+        1,
+        "{log}"
+    );
+}

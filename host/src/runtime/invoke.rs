@@ -15,7 +15,7 @@ use crate::http::remote_user::RemoteUser;
 use crate::runtime::App;
 use crate::runtime::admission::Slot;
 use crate::runtime::chain::{self, LayerRef, Layers};
-use crate::runtime::lanes;
+use crate::runtime::lanes::{self, Ended, Metered};
 use crate::runtime::quota::InstanceQuota;
 use crate::runtime::reuse::Idle;
 use crate::runtime::store::{PerRequest, StoreData};
@@ -29,6 +29,7 @@ use hyper::body::Incoming;
 use hyper::http::request::Parts;
 use hyper::{Response, StatusCode};
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
@@ -175,7 +176,8 @@ pub(crate) fn open_request(
 /// anyone, and the head and the whole body leave in a single write. A guest
 /// not done after it (its first slice ran out, or it waits on the request
 /// body) carries on in a task of the slow lane ([`super::lanes`]), so that
-/// long guests never hold the server's own threads.
+/// long guests never hold the server's own threads. An application whose
+/// requests have been costly lately starts there, unpolled.
 pub(crate) async fn launch(
     app: Arc<App>,
     request: PerRequest,
@@ -183,8 +185,10 @@ pub(crate) async fn launch(
     slot: Slot,
     head_rx: oneshot::Receiver<HeadResult>,
 ) -> Result<HeadResult, oneshot::error::RecvError> {
-    let mut task = Box::pin(run(app, request, environ, slot));
-    let finished = std::future::poll_fn(|cx| Poll::Ready(task.as_mut().poll(cx).is_ready())).await;
+    let heavy = app.cost.heavy();
+    let mut task = Metered::new(run(app, request, environ, slot));
+    let finished = !heavy
+        && std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut task).poll(cx).is_ready())).await;
     if !finished {
         lanes::spawn_slow(task.instrument(tracing::Span::current()));
     }
@@ -216,13 +220,14 @@ fn new_store(app: &App, request: PerRequest) -> Store<StoreData> {
 /// The store is new, or, when the application reuses instances, an idle one
 /// from its pool; it goes back there only if the request ended cleanly.
 /// `_slot` is the application's concurrency slot, held until the guest is
-/// done.
+/// done. Hands `app` back at the end, with whether the request faulted,
+/// for [`Metered`] to count its cost.
 async fn run(
     app: Arc<App>,
     request: PerRequest,
     environ: crate::wsgi::bindings::Environ,
     _slot: Slot,
-) {
+) -> Ended {
     let (mut store, mut instance, served, born) =
         match app.reuse.as_ref().and_then(|pool| pool.take()) {
             Some(idle) => {
@@ -284,6 +289,7 @@ async fn run(
             }
         }
     };
+    let mut faulted = store.data().faulted;
     match outcome.and_then(|()| store.data().request.response.complete()) {
         Ok(()) => {
             // The guest is done and its response whole: the store is free
@@ -312,18 +318,21 @@ async fn run(
                     .unwrap_or(Err(RequestError::Timeout(timeout))),
                 Err(err) => Err(err),
             };
-            if let Err(err) = ended
-                && let Some(err) = response.fail(err)
-            {
-                err.log();
+            if let Err(err) = ended {
+                faulted |= err.is_fault();
+                if let Some(err) = response.fail(err) {
+                    err.log();
+                }
             }
         }
         Err(err) => {
+            faulted |= err.is_fault();
             if let Some(err) = store.data_mut().request.response.fail(err) {
                 err.log();
             }
         }
     }
+    Ended { app, faulted }
 }
 
 /// Runs the request in `store`: instantiates the application unless

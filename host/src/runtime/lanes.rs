@@ -10,9 +10,32 @@
 //! and long guests share what is left among themselves, so two apps that
 //! spin until their deadlines cannot take the CPU from an app that answers
 //! in microseconds.
+//!
+//! Each application's recent cost per request ([`Cost`]: the time its
+//! requests spent running, whichever lane ran them) also decides where its
+//! next requests start. An application whose requests take more than
+//! [`HEAVY`] on average (one that traps with a deep backtrace, copies
+//! megabytes through its host calls, loops until its deadline, or simply
+//! computes a lot) is served on the slow lane from its first poll: so a
+//! tenant of costly requests competes for the CPU with the other costly
+//! ones, at the lower priority, and the server's own threads stay for apps
+//! that answer at once. A request that ends in a fault of the guest's (a
+//! trap, its deadline, an error it returns, a refused `start_response`)
+//! counts as at least [`FAULT_COST`], whatever it took: much of a fault's
+//! cost is out of the guest's sight (its log line, its error page, the
+//! client's retry), and a tenant whose requests keep failing should not
+//! keep the server's threads from the ones that succeed. The cost is
+//! measured on every request, so an application whose requests become
+//! cheap (or correct) again moves back.
 
+use super::App;
 use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 /// The niceness of the slow lane's threads (0 is the server's; 10 gets
 /// about a tenth of the CPU when both want it).
@@ -55,6 +78,135 @@ pub fn spawn_slow(task: impl Future<Output = ()> + Send + 'static) {
     }
 }
 
+/// The average time per request above which an application's requests
+/// start on the slow lane: a few times what a short request of a compiled
+/// guest takes (tens of microseconds), well below the first slice a guest
+/// runs on the server's threads before it is moved anyway.
+pub const HEAVY: Duration = Duration::from_millis(1);
+
+/// The average below which a heavy application's requests start on the
+/// server's threads again. Well below [`HEAVY`], so that an app whose
+/// requests hover around it (a Python app at half a millisecond, with a
+/// garbage collection now and then) stays on one lane: each move leaves
+/// some of its requests on the other lane, and those on the slow one wait
+/// behind their own app's newer ones.
+pub const LIGHT: Duration = Duration::from_micros(100);
+
+/// What a request that ends in a fault counts as, at least: with [`HEAVY`]
+/// a quarter of it, an application is heavy once about a quarter of its
+/// requests fail.
+pub const FAULT_COST: Duration = Duration::from_millis(4);
+
+/// The weight of the newest request in an application's average cost
+/// (1/8: a few requests move an application from one lane to the other).
+const COST_SHIFT: u32 = 3;
+
+/// An application's recent cost per request: a moving average, in
+/// microseconds, of the time its requests spent being polled (on the CPU,
+/// or preempted in the middle of a poll; waits on the client or a timer do
+/// not count), memory reset included.
+#[derive(Debug, Default)]
+pub struct Cost {
+    average_us: AtomicU32,
+    heavy: AtomicBool,
+}
+
+impl Cost {
+    /// Whether the application's requests should start on the slow lane.
+    pub fn heavy(&self) -> bool {
+        self.heavy.load(Ordering::Relaxed)
+    }
+
+    /// The average, in microseconds.
+    pub fn average_us(&self) -> u32 {
+        self.average_us.load(Ordering::Relaxed)
+    }
+
+    /// Adds one request's time to the average; says whether that made the
+    /// application heavy (`Some(true)`) or light again (`Some(false)`).
+    /// Concurrent requests may overwrite each other's update; the average
+    /// is a hint, not an account, so a lost sample costs nothing.
+    pub fn record(&self, busy: Duration) -> Option<bool> {
+        let sample = u32::try_from(busy.as_micros()).unwrap_or(u32::MAX);
+        let old = self.average_us.load(Ordering::Relaxed);
+        let new = old - (old >> COST_SHIFT) + (sample >> COST_SHIFT);
+        self.average_us.store(new, Ordering::Relaxed);
+        let heavy = self.heavy();
+        let now = if heavy {
+            new >= LIGHT.as_micros() as u32
+        } else {
+            new >= HEAVY.as_micros() as u32
+        };
+        (now != heavy).then(|| {
+            self.heavy.store(now, Ordering::Relaxed);
+            now
+        })
+    }
+}
+
+/// How a request's task ended: its application (handed back, so that no
+/// second reference is held for the count), and whether it faulted.
+pub struct Ended {
+    pub app: Arc<App>,
+    pub faulted: bool,
+}
+
+/// A request's task that counts the time spent polling it, and adds it to
+/// its application's [`Cost`] when it ends.
+pub struct Metered<F> {
+    task: Pin<Box<F>>,
+    busy: Duration,
+}
+
+impl<F: Future<Output = Ended>> Metered<F> {
+    pub fn new(task: F) -> Self {
+        Metered {
+            task: Box::pin(task),
+            busy: Duration::ZERO,
+        }
+    }
+}
+
+impl<F: Future<Output = Ended>> Future for Metered<F> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let start = Instant::now();
+        let polled = self.task.as_mut().poll(cx);
+        self.busy += start.elapsed();
+        match polled {
+            Poll::Ready(Ended { app, faulted }) => {
+                let cost = if faulted {
+                    self.busy.max(FAULT_COST)
+                } else {
+                    self.busy
+                };
+                // How often this is said is up to the guest: within its
+                // log budget.
+                if let Some(heavy) = app.cost.record(cost)
+                    && app.sandbox.log_budget.allow()
+                {
+                    let average_us = app.cost.average_us();
+                    if heavy {
+                        tracing::info!(
+                            average_us,
+                            "the app's requests are costly (faults count as {} ms): they start on the slow lane",
+                            FAULT_COST.as_millis()
+                        );
+                    } else {
+                        tracing::info!(
+                            average_us,
+                            "the app's requests are short again: they start on the server's threads"
+                        );
+                    }
+                }
+                Poll::Ready(())
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
 /// Lowers the calling thread's priority; a failure leaves it as it is.
 fn lower_priority() {
     #[cfg(target_os = "linux")]
@@ -82,5 +234,61 @@ mod tests {
         let (name, nice) = rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
         assert_eq!(name.as_deref(), Some("guest-slow"));
         assert_eq!(nice, Some(SLOW_NICE));
+    }
+
+    #[test]
+    fn a_few_costly_requests_make_an_app_heavy_and_cheap_ones_bring_it_back() {
+        let cost = Cost::default();
+        for _ in 0..100 {
+            cost.record(Duration::from_micros(40));
+        }
+        assert!(!cost.heavy(), "{}", cost.average_us());
+        // A guest looping until a 1 s deadline: one request is enough.
+        cost.record(Duration::from_secs(1));
+        assert!(cost.heavy(), "{}", cost.average_us());
+        let mut cheap = 0;
+        while cost.heavy() {
+            cost.record(Duration::from_micros(40));
+            cheap += 1;
+        }
+        assert!(
+            (20..60).contains(&cheap),
+            "back after {cheap} cheap requests"
+        );
+        // Requests of half a millisecond, with a garbage collection now and
+        // then, keep it on one lane whichever it is on.
+        let hovering = |cost: &Cost| {
+            let mut moves = 0;
+            for i in 0..400 {
+                let us = if i % 50 == 0 { 20_000 } else { 500 };
+                moves += usize::from(cost.record(Duration::from_micros(us)).is_some());
+            }
+            moves
+        };
+        assert_eq!(hovering(&cost), 1, "moved to the slow lane once");
+        assert!(cost.heavy());
+        // Requests of 2 ms each keep it heavy.
+        for _ in 0..30 {
+            cost.record(Duration::from_millis(2));
+        }
+        assert!(cost.heavy(), "{}", cost.average_us());
+    }
+
+    #[test]
+    fn an_app_is_heavy_once_about_a_quarter_of_its_requests_fault() {
+        let run = |every: usize| {
+            let cost = Cost::default();
+            for i in 0..400 {
+                let fault = i % every == 0;
+                cost.record(if fault {
+                    FAULT_COST
+                } else {
+                    Duration::from_micros(40)
+                });
+            }
+            cost.heavy()
+        };
+        assert!(!run(10), "one in ten");
+        assert!(run(2), "one in two");
     }
 }

@@ -684,6 +684,8 @@ pub struct App {
     pub(crate) idle: Arc<IdlePools>,
     /// Whether the engine counts fuel (then every store needs some).
     pub(crate) fuel: bool,
+    /// What its requests cost lately: where the next ones start.
+    pub cost: lanes::Cost,
     /// Keeps the epoch ticker running while the application can serve.
     _ticker: Arc<Ticker>,
 }
@@ -704,6 +706,7 @@ impl App {
             }),
             idle: runtime.idle.clone(),
             fuel: runtime.fuel,
+            cost: lanes::Cost::default(),
             config,
             _ticker: runtime.ticker.clone(),
         }

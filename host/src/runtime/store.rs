@@ -30,6 +30,10 @@ pub struct StoreData {
     /// Where this store sits in a middleware chain; `None` for an
     /// application served alone.
     pub(crate) layer: Option<LayerRef>,
+    /// Whether the guest broke the contract during this request (a refused
+    /// `start_response`), however the request ends: it counts toward the
+    /// application's cost ([`crate::runtime::lanes::Cost`]).
+    pub(crate) faulted: bool,
     /// The captured stdout and stderr, when they are captured.
     captured: Option<Captured>,
     /// The application's log rate limit (`wsgi.errors`, stdout, stderr).
@@ -60,6 +64,7 @@ impl StoreData {
             limits,
             request: request.wsgi,
             layer: request.layer,
+            faulted: false,
             captured,
             log_budget,
         }
@@ -69,6 +74,7 @@ impl StoreData {
     pub fn begin(&mut self, request: PerRequest) {
         self.request = request.wsgi;
         self.layer = request.layer;
+        self.faulted = false;
     }
 
     /// Detaches the finished request: logs what is left of its captured
@@ -106,12 +112,13 @@ impl ServerHost for StoreData {
         exc_info: Option<String>,
     ) -> wasmtime::Result<Result<(), StartResponseError>> {
         let result = self.request.response.start(&status, headers, exc_info);
-        // A guest may call it in a loop, with anything in it: the line goes
-        // through its log budget, cut to one line.
-        if let Err(err) = &result
-            && self.log_budget.allow()
-        {
-            tracing::warn!(err = %app_log::cut(&format!("{err:?}")), "start_response refused");
+        if let Err(err) = &result {
+            self.faulted = true;
+            // A guest may call it in a loop, with anything in it: the line
+            // goes through its log budget, cut to one line.
+            if self.log_budget.allow() {
+                tracing::warn!(err = %app_log::cut(&format!("{err:?}")), "start_response refused");
+            }
         }
         Ok(result)
     }

@@ -128,6 +128,22 @@ impl RequestError {
         }
     }
 
+    /// Whether the guest is to blame: it trapped, failed, broke the
+    /// contract or ran past its deadline (not the host, not the client).
+    pub fn is_fault(&self) -> bool {
+        match self {
+            RequestError::Trap(_)
+            | RequestError::OutOfFuel(_)
+            | RequestError::App(_)
+            | RequestError::Contract(_)
+            | RequestError::Timeout(_) => true,
+            RequestError::Instantiate(_)
+            | RequestError::Overloaded(_)
+            | RequestError::ClientGone
+            | RequestError::Input(_) => false,
+        }
+    }
+
     /// The status the client gets for this error.
     pub fn status(&self) -> StatusCode {
         match self {
