@@ -8,12 +8,15 @@
 //!
 //! # Layout
 //!
-//! Seven layers, each a top-level module with one purpose. Imports point
+//! Nine layers, each a top-level module with one purpose. Imports point
 //! down this list, never up, so the modules form no cycle (the `layering`
 //! unit test reads the sources and checks every `crate::` path):
 //!
 //! - `cli`: the command tree (`serve`, `check`, `python build`), log set-up,
 //!   signals. Uses everything below.
+//! - `ops`: running in production: the admin listener (health, readiness,
+//!   Prometheus metrics, reload, the status page), reloading the gateway,
+//!   `--watch`. Uses `server`, `gateway`, `config`, `runtime`, `stats`.
 //! - `server`: the accept loop, the connection guard in front of hyper, and
 //!   per request one tracing span and one access-log record. Uses `gateway`,
 //!   `http` and `wsgi` (the connection info).
@@ -33,6 +36,8 @@
 //! - `http`: HTTP/1.1 with no knowledge of WebAssembly: the guard, limits,
 //!   the access log, response bodies, pages, header spelling, the route
 //!   table, syntax helpers. Uses nothing else in the crate.
+//! - `stats`: the counters the layers above bump as they serve (per app,
+//!   per server, per runtime): plain atomics, read by `ops`. Uses nothing.
 //!
 //! Everything is private; the names below are what the binary, the tests and
 //! the benches use.
@@ -41,8 +46,10 @@ mod cli;
 mod config;
 mod gateway;
 mod http;
+mod ops;
 mod runtime;
 mod server;
+mod stats;
 mod wsgi;
 
 pub use cli::logging::init as init_logging;
@@ -65,8 +72,8 @@ mod layering {
     use std::path::Path;
 
     /// The layers, top first: each may use only those after it.
-    const LAYERS: [&str; 7] = [
-        "cli", "server", "gateway", "config", "runtime", "wsgi", "http",
+    const LAYERS: [&str; 9] = [
+        "cli", "ops", "server", "gateway", "config", "runtime", "wsgi", "http", "stats",
     ];
 
     /// The `crate::NAME` paths in `text`.

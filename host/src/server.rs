@@ -9,7 +9,7 @@
 //! bytes sent, hold the connection's request open, and write the one
 //! access-log record when it is done.
 
-use crate::gateway::Gateway;
+use crate::gateway::{Gateway, LiveGateway};
 use crate::http::access_log::AccessLog;
 use crate::http::body::{Aborted, ResponseBody};
 use crate::http::guard::{ActiveRequest, ConnShared, Guard, Rejection};
@@ -17,7 +17,9 @@ use crate::http::header_case::ResponseCase;
 use crate::http::limits::HttpLimits;
 use crate::http::pages::{SERVER_SOFTWARE, error_page};
 use crate::http::remote_user::RemoteUser;
+use crate::stats::{InFlightRequest, ServerStats};
 use crate::wsgi::environ::ConnInfo;
+use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
@@ -35,7 +37,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tracing::Instrument;
@@ -67,9 +69,10 @@ impl Default for ServerConfig {
 /// A bound, not yet running, server.
 pub struct Server {
     listener: TcpListener,
-    gateway: Arc<Gateway>,
+    gateway: LiveGateway,
     config: ServerConfig,
     in_flight: InFlight,
+    stats: Arc<ServerStats>,
 }
 
 /// Counts the requests a server has in flight (accepted, response not yet
@@ -94,10 +97,22 @@ impl Server {
         let listener = TcpListener::bind(addr).await?;
         Ok(Server {
             listener,
-            gateway,
+            gateway: Arc::new(ArcSwap::new(gateway)),
             config,
             in_flight: InFlight::default(),
+            stats: Arc::default(),
         })
+    }
+
+    /// The gateway being served, to replace it while the server runs (a
+    /// reload): requests that started keep the one they started with.
+    pub fn gateway(&self) -> LiveGateway {
+        self.gateway.clone()
+    }
+
+    /// The server's counters.
+    pub fn stats(&self) -> Arc<ServerStats> {
+        self.stats.clone()
     }
 
     /// The server's count of requests in flight.
@@ -155,17 +170,22 @@ impl Server {
             // Responses are written in one go per chunk; Nagle only adds delay.
             let _ = stream.set_nodelay(true);
             let conn_info = ConnInfo { local, remote };
+            let open = self.stats.open();
             let gateway = self.gateway.clone();
             let shared = Arc::new(ConnShared::new(self.in_flight.0.clone()));
             let io = Guard::new(stream, limits.clone(), shared.clone(), remote);
             let service = service_fn(move |req: Request<Incoming>| {
                 let (refused, active) = shared.begin();
-                let gateway = gateway.clone();
+                let started = Instant::now();
+                let gateway = gateway.load_full();
                 let shared = shared.clone();
                 let no_body = req.method() == hyper::Method::HEAD;
                 async move {
-                    let (mut response, mut log) = match refused {
-                        Some(rejection) => refusal(&rejection, remote),
+                    let (mut response, mut log, counted) = match refused {
+                        Some(rejection) => {
+                            let (response, log) = refusal(&rejection, remote);
+                            (response, log, None)
+                        }
                         None => serve(&gateway, req, conn_info).await,
                     };
                     let mut case = response
@@ -185,6 +205,8 @@ impl Server {
                     Ok::<_, Infallible>(response.map(|body| Served {
                         body,
                         log,
+                        counted,
+                        started,
                         _active: active,
                     }))
                 }
@@ -201,6 +223,7 @@ impl Server {
                     Err(err) => tracing::debug!(%remote, %err, "connection ended with an error"),
                     Ok(()) => {}
                 }
+                drop(open);
                 drop(permit);
             });
         }
@@ -230,32 +253,35 @@ impl Server {
 static NEXT_REQUEST: AtomicU64 = AtomicU64::new(1);
 
 /// Routes and serves one request the guard let through, inside the
-/// request's span; returns the response and its access-log record.
+/// request's span; returns the response, its access-log record, and the
+/// request as counted in flight by its app.
 async fn serve(
     gateway: &Gateway,
     req: Request<Incoming>,
     conn: ConnInfo,
-) -> (Response<ResponseBody>, AccessLog) {
+) -> (Response<ResponseBody>, AccessLog, Option<InFlightRequest>) {
     let (parts, body) = req.into_parts();
-    let response = match gateway.route(&parts) {
+    let (response, counted) = match gateway.route(&parts) {
         Some(found) => {
+            let counted = found.target.stats().begin();
             let span = tracing::info_span!(
                 "request",
                 app = %found.label,
                 request = NEXT_REQUEST.fetch_add(1, Ordering::Relaxed)
             );
-            gateway
+            let response = gateway
                 .serve(found, &parts, body, conn)
                 .instrument(span)
-                .await
+                .await;
+            (response, Some(counted))
         }
         None => {
             tracing::debug!(remote = %conn.remote, uri = %parts.uri, "no route");
-            error_page(StatusCode::NOT_FOUND)
+            (error_page(StatusCode::NOT_FOUND), None)
         }
     };
     let log = AccessLog::new(conn.remote.ip(), parts.method, parts.uri, parts.version);
-    (response, log)
+    (response, log, counted)
 }
 
 /// The answer to a request the connection guard refused (malformed, too
@@ -284,6 +310,10 @@ fn refusal(rejection: &Rejection, remote: SocketAddr) -> (Response<ResponseBody>
 struct Served {
     body: ResponseBody,
     log: AccessLog,
+    /// The request in its app's counters, finished with the body.
+    counted: Option<InFlightRequest>,
+    /// When the request began to be served.
+    started: Instant,
     _active: ActiveRequest,
 }
 
@@ -315,6 +345,9 @@ impl Body for Served {
 
 impl Drop for Served {
     fn drop(&mut self) {
+        if let Some(counted) = self.counted.take() {
+            counted.finish(self.log.status, self.started.elapsed());
+        }
         self.log.emit();
     }
 }

@@ -4,6 +4,7 @@
 //! Every fixture has a test function with its own name; the
 //! `foreach_fixture!` check below fails to compile if one is missing.
 
+mod browser;
 mod cli;
 mod corpus;
 mod examples;
@@ -12,6 +13,7 @@ mod gateway;
 mod hostile;
 mod isolation;
 mod middleware;
+mod ops;
 mod python;
 mod support;
 

@@ -10,6 +10,8 @@ use crate::config;
 use crate::config::listen::ListenAddr;
 use crate::config::options::{AppGrants, AppLimits, ServerOptions, ServerSettings, flag_list};
 use crate::gateway::Gateway;
+use crate::ops::reload::{Reloader, Source};
+use crate::ops::{Admin, Ops};
 use crate::runtime::{App, AppConfig, CompileCache, Runtime, RuntimeConfig};
 use crate::server::{Server, ServerConfig};
 use clap::{Parser, Subcommand};
@@ -139,6 +141,11 @@ struct ServeArgs {
 
     #[command(flatten)]
     cache: CacheArgs,
+
+    /// Reload when the gateway file or a component changes (their
+    /// directories are watched), as SIGHUP and `POST /reload` do.
+    #[arg(long)]
+    watch: bool,
 }
 
 /// The settings of the one app `serve APP.wasm` (or `check APP.wasm`)
@@ -250,10 +257,13 @@ fn python_build(args: PythonBuildArgs) -> ExitCode {
     }
 }
 
-/// What `serve` and `check` load: the gateway, and the server settings.
+/// What `serve` and `check` load: the gateway, the server settings, the
+/// runtime the apps run in, and where a reload reads them again.
 struct Loaded {
     gateway: Gateway,
     server: ServerSettings,
+    runtime: Arc<Runtime>,
+    source: Source,
 }
 
 /// Loads a gateway file (`config`, or a `.toml` path) or a single
@@ -293,6 +303,11 @@ fn load(
         return Ok(Loaded {
             gateway,
             server: settings,
+            runtime: Arc::new(runtime),
+            source: Source::File {
+                path: path.to_path_buf(),
+                overrides: Box::new(server.clone()),
+            },
         });
     }
     let mut settings = ServerSettings::default();
@@ -321,17 +336,25 @@ fn load(
     })
     .map_err(|err| anyhow::anyhow!("cannot start the WebAssembly engine: {err:#}"))?;
     let mut layers = Vec::with_capacity(layer_configs.len() + 1);
+    let mut sources = Vec::with_capacity(layer_configs.len());
     for (layer, layer_config) in one_app.middleware.iter().zip(layer_configs) {
         let loaded = runtime
             .load_middleware(layer, &layer_config)
             .map_err(|err| anyhow::anyhow!("--middleware: {err}"))?;
+        sources.push((layer.clone(), layer_config.clone()));
         layers.push(Arc::new(App::new(&runtime, loaded, layer_config)));
     }
     let loaded = runtime.load(path, &config)?;
+    let source = Source::OneApp {
+        layers: sources,
+        app: Box::new((path.to_path_buf(), config.clone())),
+    };
     layers.push(Arc::new(App::new(&runtime, loaded, config)));
     Ok(Loaded {
         gateway: Gateway::single_chain(Arc::from(layers)),
         server: settings,
+        runtime: Arc::new(runtime),
+        source,
     })
 }
 
@@ -367,19 +390,42 @@ fn serve(args: ServeArgs) -> ExitCode {
         Ok(loaded) => loaded,
         Err(err) => return fail(format_args!("{err}")),
     };
-    let ServerSettings {
-        listen,
-        access_log,
-        limits,
-        ..
-    } = loaded.server;
-    raise_open_file_limit(limits.max_connections);
-    crate::http::access_log::set_enabled(access_log != Some(crate::http::access_log::Switch::Off));
-    let listen = match listen.unwrap_or(ListenAddr::DEFAULT).resolve() {
+    let settings = loaded.server.clone();
+    raise_open_file_limit(settings.limits.max_connections);
+    crate::http::access_log::set_enabled(
+        settings.access_log != Some(crate::http::access_log::Switch::Off),
+    );
+    let listen = match settings
+        .listen
+        .clone()
+        .unwrap_or(ListenAddr::DEFAULT)
+        .resolve()
+    {
         Ok(addr) => addr,
         Err(problem) => return fail(format_args!("{problem}")),
     };
-    let gateway = Arc::new(loaded.gateway);
+    let admin_listen = match settings.admin_listen.clone().map(|addr| addr.resolve()) {
+        None => None,
+        Some(Ok(addr)) => Some(addr),
+        Some(Err(problem)) => return fail(format_args!("admin-listen: {problem}")),
+    };
+    let watched: Vec<PathBuf> = match &loaded.source {
+        Source::File { path, .. } => std::iter::once(path.clone())
+            .chain(loaded.gateway.entries().iter().map(|e| e.source.clone()))
+            .collect(),
+        Source::OneApp { layers, app } => layers
+            .iter()
+            .chain(std::iter::once(&**app))
+            .map(|(path, _)| path.clone())
+            .collect(),
+    };
+    let Loaded {
+        gateway,
+        runtime,
+        source,
+        ..
+    } = loaded;
+    let gateway = Arc::new(gateway);
 
     let tokio = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -388,14 +434,38 @@ fn serve(args: ServeArgs) -> ExitCode {
         Ok(rt) => rt,
         Err(err) => return fail(format_args!("cannot start the async runtime: {err}")),
     };
+    let watch = args.watch;
     let code = tokio.block_on(async {
         let server_config = ServerConfig {
-            limits,
-            ..ServerConfig::default()
+            limits: settings.limits.clone(),
+            shutdown_grace: settings.shutdown_grace,
         };
         let server = match Server::bind(listen, gateway, server_config).await {
             Ok(s) => s,
             Err(err) => return fail(format_args!("cannot listen on {listen}: {err}")),
+        };
+        let reloader = Arc::new(Reloader::new(
+            source,
+            runtime.clone(),
+            settings.clone(),
+            server.gateway(),
+        ));
+        let ops = Arc::new(Ops::new(
+            server.gateway(),
+            server.stats(),
+            runtime.stats.clone(),
+            reloader.clone(),
+        ));
+        let admin = match admin_listen {
+            None => None,
+            Some(addr) => match Admin::bind(addr, ops.clone()).await {
+                Ok(admin) => Some(admin),
+                Err(err) => {
+                    return fail(format_args!(
+                        "cannot listen on {addr} (admin-listen): {err}"
+                    ));
+                }
+            },
         };
         let signals = match Signals::install() {
             Ok(signals) => signals,
@@ -405,13 +475,37 @@ fn serve(args: ServeArgs) -> ExitCode {
             Ok(a) => a,
             Err(err) => return fail(format_args!("cannot read the bound address: {err}")),
         };
-        // Scripts and tests read this line to find the port.
+        let admin_addr = match admin.as_ref().map(Admin::local_addr) {
+            None => None,
+            Some(Ok(addr)) => Some(addr),
+            Some(Err(err)) => return fail(format_args!("cannot read the admin address: {err}")),
+        };
+        let _watcher = if watch {
+            match crate::ops::watch::start(watched, reloader.clone()) {
+                Ok(task) => Some(task),
+                Err(err) => return fail(format_args!("--watch: cannot watch the files: {err}")),
+            }
+        } else {
+            None
+        };
+        if let Some(admin) = admin {
+            tokio::spawn(admin.run());
+        }
+        crate::ops::reload::log_loaded(&ops.live.load());
+        ops.set_ready(true);
+        // Scripts and tests read these lines to find the ports.
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "http://{addr}");
+        if let Some(admin_addr) = admin_addr {
+            let _ = writeln!(out, "admin: http://{admin_addr}");
+        }
         let _ = out.flush();
         drop(out);
         tracing::info!(serving = %path.display(), "serving on http://{addr}");
-        serve_until_stopped(server, signals).await
+        if let Some(admin_addr) = admin_addr {
+            tracing::info!("admin listener on http://{admin_addr}");
+        }
+        serve_until_stopped(server, signals, ops, settings.shutdown_delay).await
     });
     // After a forced stop, guest tasks may still be running: they are
     // dropped, not waited for.
@@ -466,52 +560,91 @@ impl Signals {
         Ok(Signals {})
     }
 
-    /// The next SIGINT or SIGTERM. SIGHUP, which nginx and gunicorn use to
-    /// reload, is logged and ignored until the gateway can reload: it must
-    /// never end a server that hosts other tenants.
-    async fn stop(&mut self, name: &str) {
+    /// The next signal: SIGINT or SIGTERM (stop), or SIGHUP (reload, as
+    /// nginx and gunicorn do; it must never end a server that hosts other
+    /// tenants).
+    async fn next(&mut self) -> Signal {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.interrupt.recv() => Signal::Stop("SIGINT"),
+            _ = self.term.recv() => Signal::Stop("SIGTERM"),
+            _ = self.hangup.recv() => Signal::Reload,
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            Signal::Stop("Ctrl-C")
+        }
+    }
+
+    /// The next stop signal, reloading on every SIGHUP before it.
+    async fn stop(&mut self, reloader: &Arc<Reloader>) -> &'static str {
         loop {
-            #[cfg(unix)]
-            tokio::select! {
-                _ = self.interrupt.recv() => return tracing::info!("{name} (SIGINT)"),
-                _ = self.term.recv() => return tracing::info!("{name} (SIGTERM)"),
-                _ = self.hangup.recv() => tracing::warn!(
-                    "SIGHUP received and ignored: this version cannot reload its configuration; restart the server to apply changes"
-                ),
-            }
-            #[cfg(not(unix))]
-            {
-                let _ = tokio::signal::ctrl_c().await;
-                return tracing::info!("{name}");
+            match self.next().await {
+                Signal::Stop(name) => return name,
+                Signal::Reload => {
+                    let _ = reloader.reload("SIGHUP").await;
+                }
             }
         }
     }
 }
 
-/// Serves until a stop signal, then drains; a second stop signal during the
-/// drain ends the process at once (as gunicorn and nginx do) instead of
-/// waiting on slow requests.
-async fn serve_until_stopped(server: Server, mut signals: Signals) -> ExitCode {
+/// What a signal asks for.
+enum Signal {
+    Stop(&'static str),
+    Reload,
+}
+
+/// Serves until a stop signal, then drains: `/readyz` answers 503 at once,
+/// the server keeps serving for `delay` (load balancers notice), then
+/// stops accepting and gives the requests in flight the shutdown grace. A
+/// second stop signal at any point ends the process at once (as gunicorn
+/// and nginx do) instead of waiting on slow requests.
+async fn serve_until_stopped(
+    server: Server,
+    mut signals: Signals,
+    ops: Arc<Ops>,
+    delay: std::time::Duration,
+) -> ExitCode {
     let in_flight = server.in_flight();
     let (drain_tx, drain_rx) = tokio::sync::oneshot::channel::<()>();
     let run = server.run(async {
         let _ = drain_rx.await;
     });
     tokio::pin!(run);
-    tokio::select! {
+    let reloader = ops.reloader.clone();
+    let name = tokio::select! {
         result = &mut run => return served(result),
-        () = signals.stop("shutting down gracefully; send the signal again to stop at once") => {}
+        name = signals.stop(&reloader) => name,
+    };
+    ops.set_ready(false);
+    tracing::info!(
+        in_flight = in_flight.get(),
+        "{name}: shutting down gracefully (readyz now answers 503); send the signal again to stop at once"
+    );
+    let abandon = |name: &str| {
+        tracing::warn!(
+            in_flight = in_flight.get(),
+            "second stop signal ({name}): stopping now, abandoning the requests in flight"
+        );
+        ExitCode::from(1)
+    };
+    if !delay.is_zero() {
+        tracing::info!(
+            in_flight = in_flight.get(),
+            "serving for the shutdown delay ({delay:?}) before no longer accepting connections"
+        );
+        tokio::select! {
+            result = &mut run => return served(result),
+            () = tokio::time::sleep(delay) => {}
+            name = signals.stop(&reloader) => return abandon(name),
+        }
     }
     let _ = drain_tx.send(());
     tokio::select! {
         result = &mut run => served(result),
-        () = signals.stop("second stop signal") => {
-            tracing::warn!(
-                in_flight = in_flight.get(),
-                "stopping now, abandoning the requests in flight"
-            );
-            ExitCode::from(1)
-        }
+        name = signals.stop(&reloader) => abandon(name),
     }
 }
 

@@ -30,6 +30,11 @@ impl ListenAddr {
         port: 8000,
     };
 
+    /// The port as written (0: any free port).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     /// The address to bind. A host name is looked up now; of its addresses
     /// the first IPv4 one is taken (as gunicorn does), else the first.
     /// This blocks on the resolver: call it at start-up, not on a runtime

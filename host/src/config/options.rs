@@ -36,6 +36,27 @@ pub struct ServerOptions {
     #[serde(default)]
     pub listen: Option<ListenAddr>,
 
+    /// The operator's listener (health, readiness, metrics, reload, status
+    /// page), on an address of its own: HOST:PORT or PORT; off unless set.
+    /// With port 0 the bound address is printed as `admin: http://HOST:PORT`
+    /// after the `http://` line.
+    #[arg(long, env = "WASM_GATEWAY_ADMIN_LISTEN", value_name = "ADDR")]
+    #[serde(default)]
+    pub admin_listen: Option<ListenAddr>,
+
+    /// After SIGTERM or SIGINT, how long to keep serving (with /readyz
+    /// answering 503) before no longer accepting connections, so load
+    /// balancers notice first [default: 0s].
+    #[arg(long, value_parser = humantime::parse_duration)]
+    #[serde(default, deserialize_with = "units::duration")]
+    pub shutdown_delay: Option<Duration>,
+
+    /// Then how long requests in flight get to finish (each within its own
+    /// deadline) before the process exits [default: 30s].
+    #[arg(long, value_parser = humantime::parse_duration)]
+    #[serde(default, deserialize_with = "units::duration")]
+    pub shutdown_grace: Option<Duration>,
+
     /// Access lines (Common Log Format) on stdout: `on` or `off`; errors and
     /// every other log line go to stderr either way [default: on].
     #[arg(long, value_name = "on|off")]
@@ -126,6 +147,12 @@ pub struct ServerOptions {
 pub struct ServerSettings {
     /// Where to listen; `None`: [`ListenAddr::DEFAULT`].
     pub listen: Option<ListenAddr>,
+    /// Where the admin listener listens; `None`: no admin listener.
+    pub admin_listen: Option<ListenAddr>,
+    /// How long to keep serving after a stop signal.
+    pub shutdown_delay: Duration,
+    /// How long requests in flight then get.
+    pub shutdown_grace: Duration,
     /// Whether access lines are written; `None`: on.
     pub access_log: Option<Switch>,
     /// Instances alive at once, all applications together.
@@ -140,6 +167,9 @@ impl Default for ServerSettings {
     fn default() -> Self {
         ServerSettings {
             listen: None,
+            admin_listen: None,
+            shutdown_delay: Duration::ZERO,
+            shutdown_grace: Duration::from_secs(30),
             access_log: None,
             max_instances: RuntimeConfig::default().max_instances,
             limits: HttpLimits::default(),
@@ -152,6 +182,15 @@ impl ServerSettings {
     /// Checks that the settings can serve; the message names the setting
     /// and what to change.
     pub fn validate(&self) -> Result<(), String> {
+        // Two port-0 listeners get two ports; any other equal pair collides.
+        let listen = self.listen.clone().unwrap_or(ListenAddr::DEFAULT);
+        if self
+            .admin_listen
+            .as_ref()
+            .is_some_and(|admin| *admin == listen && admin.port() != 0)
+        {
+            return Err("admin-listen is the same address as listen: the admin listener needs an address of its own, never the tenants' (e.g. admin-listen = \"127.0.0.1:9000\")".to_owned());
+        }
         if self.max_instances == 0 {
             return Err("max-instances is 0: no request could run; use at least 1".to_owned());
         }
@@ -184,6 +223,11 @@ impl ServerOptions {
         if self.listen.is_some() {
             settings.listen.clone_from(&self.listen);
         }
+        if self.admin_listen.is_some() {
+            settings.admin_listen.clone_from(&self.admin_listen);
+        }
+        set(&mut settings.shutdown_delay, &self.shutdown_delay);
+        set(&mut settings.shutdown_grace, &self.shutdown_grace);
         if self.access_log.is_some() {
             settings.access_log = self.access_log;
         }

@@ -18,6 +18,7 @@ use crate::http::syntax::host_of;
 use crate::runtime::chain::Layers;
 use crate::runtime::{App, Role, Runtime};
 use crate::runtime::{AppConfig, Compiled, LoadError};
+use crate::stats::AppStats;
 use crate::wsgi::environ::ConnInfo;
 use hyper::body::Incoming;
 use hyper::http::request::Parts;
@@ -33,13 +34,76 @@ pub enum Target {
     /// A WebAssembly application, with any middleware in front of it
     /// (outermost first, the application last).
     App(Layers),
-    /// A static document root.
-    Static(Arc<StaticRoot>),
+    /// A static document root, and its counters.
+    Static(Arc<StaticRoot>, Arc<AppStats>),
 }
+
+impl Target {
+    /// The counters of the entry the route leads to (for a chain, the
+    /// application's).
+    pub fn stats(&self) -> &Arc<AppStats> {
+        match self {
+            Target::App(layers) => &layers[layers.len() - 1].stats,
+            Target::Static(_, stats) => stats,
+        }
+    }
+}
+
+/// The gateway being served, which a reload replaces as a whole: each
+/// request reads the current one once, and keeps it to its end.
+pub type LiveGateway = Arc<arc_swap::ArcSwap<Gateway>>;
 
 /// Everything the server serves, and how requests find it.
 pub struct Gateway {
     routes: RouteTable<Target>,
+    /// What it was loaded from, entry by entry: for the status page, and
+    /// for a reload to keep what did not change.
+    entries: Vec<Entry>,
+}
+
+/// One entry of a gateway: an `[apps.NAME]` or `[middleware.NAME]` table
+/// (or the one app of `serve app.wasm`), as loaded.
+pub struct Entry {
+    /// Its name.
+    pub name: Arc<str>,
+    /// An application (or document root), or a middleware.
+    pub role: Role,
+    /// Its component or document root.
+    pub source: PathBuf,
+    /// Its routes (none for a middleware).
+    pub routes: Vec<String>,
+    /// The middleware in front of it, outermost first.
+    pub middleware: Vec<String>,
+    /// What it runs: the app alone (middleware are entries of their own),
+    /// or the document root.
+    pub target: Target,
+}
+
+/// What a reload did, entry by entry.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ReloadSummary {
+    /// Entries whose component bytes and settings are unchanged: kept as
+    /// they were (queue, reuse pool, counters).
+    pub kept: usize,
+    /// Entries whose component or settings changed: loaded anew, their
+    /// counters carried over.
+    pub changed: usize,
+    /// New entries.
+    pub added: usize,
+    /// Entries no longer in the file.
+    pub removed: usize,
+    /// Routes now served.
+    pub routes: usize,
+}
+
+impl fmt::Display for ReloadSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} kept, {} changed, {} added, {} removed; {} routes",
+            self.kept, self.changed, self.added, self.removed, self.routes
+        )
+    }
 }
 
 impl Gateway {
@@ -52,26 +116,81 @@ impl Gateway {
     /// at the root of every host: `serve app.wasm --middleware m.wasm`.
     pub fn single_chain(layers: Layers) -> Gateway {
         let mut routes = RouteTableBuilder::new();
-        let name = layers[layers.len() - 1].config.name.clone();
+        let app = layers[layers.len() - 1].clone();
+        let name = app.config.name.clone();
+        let mut entries: Vec<Entry> = layers[..layers.len() - 1]
+            .iter()
+            .map(|layer| Entry {
+                name: layer.config.name.clone(),
+                role: Role::Middleware,
+                source: layer.compiled.path().to_path_buf(),
+                routes: Vec::new(),
+                middleware: Vec::new(),
+                target: Target::App(Arc::from([layer.clone()])),
+            })
+            .collect();
+        entries.push(Entry {
+            name: name.clone(),
+            role: Role::App,
+            source: app.compiled.path().to_path_buf(),
+            routes: vec!["/".to_owned()],
+            middleware: entries.iter().map(|e| e.name.to_string()).collect(),
+            target: Target::App(Arc::from([app])),
+        });
         routes
             .add("/", &name, Target::App(layers))
             .expect("the root route is valid");
         Gateway {
             routes: routes.build(),
+            entries,
         }
+    }
+
+    /// The entries, apps first then middleware, each in name order.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
     }
 
     /// Loads every application and document root of `config`, compiling the
     /// components in parallel, and builds the route table. The error lists
     /// every entry that failed, one line each, naming it and its file.
     pub fn load(config: &GatewayConfig, runtime: &Runtime) -> Result<Gateway, GatewayError> {
+        Gateway::load_reusing(config, runtime, None).map(|(gateway, _)| gateway)
+    }
+
+    /// [`Gateway::load`], keeping what `previous` already has: an entry
+    /// whose component bytes and settings are unchanged is kept as it is
+    /// (its queue, reuse pool and counters), a component whose bytes are
+    /// unchanged is not compiled again, and an entry that changed keeps
+    /// its counters under its name.
+    pub fn load_reusing(
+        config: &GatewayConfig,
+        runtime: &Runtime,
+        previous: Option<&Gateway>,
+    ) -> Result<(Gateway, ReloadSummary), GatewayError> {
         let mut problems = Vec::new();
-        let compiled = compile(config, runtime);
-        let (targets, middleware) = link(config, runtime, &compiled, &mut problems);
+        let before = Before::of(previous);
+        let compiled = compile(config, runtime, &before);
+        let mut summary = ReloadSummary::default();
+        let (targets, middleware) = link(
+            config,
+            runtime,
+            &compiled,
+            &before,
+            &mut summary,
+            &mut problems,
+        );
+        let entries = entries(config, &targets, &middleware);
         let targets = assemble_chains(config, targets, &middleware);
         let routes = build_routes(config, targets, &mut problems);
         if problems.is_empty() {
-            Ok(Gateway { routes })
+            summary.removed = before
+                .entries
+                .keys()
+                .filter(|(name, role)| !entries.iter().any(|e| e.name == *name && e.role == *role))
+                .count();
+            summary.routes = routes.routes().len();
+            Ok((Gateway { routes, entries }, summary))
         } else {
             Err(GatewayError {
                 file: config.path.clone(),
@@ -109,7 +228,7 @@ impl Gateway {
             Target::App(layers) => {
                 crate::runtime::invoke::handle(layers, parts, body, conn, found.script_name).await
             }
-            Target::Static(root) => {
+            Target::Static(root, _) => {
                 // Routes match the raw path, but a document root decodes it:
                 // `/%70rivate/x` misses an app at `/private` and would reach
                 // the root's `private/` folder. A request whose decoded path
@@ -195,12 +314,39 @@ impl std::error::Error for GatewayError {}
 /// The middleware of a gateway file that loaded, by name.
 type MiddlewareByName = HashMap<Arc<str>, Arc<App>>;
 
+/// What a previous gateway had, for a reload: entries by name and role,
+/// compiled components by the digest of their bytes.
+#[derive(Default)]
+struct Before<'g> {
+    entries: HashMap<(Arc<str>, Role), &'g Entry>,
+    compiled: HashMap<u64, &'g Compiled>,
+}
+
+impl<'g> Before<'g> {
+    fn of(previous: Option<&'g Gateway>) -> Self {
+        let mut before = Before::default();
+        for entry in previous.map_or(&[][..], |g| &g.entries[..]) {
+            before
+                .entries
+                .insert((entry.name.clone(), entry.role), entry);
+            if let Target::App(layers) = &entry.target {
+                for app in layers.iter() {
+                    before.compiled.insert(app.compiled.digest(), &app.compiled);
+                }
+            }
+        }
+        before
+    }
+}
+
 /// Every component a gateway file names, compiled once each (the same app
 /// under two names, a middleware in many chains), in parallel: compiling is
-/// the slow part of start-up.
+/// the slow part of start-up. A file whose bytes a previous gateway
+/// compiled already is not compiled again.
 fn compile<'c>(
     config: &'c GatewayConfig,
     runtime: &Runtime,
+    before: &Before<'_>,
 ) -> HashMap<&'c Path, Result<Compiled, Arc<LoadError>>> {
     let mut paths: Vec<&Path> = config
         .apps
@@ -213,7 +359,14 @@ fn compile<'c>(
         .collect();
     paths.sort();
     paths.dedup();
-    let results = in_parallel(paths.iter().map(|&path| move || runtime.compile(path)))
+    let compile_one = |path: &Path| {
+        let bytes = Runtime::read(path)?;
+        match before.compiled.get(&crate::runtime::digest(&bytes)) {
+            Some(&compiled) => Ok(compiled.clone()),
+            None => runtime.compile_bytes(path, &bytes),
+        }
+    };
+    let results = in_parallel(paths.iter().map(|&path| move || compile_one(path)))
         .into_iter()
         .zip(&paths)
         .map(|(result, &path)| {
@@ -235,32 +388,75 @@ fn link(
     config: &GatewayConfig,
     runtime: &Runtime,
     compiled: &HashMap<&Path, Result<Compiled, Arc<LoadError>>>,
+    before: &Before<'_>,
+    summary: &mut ReloadSummary,
     problems: &mut Vec<Problem>,
 ) -> (Vec<Option<Target>>, MiddlewareByName) {
+    // What each entry was before (the same name in the same role).
+    let was = |app: &AppConfig, role| before.entries.get(&(app.name.clone(), role)).copied();
+    let kept = std::sync::atomic::AtomicUsize::new(0);
+    let changed = std::sync::atomic::AtomicUsize::new(0);
+    let added = std::sync::atomic::AtomicUsize::new(0);
+    let tally = |previous: Option<&Entry>, same: bool| {
+        let counter = match (previous, same) {
+            (Some(_), true) => &kept,
+            (Some(_), false) => &changed,
+            (None, _) => &added,
+        };
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    };
     let load = |path: &Path, app: &AppConfig, role| -> Result<Arc<App>, ProblemKind> {
         let compiled = compiled[path]
             .as_ref()
             .map_err(|err| ProblemKind::Compile(err.clone()))?;
+        let previous = was(app, role);
+        let old = previous.and_then(|entry| match &entry.target {
+            Target::App(layers) => layers.last(),
+            Target::Static(..) => None,
+        });
+        if let Some(old) = old
+            && old.compiled.digest() == compiled.digest()
+            && old.config == *app
+        {
+            tally(previous, true);
+            return Ok(old.clone());
+        }
         let loaded = runtime.link_as(compiled, app, role)?;
-        Ok(Arc::new(App::new(runtime, loaded, app.clone())))
+        let mut fresh = App::new(runtime, loaded, app.clone());
+        if let Some(old) = old {
+            fresh.stats = old.stats.clone();
+        }
+        tally(previous, false);
+        Ok(Arc::new(fresh))
     };
     let apps = config.apps.iter().map(|spec| {
+        let load = &load;
         move || match &spec.kind {
             AppKind::Wasm(path) => {
                 load(path, &spec.config, Role::App).map(|app| Target::App(Arc::from([app])))
             }
-            AppKind::Static(dir) => StaticRoot::new(dir)
-                .map(|root| Target::Static(Arc::new(root)))
-                .map_err(|source| ProblemKind::StaticRoot {
-                    dir: dir.clone(),
-                    source,
-                }),
+            AppKind::Static(dir) => {
+                let previous = was(&spec.config, Role::App);
+                let stats = match previous.map(|e| &e.target) {
+                    Some(Target::Static(_, stats)) => stats.clone(),
+                    _ => Arc::default(),
+                };
+                // A document root is opened again (its directory may have
+                // moved); only its counters carry over.
+                tally(previous, previous.is_some_and(|e| e.source == *dir));
+                StaticRoot::new(dir)
+                    .map(|root| Target::Static(Arc::new(root), stats))
+                    .map_err(|source| ProblemKind::StaticRoot {
+                        dir: dir.clone(),
+                        source,
+                    })
+            }
         }
     });
-    let layers = config
-        .middleware
-        .iter()
-        .map(|spec| move || load(&spec.wasm, &spec.config, Role::Middleware));
+    let layers = config.middleware.iter().map(|spec| {
+        let load = &load;
+        move || load(&spec.wasm, &spec.config, Role::Middleware)
+    });
     let targets = in_parallel(apps);
     let layers = in_parallel(layers);
     let mut report = |role, name: &Arc<str>, kind| {
@@ -290,7 +486,51 @@ fn link(
                 .ok()
         })
         .collect();
+    summary.kept = kept.into_inner();
+    summary.changed = changed.into_inner();
+    summary.added = added.into_inner();
     (targets, middleware)
+}
+
+/// The entries of a gateway file that loaded (before the chains are put
+/// together: each app alone, each middleware on its own).
+fn entries(
+    config: &GatewayConfig,
+    targets: &[Option<Target>],
+    middleware: &MiddlewareByName,
+) -> Vec<Entry> {
+    let apps = config
+        .apps
+        .iter()
+        .zip(targets)
+        .filter_map(|(spec, target)| {
+            let target = match target.as_ref()? {
+                Target::App(app) => Target::App(app.clone()),
+                Target::Static(root, stats) => Target::Static(root.clone(), stats.clone()),
+            };
+            Some(Entry {
+                name: spec.config.name.clone(),
+                role: Role::App,
+                source: match &spec.kind {
+                    AppKind::Wasm(path) | AppKind::Static(path) => path.clone(),
+                },
+                routes: spec.routes.clone(),
+                middleware: spec.middleware.clone(),
+                target,
+            })
+        });
+    let layers = config.middleware.iter().filter_map(|spec| {
+        let app = middleware.get(&spec.config.name)?;
+        Some(Entry {
+            name: spec.config.name.clone(),
+            role: Role::Middleware,
+            source: spec.wasm.clone(),
+            routes: Vec::new(),
+            middleware: Vec::new(),
+            target: Target::App(Arc::from([app.clone()])),
+        })
+    });
+    apps.chain(layers).collect()
 }
 
 /// Puts each application behind its middleware, outermost first. Each
@@ -332,7 +572,7 @@ fn build_routes(
         for route in &spec.routes {
             let shared = match &target {
                 Target::App(app) => Target::App(app.clone()),
-                Target::Static(root) => Target::Static(root.clone()),
+                Target::Static(root, stats) => Target::Static(root.clone(), stats.clone()),
             };
             if let Err(err) = routes.add(route, &spec.config.name, shared) {
                 problems.push(Problem {

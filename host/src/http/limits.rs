@@ -12,7 +12,7 @@ use std::time::Duration;
 pub const MAX_REQUEST_LINE_CEILING: usize = 65_534;
 
 /// Server-wide limits on what clients send and how slowly they send it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpLimits {
     /// Longest request line (method, target and version), without its CRLF.
     /// Longer: 414.

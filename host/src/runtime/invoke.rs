@@ -19,9 +19,10 @@ use crate::runtime::lanes::{self, Ended, Metered};
 use crate::runtime::quota::InstanceQuota;
 use crate::runtime::reuse::Idle;
 use crate::runtime::store::{PerRequest, StoreData};
+use crate::stats::{Failure, Rejection};
 use crate::wsgi::bindings::AppBindings;
 use crate::wsgi::environ::{self, ConnInfo};
-use crate::wsgi::errors::{InputFailure, RequestError};
+use crate::wsgi::errors::{InputFailure, Refused, RequestError};
 use crate::wsgi::input::Input;
 use crate::wsgi::request::WsgiRequest;
 use crate::wsgi::sink::{HeadResult, ResponseSink};
@@ -82,11 +83,18 @@ pub async fn handle(
     {
         // Refused before the application runs or a byte of the body is read
         // (so no `100 Continue` goes out either).
+        app.stats.reject(Rejection::BodyTooLarge);
         return RequestError::Input(InputFailure::TooLarge).into_response();
     }
     let slot = match app.admission.enter().await {
         Ok(slot) => slot,
-        Err(refused) => return RequestError::Overloaded(refused).into_response(),
+        Err(refused) => {
+            app.stats.reject(match refused {
+                Refused::QueueFull => Rejection::QueueFull,
+                Refused::Waited(_) => Rejection::QueueTimeout,
+            });
+            return RequestError::Overloaded(refused).into_response();
+        }
     };
 
     // A middleware may authenticate the request: the access line shows the
@@ -206,6 +214,7 @@ fn new_store(app: &App, request: PerRequest) -> Store<StoreData> {
         request,
         capture,
         app.sandbox.log_budget.clone(),
+        app.runtime_stats.instance(),
     );
     let mut store = Store::new(&app.engine, state);
     store.limiter(|s| &mut s.limits);
@@ -290,7 +299,13 @@ async fn run(
         }
     };
     let mut faulted = store.data().faulted;
-    match outcome.and_then(|()| store.data().request.response.complete()) {
+    let outcome = outcome.and_then(|()| store.data().request.response.complete());
+    if let Err(err) = &outcome {
+        count(&app, err, store.data().limits.refused_memory());
+    } else if faulted {
+        app.stats.fail(Failure::Contract);
+    }
+    match outcome {
         Ok(()) => {
             // The guest is done and its response whole: the store is free
             // (back to the pool, or dropped) before the response's end goes
@@ -319,6 +334,7 @@ async fn run(
                 Err(err) => Err(err),
             };
             if let Err(err) = ended {
+                count(&app, &err, false);
                 faulted |= err.is_fault();
                 if let Some(err) = response.fail(err) {
                     err.log();
@@ -333,6 +349,30 @@ async fn run(
         }
     }
     Ended { app, faulted }
+}
+
+/// Counts a request's error in its application's metrics: a guest's
+/// failure by kind (`refused_memory`: its memory limit refused a growth
+/// first, so a trap is put down to memory), or a rejection.
+fn count(app: &App, err: &RequestError, refused_memory: bool) {
+    let stats = &app.stats;
+    match err {
+        RequestError::Trap(_) if refused_memory => stats.fail(Failure::Memory),
+        RequestError::Trap(_) => stats.fail(Failure::Trap),
+        RequestError::OutOfFuel(_) => stats.fail(Failure::Fuel),
+        RequestError::Timeout(_) => stats.fail(Failure::Timeout),
+        RequestError::Contract(_) => stats.fail(Failure::Contract),
+        RequestError::App(_) => stats.fail(Failure::AppError),
+        RequestError::Instantiate(_) => stats.reject(Rejection::NoInstance),
+        RequestError::Overloaded(Refused::QueueFull) => stats.reject(Rejection::QueueFull),
+        RequestError::Overloaded(Refused::Waited(_)) => stats.reject(Rejection::QueueTimeout),
+        RequestError::Input(InputFailure::TooLarge) => stats.reject(Rejection::BodyTooLarge),
+        RequestError::Input(InputFailure::TimedOut) => stats.reject(Rejection::BodyTimeout),
+        RequestError::Input(InputFailure::Malformed | InputFailure::Incomplete) => {
+            stats.reject(Rejection::BodyMalformed)
+        }
+        RequestError::ClientGone => {}
+    }
 }
 
 /// Runs the request in `store`: instantiates the application unless

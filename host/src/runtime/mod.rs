@@ -33,7 +33,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 /// A component in the wrong place would fail every request (a middleware
 /// with no layer behind it) or never run the app behind it (an app in a
 /// middleware's place), so the role is checked at load.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
     /// Answers requests itself (`[apps.NAME]`, `serve APP.wasm`).
     App,
@@ -236,6 +236,21 @@ pub struct Runtime {
     idle: Arc<IdlePools>,
     /// The compile cache, to tell hits from misses.
     cache: Option<wasmtime::Cache>,
+    /// What the engine and its pool were sized for: a reload within these
+    /// can use this runtime; beyond them it needs a restart.
+    sized: Sizing,
+    /// Live instances and compile results, for the metrics.
+    pub stats: Arc<crate::stats::RuntimeStats>,
+}
+
+/// What a runtime's engine and pool were built for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sizing {
+    pub max_instances: u32,
+    pub max_memory: usize,
+    pub max_table_elements: usize,
+    pub fuel: bool,
+    pub caps: ComponentCaps,
 }
 
 /// The thread that advances the engine's epoch, which is what interrupts a
@@ -258,6 +273,11 @@ impl Drop for Ticker {
 }
 
 impl Runtime {
+    /// What the engine and its pool were built for.
+    pub fn sizing(&self) -> Sizing {
+        self.sized
+    }
+
     /// Creates the engine and starts its epoch ticker.
     pub fn new(config: &RuntimeConfig) -> anyhow::Result<Self> {
         let mut pool = PoolingAllocationConfig::default();
@@ -335,6 +355,14 @@ impl Runtime {
             fuel: config.fuel,
             idle,
             cache,
+            sized: Sizing {
+                max_instances: config.max_instances,
+                max_memory: config.max_memory,
+                max_table_elements: config.max_table_elements,
+                fuel: config.fuel,
+                caps: config.caps,
+            },
+            stats: Arc::default(),
             ticker: Arc::new(Ticker {
                 stop,
                 handle: Some(ticker),
@@ -356,19 +384,29 @@ impl Runtime {
 
     /// Compiles the component at `path` (the slow part of loading).
     pub fn compile(&self, path: &Path) -> Result<Compiled, LoadError> {
-        let file = || path.to_path_buf();
-        let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
-            file: file(),
+        let bytes = Self::read(path)?;
+        self.compile_bytes(path, &bytes)
+    }
+
+    /// Reads a component file.
+    pub fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
+        std::fs::read(path).map_err(|source| LoadError::Read {
+            file: path.to_path_buf(),
             source,
-        })?;
-        if !wasmtime::wasmparser::Parser::is_component(&bytes) {
-            return Err(if wasmtime::wasmparser::Parser::is_core_wasm(&bytes) {
+        })
+    }
+
+    /// [`Runtime::compile`] of `bytes`, read from `path`.
+    pub fn compile_bytes(&self, path: &Path, bytes: &[u8]) -> Result<Compiled, LoadError> {
+        let file = || path.to_path_buf();
+        if !wasmtime::wasmparser::Parser::is_component(bytes) {
+            return Err(if wasmtime::wasmparser::Parser::is_core_wasm(bytes) {
                 LoadError::CoreModule { file: file() }
             } else {
                 LoadError::NotWasm { file: file() }
             });
         }
-        let profile = Profile::of(&bytes);
+        let profile = Profile::of(bytes);
         // A component this large (a Python app) takes seconds to compile:
         // say so before, and how it went after. Small ones compile in
         // milliseconds and say nothing (their errors stay one line).
@@ -382,7 +420,8 @@ impl Runtime {
         }
         let hits = self.cache.as_ref().map(wasmtime::Cache::cache_hits);
         let started = std::time::Instant::now();
-        let component = Component::new(&self.engine, &bytes).map_err(|e| {
+        let component = Component::new(&self.engine, bytes).map_err(|e| {
+            self.stats.compiled(crate::stats::CompileResult::Error);
             let reason = format!("{e:#}");
             // The pooling allocator's per-component caps (ComponentCaps).
             if reason.contains("which exceeds the configured maximum") {
@@ -401,6 +440,11 @@ impl Runtime {
             (Some(cache), Some(hits)) => Some(cache.cache_hits() > hits),
             _ => None,
         };
+        self.stats.compiled(if cached == Some(true) {
+            crate::stats::CompileResult::Hit
+        } else {
+            crate::stats::CompileResult::Miss
+        });
         let cache = match cached {
             Some(true) => "hit",
             Some(false) => "miss (stored for the next start)",
@@ -417,6 +461,7 @@ impl Runtime {
             path: path.to_path_buf(),
             profile,
             cached: cached == Some(true),
+            digest: digest(bytes),
         })
     }
 
@@ -509,7 +554,11 @@ impl Runtime {
         })?;
         let pre = linker.instantiate_pre(component).map_err(link_error)?;
         let pre = AppBindingsPre::new(pre).map_err(link_error)?;
-        Ok(Loaded { pre, sandbox })
+        Ok(Loaded {
+            pre,
+            sandbox,
+            compiled: compiled.clone(),
+        })
     }
 }
 
@@ -520,9 +569,32 @@ pub struct Compiled {
     path: PathBuf,
     profile: Profile,
     cached: bool,
+    /// A digest of the file's bytes: a reload keeps what was built from
+    /// the same bytes.
+    digest: u64,
+}
+
+/// A digest of a component's bytes, to tell a changed file from the same
+/// one (not a defence against crafted collisions: the operator supplies
+/// the files).
+pub fn digest(bytes: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut hasher);
+    hasher.finish()
 }
 
 impl Compiled {
+    /// The digest of the file's bytes it was compiled from.
+    pub fn digest(&self) -> u64 {
+        self.digest
+    }
+
+    /// The file it was compiled from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// What kind of guest it is (a Python component gets CPython's
     /// harmless extra imports).
     pub fn profile(&self) -> Profile {
@@ -539,10 +611,11 @@ impl Compiled {
 pub struct Loaded {
     pub(crate) pre: AppBindingsPre<StoreData>,
     pub(crate) sandbox: Sandbox,
+    pub(crate) compiled: Compiled,
 }
 
 /// Per-application settings.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AppConfig {
     /// The name used in log lines.
     pub name: Arc<str>,
@@ -686,6 +759,13 @@ pub struct App {
     pub(crate) fuel: bool,
     /// What its requests cost lately: where the next ones start.
     pub cost: lanes::Cost,
+    /// Its counters (kept by a reload that keeps its name).
+    pub stats: Arc<crate::stats::AppStats>,
+    /// The runtime's counters (live instances).
+    pub(crate) runtime_stats: Arc<crate::stats::RuntimeStats>,
+    /// Its compiled component (a reload links it again when only the
+    /// settings changed).
+    pub(crate) compiled: Compiled,
     /// Keeps the epoch ticker running while the application can serve.
     _ticker: Arc<Ticker>,
 }
@@ -707,6 +787,9 @@ impl App {
             idle: runtime.idle.clone(),
             fuel: runtime.fuel,
             cost: lanes::Cost::default(),
+            stats: Arc::default(),
+            runtime_stats: runtime.stats.clone(),
+            compiled: loaded.compiled,
             config,
             _ticker: runtime.ticker.clone(),
         }

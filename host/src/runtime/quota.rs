@@ -17,6 +17,9 @@ pub struct InstanceQuota {
     table_elements: usize,
     memory_used: usize,
     elements_used: usize,
+    /// Whether a memory growth was refused: a trap after it is counted as
+    /// the memory limit's doing.
+    refused_memory: bool,
 }
 
 impl InstanceQuota {
@@ -27,7 +30,13 @@ impl InstanceQuota {
             table_elements,
             memory_used: 0,
             elements_used: 0,
+            refused_memory: false,
         }
+    }
+
+    /// Whether the instance asked for more memory than its limit.
+    pub fn refused_memory(&self) -> bool {
+        self.refused_memory
     }
 
     /// Bytes of linear memory the instance holds now.
@@ -58,7 +67,9 @@ impl ResourceLimiter for InstanceQuota {
     ) -> wasmtime::Result<bool> {
         // `false` makes `memory.grow` return -1 (and instantiation fail):
         // the guest sees an allocation failure, as with one memory.
-        Ok(take(&mut self.memory_used, self.memory, current, desired))
+        let granted = take(&mut self.memory_used, self.memory, current, desired);
+        self.refused_memory |= !granted;
+        Ok(granted)
     }
 
     fn table_growing(

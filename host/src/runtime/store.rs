@@ -38,6 +38,8 @@ pub struct StoreData {
     captured: Option<Captured>,
     /// The application's log rate limit (`wsgi.errors`, stdout, stderr).
     log_budget: Arc<LogBudget>,
+    /// Counts the instance live while the store exists.
+    _live: crate::stats::LiveInstance,
 }
 
 /// What changes from one request to the next in a store.
@@ -57,6 +59,7 @@ impl StoreData {
         request: PerRequest,
         captured: Option<Captured>,
         log_budget: Arc<LogBudget>,
+        live: crate::stats::LiveInstance,
     ) -> Self {
         StoreData {
             wasi,
@@ -67,6 +70,7 @@ impl StoreData {
             faulted: false,
             captured,
             log_budget,
+            _live: live,
         }
     }
 

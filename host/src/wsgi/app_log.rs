@@ -24,6 +24,8 @@ const MAX_LOG_LINE: usize = 8 << 10;
 #[derive(Debug)]
 pub struct LogBudget {
     state: Mutex<Bucket>,
+    /// Lines dropped over the budget's life, for the metrics.
+    dropped_total: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Debug)]
@@ -85,11 +87,18 @@ impl Default for LogBudget {
                 last: Instant::now(),
                 dropped: 0,
             }),
+            dropped_total: std::sync::atomic::AtomicU64::new(0),
         }
     }
 }
 
 impl LogBudget {
+    /// Lines dropped so far.
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped_total
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Whether one more line may be logged now.
     pub fn allow(&self) -> bool {
         let mut bucket = self.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -99,6 +108,8 @@ impl LogBudget {
         bucket.last = now;
         if bucket.tokens < 1.0 {
             bucket.dropped += 1;
+            self.dropped_total
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return false;
         }
         bucket.tokens -= 1.0;
