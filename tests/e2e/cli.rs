@@ -1,6 +1,7 @@
 //! The `wasm-gateway` command line: start-up errors and what it prints.
 
-use crate::support::{Binary, request_to, run};
+use crate::support::{Binary, read_response, request_to, run};
+use std::io::Write;
 use wasm_gateway_test_artifacts as wasm;
 
 /// Runs `wasm-gateway serve FILE` and returns (exit code, stderr).
@@ -445,4 +446,40 @@ fn a_stalled_log_reader_costs_dropped_lines_not_memory() {
         "{}",
         &log[log.len().saturating_sub(2000)..]
     );
+}
+
+/// Access lines for a reader that stopped reading stdout do not keep the
+/// process from ending on SIGTERM: the writer blocked on the full pipe
+/// holds stdout's lock, and the exit's flush gives up on it after a few
+/// seconds instead of waiting forever.
+#[test]
+fn a_stalled_stdout_reader_does_not_hang_the_exit() {
+    let mut bin = Binary::serve(wasm::HELLO, &[]);
+    let conn = std::net::TcpStream::connect(bin.addr).unwrap();
+    let mut reader = std::io::BufReader::new(conn.try_clone().unwrap());
+    let mut conn = conn;
+    // More access lines than the pipe (64 KiB) and the writer's queue
+    // (4096 lines) hold together.
+    for _ in 0..6000 {
+        conn.write_all(
+            b"GET /a-long-enough-path-to-fill-the-pipe-sooner HTTP/1.1\r\nHost: h\r\n\r\n",
+        )
+        .unwrap();
+        assert_eq!(read_response(&mut reader).unwrap().status, 200);
+    }
+    drop((conn, reader));
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &bin.child.id().to_string()])
+        .status();
+    let started = std::time::Instant::now();
+    let mut exited = None;
+    while started.elapsed() < std::time::Duration::from_secs(20) {
+        if let Some(status) = bin.child.try_wait().unwrap() {
+            exited = Some(status);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let status = exited.expect("the server did not exit within 20 s of SIGTERM");
+    assert_eq!(status.code(), Some(0));
 }

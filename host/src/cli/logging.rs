@@ -45,17 +45,36 @@ impl Drop for LogGuard {
             let _ = stop.send(());
             let _ = thread.join();
         }
-        // Flushes what the writers hold (each waits a second at most).
-        drop(self.writers.take());
+        // Flushes what the writers hold, on a thread of its own, waited
+        // for a bounded time: a writer stuck on a reader that stopped
+        // reading holds its stream's lock, and tracing-appender's guard
+        // then prints a complaint to stdout, which would wait on that lock
+        // forever. The process ends anyway; the lines still queued for a
+        // reader that stopped are lost, as they would be later.
+        let writers = self.writers.take();
         let total: usize = self.dropped.iter().map(ErrorCounter::dropped_lines).sum();
-        if total > 0 {
-            // The writers are gone: straight to stderr, so the total is seen.
-            eprintln!(
-                "wasm-gateway: {total} log lines were dropped in all because the log reader was too slow"
-            );
+        let (done, flushed) = mpsc::channel();
+        let flushing = std::thread::Builder::new()
+            .name("log-flush".into())
+            .spawn(move || {
+                drop(writers);
+                if total > 0 {
+                    // The writers are gone: straight to stderr, so the
+                    // total is seen.
+                    eprintln!(
+                        "wasm-gateway: {total} log lines were dropped in all because the log reader was too slow"
+                    );
+                }
+                let _ = done.send(());
+            });
+        if flushing.is_ok() {
+            let _ = flushed.recv_timeout(FLUSH_LIMIT);
         }
     }
 }
+
+/// The longest the process waits at exit for its log lines to be written.
+const FLUSH_LIMIT: Duration = Duration::from_secs(3);
 
 /// A writer thread for `stream` with a bounded, lossy queue.
 fn writer<W: std::io::Write + Send + 'static>(stream: W, name: &str) -> (NonBlocking, WorkerGuard) {
