@@ -175,6 +175,23 @@ impl LatencySnapshot {
     }
 }
 
+/// How many of an app's latest failures its counters keep, for the status
+/// page.
+pub const RECENT_FAILURES: usize = 5;
+
+/// The longest failure message kept (a guest writes some of them).
+const MAX_FAILURE_TEXT: usize = 300;
+
+/// One of an app's latest failures.
+#[derive(Debug, Clone)]
+pub struct RecentFailure {
+    /// When it happened.
+    pub at: std::time::SystemTime,
+    pub kind: Failure,
+    /// What the log said, cut to a few hundred bytes.
+    pub message: String,
+}
+
 /// One application's (or static root's) counters.
 #[derive(Debug)]
 pub struct AppStats {
@@ -183,6 +200,9 @@ pub struct AppStats {
     in_flight: AtomicI64,
     rejected: [AtomicU64; Rejection::ALL.len()],
     failures: [AtomicU64; Failure::ALL.len()],
+    /// The latest failures, newest last (a failure is not the hot path;
+    /// the lock is held for a push).
+    recent: std::sync::Mutex<std::collections::VecDeque<RecentFailure>>,
 }
 
 impl Default for AppStats {
@@ -193,6 +213,7 @@ impl Default for AppStats {
             in_flight: AtomicI64::new(0),
             rejected: Default::default(),
             failures: Default::default(),
+            recent: Default::default(),
         }
     }
 }
@@ -231,6 +252,35 @@ impl AppStats {
 
     pub fn fail(&self, how: Failure) {
         self.failures[how as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// [`AppStats::fail`], keeping `message` among the latest failures.
+    pub fn fail_with(&self, how: Failure, message: impl std::fmt::Display) {
+        self.fail(how);
+        let mut text = message.to_string();
+        if text.len() > MAX_FAILURE_TEXT {
+            let mut end = MAX_FAILURE_TEXT;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            text.truncate(end);
+            text.push('…');
+        }
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        if recent.len() == RECENT_FAILURES {
+            recent.pop_front();
+        }
+        recent.push_back(RecentFailure {
+            at: std::time::SystemTime::now(),
+            kind: how,
+            message: text,
+        });
+    }
+
+    /// The latest failures, oldest first.
+    pub fn recent_failures(&self) -> Vec<RecentFailure> {
+        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        recent.iter().cloned().collect()
     }
 
     /// Requests in flight now.

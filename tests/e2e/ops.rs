@@ -62,15 +62,29 @@ fn metric(text: &str, prefix: &str) -> Option<f64> {
         .and_then(|v| v.parse().ok())
 }
 
+/// Scrapes until the metric `prefix` reads `want` (a request is counted as
+/// its response ends, which the client may see a moment before).
+fn wait_metric(admin: SocketAddr, prefix: &str, want: f64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while metric(&get(admin, "/metrics").1, prefix) != Some(want) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn the_admin_listener_reports_health_readiness_and_metrics() {
     let dir = temp_dir("ops-metrics");
     let file = write_gateway(
         &dir,
-        &(app("hello", wasm::HELLO, "/") + &app("trap", wasm::TRAP, "/trap")),
+        &(app("hello", wasm::HELLO, "/")
+            + &app("trap", wasm::TRAP, "/trap")
+            + &app("hog", wasm::HOG, "/hog")
+            + "[apps.hog.limits]\nmemory = \"16MiB\"\n"),
     );
     let (bin, admin) = serve_with_admin(&["serve", file.to_str().unwrap()]);
     assert_eq!(get(admin, "/healthz"), (200, "ok\n".into()));
+    // Allocates until its memory limit refuses: a trap, counted as memory.
+    assert_eq!(get(bin.addr, "/hog").0, 500);
     assert_eq!(get(admin, "/readyz"), (200, "ready\n".into()));
     for _ in 0..3 {
         assert_eq!(get(bin.addr, "/").0, 200);
@@ -81,8 +95,6 @@ fn the_admin_listener_reports_health_readiness_and_metrics() {
     // The tenants' listener knows nothing of the admin paths.
     assert_eq!(get(bin.addr, "/metrics").1, "Hello, world!");
 
-    let (status, text) = get(admin, "/metrics");
-    assert_eq!(status, 200);
     let expect = [
         (
             r#"wasm_gateway_http_requests_total{app="hello",code="200"}"#,
@@ -128,6 +140,20 @@ fn the_admin_listener_reports_health_readiness_and_metrics() {
         ),
         ("wasm_gateway_ready ", 1.0),
     ];
+    // A request is counted as its response ends, which the client may see
+    // a moment before: scrape until the counts are in (or give up).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let text = loop {
+        let (status, text) = get(admin, "/metrics");
+        assert_eq!(status, 200);
+        let all = expect
+            .iter()
+            .all(|(prefix, want)| metric(&text, prefix) == Some(*want));
+        if all || Instant::now() > deadline {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
     for (prefix, want) in expect {
         assert_eq!(metric(&text, prefix), Some(want), "{prefix}\n{text}");
     }
@@ -411,6 +437,16 @@ fn the_status_page_renders_in_a_real_browser() {
         assert_eq!(get(bin.addr, "/").0, 200);
     }
     assert_eq!(get(bin.addr, "/trap").0, 500);
+    wait_metric(
+        admin,
+        r#"wasm_gateway_http_requests_total{app="hello",code="200"}"#,
+        5.0,
+    );
+    wait_metric(
+        admin,
+        r#"wasm_gateway_guest_failures_total{app="trap",kind="trap"}"#,
+        1.0,
+    );
     let page = crate::browser::render(&format!("http://{admin}/"), "status-page");
     let dom = &page.dom;
     assert!(dom.contains("<title>wasm-gateway status</title>"), "{dom}");
@@ -439,6 +475,13 @@ fn the_status_page_renders_in_a_real_browser() {
     );
     assert!(row("site").contains("static"), "{}", row("site"));
     assert!(dom.contains("http-equiv=\"refresh\""), "{dom}");
+    let recent = &dom[dom
+        .find("Recent guest failures")
+        .expect("the failures table")..];
+    assert!(
+        recent.contains("<td>trap</td><td>trap</td><td><code>the application trapped"),
+        "{recent}"
+    );
     assert!(page.screenshot.exists());
     drop(bin);
 }

@@ -185,10 +185,54 @@ th{{background:#f4f4f4}} td.n{{text-align:right;font-variant-numeric:tabular-num
             counters(stats),
         );
     }
+    html.push_str("</tbody></table>\n");
+    recent_failures(&mut html, gateway.entries());
     html.push_str(
-        "</tbody></table>\n<p>Guest failures by kind and rejections by reason are in <a href=\"/metrics\">/metrics</a>; liveness at <a href=\"/healthz\">/healthz</a>, readiness at <a href=\"/readyz\">/readyz</a>. Latencies are bucket bounds.</p>\n</body></html>\n",
+        "<p>Guest failures by kind and rejections by reason are in <a href=\"/metrics\">/metrics</a>; liveness at <a href=\"/healthz\">/healthz</a>, readiness at <a href=\"/readyz\">/readyz</a>. Latencies are bucket bounds.</p>\n</body></html>\n",
     );
     html
+}
+
+/// The latest guest failures of every app, newest first.
+fn recent_failures(html: &mut String, entries: &[Entry]) {
+    let mut all: Vec<(&str, crate::stats::RecentFailure)> = entries
+        .iter()
+        .flat_map(|entry| {
+            let stats = match &entry.target {
+                Target::App(layers) => &layers[layers.len() - 1].stats,
+                Target::Static(_, stats) => stats,
+            };
+            stats
+                .recent_failures()
+                .into_iter()
+                .map(move |failure| (&*entry.name, failure))
+        })
+        .collect();
+    all.sort_by_key(|(_, failure)| std::cmp::Reverse(failure.at));
+    all.truncate(20);
+    html.push_str("<h2>Recent guest failures</h2>\n");
+    if all.is_empty() {
+        html.push_str("<p>None.</p>\n");
+        return;
+    }
+    html.push_str("<table><thead><tr><th>time (UTC)</th><th>app</th><th>kind</th><th>message</th></tr></thead><tbody>\n");
+    for (app, failure) in all {
+        let at = time::OffsetDateTime::from(failure.at);
+        let _ = writeln!(
+            html,
+            "<tr><td>{:04}-{:02}-{:02} {:02}:{:02}:{:02}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+            at.year(),
+            u8::from(at.month()),
+            at.day(),
+            at.hour(),
+            at.minute(),
+            at.second(),
+            esc(app),
+            failure.kind.name(),
+            esc(&failure.message),
+        );
+    }
+    html.push_str("</tbody></table>\n");
 }
 
 #[cfg(test)]

@@ -303,7 +303,10 @@ async fn run(
     if let Err(err) = &outcome {
         count(&app, err, store.data().limits.refused_memory());
     } else if faulted {
-        app.stats.fail(Failure::Contract);
+        app.stats.fail_with(
+            Failure::Contract,
+            "start_response refused a call (see the log)",
+        );
     }
     match outcome {
         Ok(()) => {
@@ -356,23 +359,30 @@ async fn run(
 /// first, so a trap is put down to memory), or a rejection.
 fn count(app: &App, err: &RequestError, refused_memory: bool) {
     let stats = &app.stats;
-    match err {
-        RequestError::Trap(_) if refused_memory => stats.fail(Failure::Memory),
-        RequestError::Trap(_) => stats.fail(Failure::Trap),
-        RequestError::OutOfFuel(_) => stats.fail(Failure::Fuel),
-        RequestError::Timeout(_) => stats.fail(Failure::Timeout),
-        RequestError::Contract(_) => stats.fail(Failure::Contract),
-        RequestError::App(_) => stats.fail(Failure::AppError),
-        RequestError::Instantiate(_) => stats.reject(Rejection::NoInstance),
-        RequestError::Overloaded(Refused::QueueFull) => stats.reject(Rejection::QueueFull),
-        RequestError::Overloaded(Refused::Waited(_)) => stats.reject(Rejection::QueueTimeout),
-        RequestError::Input(InputFailure::TooLarge) => stats.reject(Rejection::BodyTooLarge),
-        RequestError::Input(InputFailure::TimedOut) => stats.reject(Rejection::BodyTimeout),
-        RequestError::Input(InputFailure::Malformed | InputFailure::Incomplete) => {
-            stats.reject(Rejection::BodyMalformed)
+    let failure = match err {
+        RequestError::Trap(_) if refused_memory => Failure::Memory,
+        RequestError::Trap(_) => Failure::Trap,
+        RequestError::OutOfFuel(_) => Failure::Fuel,
+        RequestError::Timeout(_) => Failure::Timeout,
+        RequestError::Contract(_) => Failure::Contract,
+        RequestError::App(_) => Failure::AppError,
+        RequestError::Instantiate(_) => return stats.reject(Rejection::NoInstance),
+        RequestError::Overloaded(Refused::QueueFull) => return stats.reject(Rejection::QueueFull),
+        RequestError::Overloaded(Refused::Waited(_)) => {
+            return stats.reject(Rejection::QueueTimeout);
         }
-        RequestError::ClientGone => {}
-    }
+        RequestError::Input(InputFailure::TooLarge) => {
+            return stats.reject(Rejection::BodyTooLarge);
+        }
+        RequestError::Input(InputFailure::TimedOut) => return stats.reject(Rejection::BodyTimeout),
+        RequestError::Input(InputFailure::Malformed | InputFailure::Incomplete) => {
+            return stats.reject(Rejection::BodyMalformed);
+        }
+        RequestError::ClientGone => return,
+    };
+    // The first line only: a trap's backtrace follows on the next ones.
+    let text = err.to_string();
+    stats.fail_with(failure, text.lines().next().unwrap_or_default());
 }
 
 /// Runs the request in `store`: instantiates the application unless
