@@ -485,3 +485,33 @@ fn the_status_page_renders_in_a_real_browser() {
     assert!(page.screenshot.exists());
     drop(bin);
 }
+
+/// A component the configuration added in a directory of its own is
+/// watched from then on: replacing it reloads too.
+#[test]
+fn watch_follows_a_component_added_in_a_new_directory() {
+    let dir = temp_dir("ops-watch-new");
+    let elsewhere = dir.join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let component = elsewhere.join("app.wasm");
+    std::fs::copy(wasm::HELLO, &component).unwrap();
+    let hello = app("hello", wasm::HELLO, "/");
+    let file = write_gateway(&dir, &hello);
+    let bin = Binary::serve(file.to_str().unwrap(), &["--watch"]);
+    let until = |target: &str, want: &str| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while get(bin.addr, target).1 != want && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(get(bin.addr, target).1, want);
+    };
+    write_gateway(
+        &dir,
+        &(hello + &app("new", component.to_str().unwrap(), "/new/")),
+    );
+    until("/new/x", "Hello, world!");
+    let tmp = elsewhere.join("app.wasm.tmp");
+    std::fs::copy(wasm::COUNTER, &tmp).unwrap();
+    std::fs::rename(&tmp, &component).unwrap();
+    until("/new/x", "count=1");
+}

@@ -409,16 +409,6 @@ fn serve(args: ServeArgs) -> ExitCode {
         Some(Ok(addr)) => Some(addr),
         Some(Err(problem)) => return fail(format_args!("admin-listen: {problem}")),
     };
-    let watched: Vec<PathBuf> = match &loaded.source {
-        Source::File { path, .. } => std::iter::once(path.clone())
-            .chain(loaded.gateway.entries().iter().map(|e| e.source.clone()))
-            .collect(),
-        Source::OneApp { layers, app } => layers
-            .iter()
-            .chain(std::iter::once(&**app))
-            .map(|(path, _)| path.clone())
-            .collect(),
-    };
     let Loaded {
         gateway,
         runtime,
@@ -481,7 +471,7 @@ fn serve(args: ServeArgs) -> ExitCode {
             Some(Err(err)) => return fail(format_args!("cannot read the admin address: {err}")),
         };
         let _watcher = if watch {
-            match crate::ops::watch::start(watched, reloader.clone()) {
+            match crate::ops::watch::start(reloader.clone()) {
                 Ok(task) => Some(task),
                 Err(err) => return fail(format_args!("--watch: cannot watch the files: {err}")),
             }

@@ -98,6 +98,21 @@ impl Reloader {
         result
     }
 
+    /// The files a reload reads: the gateway file (or the one app's) and
+    /// every component and document root now served.
+    pub fn sources(&self) -> Vec<PathBuf> {
+        let mut paths: Vec<PathBuf> = match &self.source {
+            Source::File { path, .. } => vec![path.clone()],
+            Source::OneApp { layers, app } => layers
+                .iter()
+                .chain(std::iter::once(&**app))
+                .map(|(path, _)| path.clone())
+                .collect(),
+        };
+        paths.extend(self.live.load().entries().iter().map(|e| e.source.clone()));
+        paths
+    }
+
     fn load(&self) -> Result<ReloadSummary, ReloadError> {
         let previous = self.live.load_full();
         let (gateway, summary) = match &self.source {

@@ -15,23 +15,10 @@ use std::time::Duration;
 /// How long the watched directories must be quiet before a reload.
 const SETTLE: Duration = Duration::from_millis(300);
 
-/// Watches `paths`' directories and reloads through `reloader` when
-/// something in them changes, until the process ends. The watcher lives
-/// as long as the returned task.
-pub fn start(
-    paths: Vec<PathBuf>,
-    reloader: Arc<Reloader>,
-) -> notify::Result<tokio::task::JoinHandle<()>> {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
-    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if let Ok(event) = event
-            && !matches!(event.kind, notify::EventKind::Access(_))
-        {
-            let _ = tx.send(());
-        }
-    })?;
+/// The directories holding `paths`, each once.
+fn directories(paths: impl IntoIterator<Item = PathBuf>) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = paths
-        .iter()
+        .into_iter()
         .filter_map(|path| {
             let absolute = std::path::absolute(path).ok()?;
             absolute.parent().map(|dir| dir.to_path_buf())
@@ -39,12 +26,31 @@ pub fn start(
         .collect();
     dirs.sort();
     dirs.dedup();
+    dirs
+}
+
+/// Watches the directories of `reloader`'s files and reloads through it
+/// when something in them changes, until the process ends; after each
+/// reload, also the directories of components the new configuration
+/// added. The watcher lives as long as the returned task.
+pub fn start(reloader: Arc<Reloader>) -> notify::Result<tokio::task::JoinHandle<()>> {
+    // One pending change is all that matters (a reload reads everything
+    // again): a full channel drops the event, so a directory written to
+    // without pause cannot grow a queue.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<()>(1);
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if let Ok(event) = event
+            && !matches!(event.kind, notify::EventKind::Access(_))
+        {
+            let _ = tx.try_send(());
+        }
+    })?;
+    let mut dirs = directories(reloader.sources());
     for dir in &dirs {
         watcher.watch(dir, RecursiveMode::NonRecursive)?;
         tracing::info!(dir = %dir.display(), "watching for changes (--watch)");
     }
     Ok(tokio::spawn(async move {
-        let _watcher = watcher;
         while rx.recv().await.is_some() {
             // Wait for the burst to end.
             loop {
@@ -54,7 +60,23 @@ pub fn start(
                     Err(_) => break,
                 }
             }
-            let _ = reloader.reload("a watched file changed").await;
+            if reloader.reload("a watched file changed").await.is_err() {
+                continue;
+            }
+            for dir in directories(reloader.sources()) {
+                if dirs.contains(&dir) {
+                    continue;
+                }
+                match watcher.watch(&dir, RecursiveMode::NonRecursive) {
+                    Ok(()) => {
+                        tracing::info!(dir = %dir.display(), "watching for changes (--watch)")
+                    }
+                    Err(err) => {
+                        tracing::warn!(dir = %dir.display(), %err, "cannot watch a new component's directory")
+                    }
+                }
+                dirs.push(dir);
+            }
         }
     }))
 }
