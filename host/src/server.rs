@@ -10,7 +10,7 @@
 //! access-log record when it is done.
 
 use crate::gateway::Gateway;
-use crate::http::access_log::AccessLog;
+use crate::http::access_log::{self, AccessLog, Detail};
 use crate::http::body::{Aborted, ResponseBody};
 use crate::http::guard::{ActiveRequest, ConnShared, Guard, Rejection};
 use crate::http::header_case::ResponseCase;
@@ -21,7 +21,7 @@ use crate::wsgi::environ::ConnInfo;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
-use hyper::header::{CONNECTION, HeaderValue, SERVER};
+use hyper::header::{CONNECTION, HeaderMap, HeaderValue, SERVER};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
@@ -35,7 +35,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tracing::Instrument;
@@ -160,13 +160,16 @@ impl Server {
             let io = Guard::new(stream, limits.clone(), shared.clone(), remote);
             let service = service_fn(move |req: Request<Incoming>| {
                 let (refused, active) = shared.begin();
+                // The arrival, for the duration the combined and JSON
+                // access lines show; the common line needs none.
+                let started = access_log::format().wants_detail().then(Instant::now);
                 let gateway = gateway.clone();
                 let shared = shared.clone();
                 let no_body = req.method() == hyper::Method::HEAD;
                 async move {
                     let (mut response, mut log) = match refused {
-                        Some(rejection) => refusal(&rejection, remote),
-                        None => serve(&gateway, req, conn_info).await,
+                        Some(rejection) => refusal(&rejection, remote, started),
+                        None => serve(&gateway, req, conn_info, started).await,
                     };
                     let mut case = response
                         .extensions_mut()
@@ -175,6 +178,7 @@ impl Server {
                     case.no_body = no_body;
                     shared.cases.push(case);
                     log.status = response.status().as_u16();
+                    log.note_response(response.headers());
                     if let Some(user) = response.extensions_mut().remove::<RemoteUser>() {
                         log.with_user(user);
                     }
@@ -226,43 +230,58 @@ impl Server {
     }
 }
 
-/// Numbers requests for the log, from 1.
+/// Numbers requests for the log, from 1: every request answered gets the
+/// next number, routed or not, refused or not.
 static NEXT_REQUEST: AtomicU64 = AtomicU64::new(1);
 
 /// Routes and serves one request the guard let through, inside the
-/// request's span; returns the response and its access-log record.
+/// request's span; returns the response and its access-log record (with
+/// the detail of the combined and JSON formats when `started`, the
+/// request's arrival, is given).
 async fn serve(
     gateway: &Gateway,
     req: Request<Incoming>,
     conn: ConnInfo,
+    started: Option<Instant>,
 ) -> (Response<ResponseBody>, AccessLog) {
     let (parts, body) = req.into_parts();
+    let id = NEXT_REQUEST.fetch_add(1, Ordering::Relaxed);
+    let mut detail = started.map(|started| Detail::new(id, started, &parts.headers));
     let response = match gateway.route(&parts) {
         Some(found) => {
-            let span = tracing::info_span!(
-                "request",
-                app = %found.label,
-                request = NEXT_REQUEST.fetch_add(1, Ordering::Relaxed)
-            );
+            if let Some(detail) = &mut detail {
+                detail.app = Some(found.label.clone());
+            }
+            let span = tracing::info_span!("request", app = %found.label, request = id);
             gateway
                 .serve(found, &parts, body, conn)
                 .instrument(span)
                 .await
         }
         None => {
-            tracing::debug!(remote = %conn.remote, uri = %parts.uri, "no route");
+            tracing::debug!(request = id, remote = %conn.remote, uri = %parts.uri, "no route");
             error_page(StatusCode::NOT_FOUND)
         }
     };
     let log = AccessLog::new(conn.remote.ip(), parts.method, parts.uri, parts.version);
+    let log = match detail {
+        Some(detail) => log.with_detail(detail),
+        None => log,
+    };
     (response, log)
 }
 
 /// The answer to a request the connection guard refused (malformed, too
 /// large, too slow): logged with its reason, access-logged with the request
 /// line as received, and the connection closes after it.
-fn refusal(rejection: &Rejection, remote: SocketAddr) -> (Response<ResponseBody>, AccessLog) {
+fn refusal(
+    rejection: &Rejection,
+    remote: SocketAddr,
+    started: Option<Instant>,
+) -> (Response<ResponseBody>, AccessLog) {
+    let id = NEXT_REQUEST.fetch_add(1, Ordering::Relaxed);
     tracing::warn!(
+        request = id,
         %remote,
         status = rejection.status.as_u16(),
         line = %rejection.line,
@@ -270,6 +289,10 @@ fn refusal(rejection: &Rejection, remote: SocketAddr) -> (Response<ResponseBody>
         rejection.reason
     );
     let log = AccessLog::refused(remote.ip(), rejection.line.clone());
+    let log = match started {
+        Some(started) => log.with_detail(Detail::new(id, started, &HeaderMap::new())),
+        None => log,
+    };
     let mut response = error_page(rejection.status);
     response
         .headers_mut()

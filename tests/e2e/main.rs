@@ -11,6 +11,7 @@ mod fixtures;
 mod gateway;
 mod hostile;
 mod isolation;
+mod logs;
 mod middleware;
 mod python;
 mod support;

@@ -10,6 +10,7 @@ use crate::config;
 use crate::config::listen::ListenAddr;
 use crate::config::options::{AppGrants, AppLimits, ServerOptions, ServerSettings, flag_list};
 use crate::gateway::Gateway;
+use crate::http::access_log::Format as AccessFormat;
 use crate::runtime::{App, AppConfig, CompileCache, Runtime, RuntimeConfig};
 use crate::server::{Server, ServerConfig};
 use clap::{Parser, Subcommand};
@@ -374,7 +375,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         ..
     } = loaded.server;
     raise_open_file_limit(limits.max_connections);
-    crate::http::access_log::set_enabled(access_log != Some(crate::http::access_log::Switch::Off));
+    crate::http::access_log::set_format(access_log.unwrap_or(AccessFormat::Common));
     let listen = match listen.unwrap_or(ListenAddr::DEFAULT).resolve() {
         Ok(addr) => addr,
         Err(problem) => return fail(format_args!("{problem}")),
