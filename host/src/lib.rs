@@ -45,7 +45,7 @@ mod runtime;
 mod server;
 mod wsgi;
 
-pub use cli::logging::init as init_logging;
+pub use cli::logging::{LogFormat, init as init_logging};
 pub use cli::{Cli, main as run};
 pub use config::{GatewayConfig, load as load_config};
 pub use gateway::Gateway;

@@ -1,6 +1,6 @@
 //! What an operator reads: the access line in each `--access-log` format,
 //! parsed field by field, hostile header values that must not forge a
-//! field or a line.
+//! field or a line, and `--log-format json` for the server's own log.
 
 use crate::support::{Binary, request_to};
 use serde_json::Value;
@@ -393,4 +393,119 @@ fn the_gateway_file_chooses_the_access_log_format() {
     let line = next_line(&mut bin);
     assert_eq!(fields(&line).len(), 7, "on is common: {line}");
     bin.stop();
+}
+
+/// `--log-format json`: every line on stderr is a JSON object with the
+/// level, target and message; a line logged inside a request also has its
+/// app and request number, which the access line shows too.
+#[test]
+fn log_format_json_lines_carry_the_app_and_the_request() {
+    let bin = Binary::serve(
+        wasm::TRAP,
+        &["--log-format", "json", "--access-log", "json"],
+    );
+    let get = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    assert_eq!(request_to(bin.addr, get).status, 500);
+    assert_eq!(request_to(bin.addr, get).status, 500);
+    let (stdout, stderr) = bin.stop_with_output();
+    let lines: Vec<Value> = stderr.lines().map(json).collect();
+    assert!(lines.len() >= 4, "{stderr}");
+    for line in &lines {
+        assert_rfc3339_now(line["time"].as_str().unwrap());
+        assert!(
+            ["ERROR", "WARN", "INFO", "DEBUG", "TRACE"].contains(&line["level"].as_str().unwrap()),
+            "{line}"
+        );
+        assert!(line["target"].is_string(), "{line}");
+        assert!(line["message"].is_string(), "{line}");
+    }
+    let serving = lines
+        .iter()
+        .find(|l| {
+            l["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("serving on http://")
+        })
+        .expect("the serving line");
+    assert_eq!(
+        serving["serving"],
+        wasm::TRAP,
+        "an event's fields: {serving}"
+    );
+    assert!(
+        serving.get("request").is_none(),
+        "outside a request: {serving}"
+    );
+    let traps: Vec<&Value> = lines.iter().filter(|l| l["level"] == "ERROR").collect();
+    assert_eq!(traps.len(), 2, "{stderr}");
+    let access: Vec<Value> = stdout.lines().map(json).collect();
+    // The guest's panic message, and the trap, name the request.
+    let panics: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["message"].as_str().unwrap().contains("fixture panic"))
+        .collect();
+    assert_eq!(panics.len(), 2, "{stderr}");
+    for (n, (trap, panic)) in traps.iter().zip(panics).enumerate() {
+        assert_eq!(
+            (&panic["app"], &panic["request"]),
+            (&trap["app"], &trap["request"]),
+            "{panic}"
+        );
+        assert!(
+            trap["message"].as_str().unwrap().contains("trapped"),
+            "{trap}"
+        );
+        assert!(
+            trap["target"].as_str().unwrap().starts_with("wasm_gateway"),
+            "{trap}"
+        );
+        assert_eq!(trap["app"], "trap", "{trap}");
+        assert_eq!(trap["request"], n as u64 + 1, "{trap}");
+        assert_eq!(access[n]["request"], trap["request"], "the same number");
+        assert_eq!(access[n]["status"], 500);
+    }
+}
+
+/// A line logged inside a middleware names the route's app, the request,
+/// and the layer; `WASM_GATEWAY_LOG_FORMAT` sets the format as the flag
+/// does.
+#[test]
+fn json_lines_inside_a_middleware_name_the_layer() {
+    let dir = crate::support::temp_dir("json-layer");
+    let path = dir.join("gateway.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[middleware.panicky]\nwasm = \"{}\"\n[apps.hello]\nwasm = \"{}\"\nroutes = [\"/\"]\nmiddleware = [\"panicky\"]\n",
+            wasm::MW_PANIC,
+            wasm::HELLO
+        ),
+    )
+    .unwrap();
+    let bin = Binary::spawn(
+        &["serve", path.to_str().unwrap(), "--listen", "127.0.0.1:0"],
+        &[("WASM_GATEWAY_LOG_FORMAT", "json")],
+    );
+    let r = request_to(
+        bin.addr,
+        b"GET /?boom HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(r.status, 500);
+    let stderr = bin.stop();
+    let lines: Vec<Value> = stderr.lines().map(json).collect();
+    // The middleware's panic message comes from inside its layer.
+    let panic = lines
+        .iter()
+        .find(|l| l["message"] == "mw_panic asked to panic")
+        .unwrap_or_else(|| panic!("the panic message: {stderr}"));
+    assert_eq!(panic["app"], "hello", "{panic}");
+    assert_eq!(panic["request"], 1, "{panic}");
+    assert_eq!(panic["layer.app"], "panicky", "{panic}");
+    let trap = lines.iter().find(|l| l["level"] == "ERROR").unwrap();
+    assert_eq!(
+        (&trap["app"], &trap["request"]),
+        (&panic["app"], &panic["request"]),
+        "{trap}"
+    );
 }

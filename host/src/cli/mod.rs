@@ -14,6 +14,7 @@ use crate::http::access_log::Format as AccessFormat;
 use crate::runtime::{App, AppConfig, CompileCache, Runtime, RuntimeConfig};
 use crate::server::{Server, ServerConfig};
 use clap::{Parser, Subcommand};
+use logging::LogFormat;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -26,6 +27,28 @@ use std::sync::Arc;
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+
+    /// The server's own log on stderr: `text`, or `json` (one object per
+    /// line: time, level, target, message, fields, and inside a request
+    /// its app and request number). Access lines are set apart by
+    /// --access-log.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "WASM_GATEWAY_LOG_FORMAT",
+        default_value_t = LogFormat::Text,
+        value_name = "FORMAT"
+    )]
+    log_format: LogFormat,
+}
+
+impl Cli {
+    /// The format `--log-format` (or `WASM_GATEWAY_LOG_FORMAT`) asks for:
+    /// read before anything else, since logging starts first.
+    pub fn log_format(&self) -> LogFormat {
+        self.log_format
+    }
 }
 
 #[derive(Debug, Subcommand)]
