@@ -52,7 +52,7 @@ mod server;
 mod stats;
 mod wsgi;
 
-pub use cli::logging::init as init_logging;
+pub use cli::logging::{LogFormat, init as init_logging};
 pub use cli::{Cli, main as run};
 pub use config::{GatewayConfig, load as load_config};
 pub use gateway::Gateway;

@@ -11,6 +11,6 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = wasm_gateway::Cli::parse();
-    let _log = wasm_gateway::init_logging();
+    let _log = wasm_gateway::init_logging(cli.log_format());
     wasm_gateway::run(cli)
 }

@@ -10,7 +10,7 @@
 //! access-log record when it is done.
 
 use crate::gateway::{Gateway, LiveGateway};
-use crate::http::access_log::AccessLog;
+use crate::http::access_log::{self, AccessLog, Detail};
 use crate::http::body::{Aborted, ResponseBody};
 use crate::http::guard::{ActiveRequest, ConnShared, Guard, Rejection};
 use crate::http::header_case::ResponseCase;
@@ -23,7 +23,7 @@ use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
-use hyper::header::{CONNECTION, HeaderValue, SERVER};
+use hyper::header::{CONNECTION, HeaderMap, HeaderValue, SERVER};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
@@ -176,17 +176,20 @@ impl Server {
             let io = Guard::new(stream, limits.clone(), shared.clone(), remote);
             let service = service_fn(move |req: Request<Incoming>| {
                 let (refused, active) = shared.begin();
+                // The arrival: for the app's latency metric, and for the
+                // duration the combined and JSON access lines show.
                 let started = Instant::now();
+                let detail_from = access_log::format().wants_detail().then_some(started);
                 let gateway = gateway.load_full();
                 let shared = shared.clone();
                 let no_body = req.method() == hyper::Method::HEAD;
                 async move {
                     let (mut response, mut log, counted) = match refused {
                         Some(rejection) => {
-                            let (response, log) = refusal(&rejection, remote);
+                            let (response, log) = refusal(&rejection, remote, detail_from);
                             (response, log, None)
                         }
-                        None => serve(&gateway, req, conn_info).await,
+                        None => serve(&gateway, req, conn_info, detail_from).await,
                     };
                     let mut case = response
                         .extensions_mut()
@@ -195,6 +198,7 @@ impl Server {
                     case.no_body = no_body;
                     shared.cases.push(case);
                     log.status = response.status().as_u16();
+                    log.note_response(response.headers());
                     if let Some(user) = response.extensions_mut().remove::<RemoteUser>() {
                         log.with_user(user);
                     }
@@ -249,26 +253,31 @@ impl Server {
     }
 }
 
-/// Numbers requests for the log, from 1.
+/// Numbers requests for the log, from 1: every request answered gets the
+/// next number, routed or not, refused or not.
 static NEXT_REQUEST: AtomicU64 = AtomicU64::new(1);
 
 /// Routes and serves one request the guard let through, inside the
-/// request's span; returns the response, its access-log record, and the
-/// request as counted in flight by its app.
+/// request's span; returns the response, its access-log record (with
+/// the detail of the combined and JSON formats when `started`, the
+/// request's arrival, is given), and the request as counted in flight by
+/// its app.
 async fn serve(
     gateway: &Gateway,
     req: Request<Incoming>,
     conn: ConnInfo,
+    started: Option<Instant>,
 ) -> (Response<ResponseBody>, AccessLog, Option<InFlightRequest>) {
     let (parts, body) = req.into_parts();
+    let id = NEXT_REQUEST.fetch_add(1, Ordering::Relaxed);
+    let mut detail = started.map(|started| Detail::new(id, started, &parts.headers));
     let (response, counted) = match gateway.route(&parts) {
         Some(found) => {
+            if let Some(detail) = &mut detail {
+                detail.app = Some(found.label.clone());
+            }
             let counted = found.target.stats().begin();
-            let span = tracing::info_span!(
-                "request",
-                app = %found.label,
-                request = NEXT_REQUEST.fetch_add(1, Ordering::Relaxed)
-            );
+            let span = tracing::info_span!("request", app = %found.label, request = id);
             let response = gateway
                 .serve(found, &parts, body, conn)
                 .instrument(span)
@@ -276,19 +285,29 @@ async fn serve(
             (response, Some(counted))
         }
         None => {
-            tracing::debug!(remote = %conn.remote, uri = %parts.uri, "no route");
+            tracing::debug!(request = id, remote = %conn.remote, uri = %parts.uri, "no route");
             (error_page(StatusCode::NOT_FOUND), None)
         }
     };
     let log = AccessLog::new(conn.remote.ip(), parts.method, parts.uri, parts.version);
+    let log = match detail {
+        Some(detail) => log.with_detail(detail),
+        None => log,
+    };
     (response, log, counted)
 }
 
 /// The answer to a request the connection guard refused (malformed, too
 /// large, too slow): logged with its reason, access-logged with the request
 /// line as received, and the connection closes after it.
-fn refusal(rejection: &Rejection, remote: SocketAddr) -> (Response<ResponseBody>, AccessLog) {
+fn refusal(
+    rejection: &Rejection,
+    remote: SocketAddr,
+    started: Option<Instant>,
+) -> (Response<ResponseBody>, AccessLog) {
+    let id = NEXT_REQUEST.fetch_add(1, Ordering::Relaxed);
     tracing::warn!(
+        request = id,
         %remote,
         status = rejection.status.as_u16(),
         line = %rejection.line,
@@ -296,6 +315,10 @@ fn refusal(rejection: &Rejection, remote: SocketAddr) -> (Response<ResponseBody>
         rejection.reason
     );
     let log = AccessLog::refused(remote.ip(), rejection.line.clone());
+    let log = match started {
+        Some(started) => log.with_detail(Detail::new(id, started, &HeaderMap::new())),
+        None => log,
+    };
     let mut response = error_page(rejection.status);
     response
         .headers_mut()

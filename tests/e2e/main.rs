@@ -12,6 +12,7 @@ mod fixtures;
 mod gateway;
 mod hostile;
 mod isolation;
+mod logs;
 mod middleware;
 mod ops;
 mod python;

@@ -1,9 +1,11 @@
-//! Log set-up for the binary: access lines bare on stdout (Common Log Format,
-//! as wsgiref prints them), everything else through `tracing` on stderr.
-//! Both go through non-blocking writers so a slow terminal or pipe never
-//! stalls a runtime thread. `RUST_LOG` adjusts the levels.
+//! Log set-up for the binary: access lines bare on stdout (in the format
+//! `--access-log` chose), everything else through `tracing` on stderr, as
+//! text or, with `--log-format json`, one JSON object per line. Both go
+//! through non-blocking writers so a slow terminal or pipe never stalls a
+//! runtime thread. `RUST_LOG` adjusts the levels.
 
-use crate::http::access_log::TARGET as ACCESS;
+use crate::http::access_log::{JsonEscape, JsonStr, Rfc3339, TARGET as ACCESS};
+use std::fmt::Write as _;
 use std::io::{BufWriter, IsTerminal};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -102,11 +104,25 @@ fn report_dropped(dropped: [ErrorCounter; 2], stop: mpsc::Receiver<()>) {
     }
 }
 
+/// The format of the server's own log on stderr.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Text lines as tracing writes them: time, level, spans, target,
+    /// message, fields.
+    #[default]
+    Text,
+    /// One JSON object per line: time, level, target, message, the event's
+    /// fields, and the fields of the spans it is in (inside a request, its
+    /// `app` and `request` number).
+    Json,
+}
+
 /// Installs the global subscriber: one fmt layer (a layer per stream, each
 /// behind its own filter, made every span and event cost twice as much on
 /// the request path), whose writer sends access lines to stdout and the rest
-/// to stderr, and whose format writes access lines bare.
-pub fn init() -> LogGuard {
+/// to stderr, and whose format writes access lines bare and the rest in
+/// `format`.
+pub fn init(format: LogFormat) -> LogGuard {
     // The writer thread drains every line waiting and then flushes, so a
     // buffer in between turns a burst of lines into one write: under load
     // the access log costs a system call per batch, not per request.
@@ -128,19 +144,36 @@ pub fn init() -> LogGuard {
     let writer = stdout
         .with_filter(|meta: &tracing::Metadata<'_>| meta.target() == ACCESS)
         .or_else(stderr);
-    // Colours only for a terminal: logs piped to files or collectors stay plain.
-    let lines = tracing_subscriber::fmt::layer()
-        .with_writer(writer)
-        .with_ansi(std::io::stderr().is_terminal())
-        .event_format(Lines(format::Format::default()));
-    // Without colours, this host's own span fields are written in the
-    // plain form the fmt layer would write, only faster (see SpanFields).
-    let span_fields = (!std::io::stderr().is_terminal()).then_some(SpanFields);
-    tracing_subscriber::registry()
-        .with(filter)
-        .with(span_fields)
-        .with(lines)
-        .init();
+    match format {
+        LogFormat::Text => {
+            // Colours only for a terminal: logs piped to files or
+            // collectors stay plain.
+            let lines = tracing_subscriber::fmt::layer()
+                .with_writer(writer)
+                .with_ansi(std::io::stderr().is_terminal())
+                .event_format(Lines(format::Format::default()));
+            // Without colours, this host's own span fields are written in
+            // the plain form the fmt layer would write, only faster (see
+            // SpanFields).
+            let span_fields = (!std::io::stderr().is_terminal()).then_some(SpanFields);
+            tracing_subscriber::registry()
+                .with(filter)
+                .with(span_fields)
+                .with(lines)
+                .init();
+        }
+        LogFormat::Json => {
+            let lines = tracing_subscriber::fmt::layer()
+                .with_writer(writer)
+                .with_ansi(false)
+                .event_format(Lines(JsonLines));
+            tracing_subscriber::registry()
+                .with(filter)
+                .with(JsonSpanFields)
+                .with(lines)
+                .init();
+        }
+    }
     log::set_max_level(log_level);
     let (stop, stopped) = mpsc::channel();
     let reporter = std::thread::Builder::new()
@@ -158,15 +191,16 @@ pub fn init() -> LogGuard {
     }
 }
 
-/// The event format: an access line is its message alone (Common Log
-/// Format); anything else is tracing's full format (time, level, spans,
-/// target, message, fields).
-struct Lines(format::Format);
+/// The event format: an access line is its message alone (the access log
+/// formats it); anything else goes to `F`, tracing's full text format (time,
+/// level, spans, target, message, fields) or [`JsonLines`].
+struct Lines<F>(F);
 
-impl<S, N> FormatEvent<S, N> for Lines
+impl<S, N, F> FormatEvent<S, N> for Lines<F>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
+    F: FormatEvent<S, N>,
 {
     fn format_event(
         &self,
@@ -241,6 +275,252 @@ impl field::Visit for PlainFields {
         use std::fmt::Write as _;
         self.name(field);
         let _ = write!(self.0, "{value:?}");
+    }
+}
+
+/// The fields of a span as JSON values (`"blog"`, `7`), for [`JsonLines`]
+/// to write on each line logged inside it.
+#[derive(Default)]
+struct SpanJson(Vec<(&'static str, String)>);
+
+/// Records every span's fields as JSON ([`SpanJson`]) when it is created,
+/// and leaves the fmt layer an empty text form so that it formats nothing
+/// itself: `--log-format json`'s counterpart of [`SpanFields`].
+struct JsonSpanFields;
+
+impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for JsonSpanFields {
+    fn on_new_span(&self, attrs: &span::Attributes<'_>, id: &span::Id, ctx: Context<'_, S>) {
+        let mut fields = SpanJson::default();
+        attrs.record(&mut JsonValues(&mut fields));
+        if let Some(span) = ctx.span(id) {
+            let mut extensions = span.extensions_mut();
+            extensions.insert(fields);
+            extensions.insert(FormattedFields::<format::DefaultFields>::new(String::new()));
+        }
+    }
+
+    fn on_record(&self, id: &span::Id, values: &span::Record<'_>, ctx: Context<'_, S>) {
+        if let Some(span) = ctx.span(id)
+            && let Some(fields) = span.extensions_mut().get_mut::<SpanJson>()
+        {
+            values.record(&mut JsonValues(fields));
+        }
+    }
+}
+
+/// Records fields as JSON values into a [`SpanJson`] (a field recorded
+/// again replaces its value).
+struct JsonValues<'a>(&'a mut SpanJson);
+
+impl JsonValues<'_> {
+    fn put(&mut self, field: &field::Field, value: String) {
+        match self.0.0.iter_mut().find(|(name, _)| *name == field.name()) {
+            Some(slot) => slot.1 = value,
+            None => self.0.0.push((field.name(), value)),
+        }
+    }
+}
+
+impl field::Visit for JsonValues<'_> {
+    fn record_u64(&mut self, field: &field::Field, value: u64) {
+        self.put(field, value.to_string());
+    }
+
+    fn record_i64(&mut self, field: &field::Field, value: i64) {
+        self.put(field, value.to_string());
+    }
+
+    fn record_bool(&mut self, field: &field::Field, value: bool) {
+        self.put(field, value.to_string());
+    }
+
+    fn record_str(&mut self, field: &field::Field, value: &str) {
+        self.put(field, JsonStr(value).to_string());
+    }
+
+    fn record_debug(&mut self, field: &field::Field, value: &dyn std::fmt::Debug) {
+        let mut text = String::from("\"");
+        let _ = write!(JsonEscape(&mut text), "{value:?}");
+        text.push('"');
+        self.put(field, text);
+    }
+}
+
+/// `--log-format json`: one object per line,
+///
+/// `{"time":"2026-11-21T12:00:00.123456Z","level":"ERROR","target":"wasm_gateway::app","message":"...","stream":"stderr","app":"blog","request":7}`
+///
+/// the event's fields after the message, then the fields of the spans it is
+/// in, outermost first (inside a request: `app` and `request`). A name
+/// already written is prefixed with its span's name (`"layer.app"`, the
+/// middleware a line comes from), or with `fields.` for an event field
+/// named like a fixed key, so that no key appears twice. Records of crates
+/// that log through `log` show their own target.
+struct JsonLines;
+
+/// The keys every line starts with.
+const FIXED_KEYS: [&str; 4] = ["time", "level", "target", "message"];
+
+impl<S, N> FormatEvent<S, N> for JsonLines
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> std::fmt::Result {
+        let meta = event.metadata();
+        let mut log_target = None;
+        if meta.target() == "log" {
+            event.record(&mut LogTarget(&mut log_target));
+        }
+        write!(
+            writer,
+            "{{\"time\":\"{}\",\"level\":\"{}\",\"target\":{}",
+            Rfc3339(time::OffsetDateTime::now_utc(), 6),
+            meta.level(),
+            JsonStr(log_target.as_deref().unwrap_or(meta.target()))
+        )?;
+        let mut written: Vec<&str> = FIXED_KEYS.to_vec();
+        let mut message = JsonMessage(&mut writer, Ok(()));
+        event.record(&mut message);
+        message.1?;
+        let mut fields = JsonEventFields {
+            writer: &mut writer,
+            written: &mut written,
+            result: Ok(()),
+        };
+        event.record(&mut fields);
+        fields.result?;
+        if let Some(scope) = ctx.event_scope() {
+            for span in scope.from_root() {
+                let extensions = span.extensions();
+                let Some(SpanJson(values)) = extensions.get::<SpanJson>() else {
+                    continue;
+                };
+                for (name, value) in values {
+                    if written.contains(name) {
+                        write!(
+                            writer,
+                            ",{}:{value}",
+                            JsonStr(&format!("{}.{name}", span.name()))
+                        )?;
+                    } else {
+                        write!(writer, ",{}:{value}", JsonStr(name))?;
+                        written.push(*name);
+                    }
+                }
+            }
+        }
+        writeln!(writer, "}}")
+    }
+}
+
+/// The target of a record that came through the `log` bridge.
+struct LogTarget<'a>(&'a mut Option<String>);
+
+impl field::Visit for LogTarget<'_> {
+    fn record_str(&mut self, field: &field::Field, value: &str) {
+        if field.name() == "log.target" {
+            *self.0 = Some(value.to_owned());
+        }
+    }
+
+    fn record_debug(&mut self, _: &field::Field, _: &dyn std::fmt::Debug) {}
+}
+
+/// Writes `,"message":"..."` from an event's message field.
+struct JsonMessage<'w, 'a>(&'w mut Writer<'a>, std::fmt::Result);
+
+impl field::Visit for JsonMessage<'_, '_> {
+    fn record_str(&mut self, field: &field::Field, value: &str) {
+        if field.name() == "message" {
+            self.1 = write!(self.0, ",\"message\":{}", JsonStr(value));
+        }
+    }
+
+    fn record_debug(&mut self, field: &field::Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.1 = (|| {
+                self.0.write_str(",\"message\":\"")?;
+                write!(JsonEscape(&mut *self.0), "{value:?}")?;
+                self.0.write_char('"')
+            })();
+        }
+    }
+}
+
+/// Writes an event's fields but its message (and the `log` bridge's
+/// `log.*` fields) as `,"name":value`.
+struct JsonEventFields<'w, 'a, 'n> {
+    writer: &'w mut Writer<'a>,
+    written: &'n mut Vec<&'static str>,
+    result: std::fmt::Result,
+}
+
+impl JsonEventFields<'_, '_, '_> {
+    /// Writes `,"name":` for `field`, unless it is not to be written.
+    fn key(&mut self, field: &field::Field) -> bool {
+        let name = field.name();
+        if name == "message" || name.starts_with("log.") || self.result.is_err() {
+            return false;
+        }
+        self.result = if self.written.contains(&name) {
+            write!(self.writer, ",\"fields.{name}\":")
+        } else {
+            self.written.push(name);
+            write!(self.writer, ",{}:", JsonStr(name))
+        };
+        self.result.is_ok()
+    }
+}
+
+impl field::Visit for JsonEventFields<'_, '_, '_> {
+    fn record_u64(&mut self, field: &field::Field, value: u64) {
+        if self.key(field) {
+            self.result = write!(self.writer, "{value}");
+        }
+    }
+
+    fn record_i64(&mut self, field: &field::Field, value: i64) {
+        if self.key(field) {
+            self.result = write!(self.writer, "{value}");
+        }
+    }
+
+    fn record_f64(&mut self, field: &field::Field, value: f64) {
+        if self.key(field) {
+            self.result = if value.is_finite() {
+                write!(self.writer, "{value}")
+            } else {
+                write!(self.writer, "\"{value}\"")
+            };
+        }
+    }
+
+    fn record_bool(&mut self, field: &field::Field, value: bool) {
+        if self.key(field) {
+            self.result = write!(self.writer, "{value}");
+        }
+    }
+
+    fn record_str(&mut self, field: &field::Field, value: &str) {
+        if self.key(field) {
+            self.result = write!(self.writer, "{}", JsonStr(value));
+        }
+    }
+
+    fn record_debug(&mut self, field: &field::Field, value: &dyn std::fmt::Debug) {
+        if self.key(field) {
+            self.result = (|| {
+                self.writer.write_char('"')?;
+                write!(JsonEscape(&mut *self.writer), "{value:?}")?;
+                self.writer.write_char('"')
+            })();
+        }
     }
 }
 
@@ -336,5 +616,110 @@ mod span_field_tests {
             line.contains("request{app=blog request=7 quoted=\"a \\\"b\\\"\" flag=true delta=-3}: wasm_gateway::app: hello stream=\"stdout\""),
             "{line}"
         );
+    }
+}
+
+#[cfg(test)]
+mod json_tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The JSON lines `log` writes, parsed.
+    fn json_lines(log: impl FnOnce()) -> Vec<serde_json::Value> {
+        let out = Captured::default();
+        let writer = {
+            let out = out.clone();
+            move || out.clone()
+        };
+        let fmt = tracing_subscriber::fmt::layer()
+            .with_writer(writer)
+            .with_ansi(false)
+            .event_format(Lines(JsonLines));
+        let subscriber = tracing_subscriber::registry()
+            .with(JsonSpanFields)
+            .with(fmt);
+        tracing::subscriber::with_default(subscriber, log);
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        text.lines()
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+            .collect()
+    }
+
+    #[test]
+    fn span_fields_are_keys_and_a_repeated_name_is_prefixed() {
+        let lines = json_lines(|| {
+            let request = tracing::info_span!(
+                target: "wasm_gateway::server",
+                "request",
+                app = %"blog",
+                request = 7u64,
+            );
+            let _in = request.enter();
+            let layer =
+                tracing::info_span!(target: "wasm_gateway::runtime", "layer", app = %"auth");
+            let _in = layer.enter();
+            tracing::error!(
+                target: "wasm_gateway::app",
+                stream = "stderr",
+                n = 3u64,
+                ok = true,
+                quoted = %"a \"b\"\n",
+                "the app said {}",
+                "hi"
+            );
+        });
+        let [line] = &lines[..] else {
+            panic!("{lines:?}")
+        };
+        assert_eq!(line["level"], "ERROR");
+        assert_eq!(line["target"], "wasm_gateway::app");
+        assert_eq!(line["message"], "the app said hi");
+        assert_eq!(line["stream"], "stderr");
+        assert_eq!(line["n"], 3);
+        assert_eq!(line["ok"], true);
+        assert_eq!(line["quoted"], "a \"b\"\n");
+        assert_eq!(line["app"], "blog");
+        assert_eq!(line["request"], 7);
+        assert_eq!(line["layer.app"], "auth");
+        assert!(line["time"].as_str().unwrap().ends_with('Z'));
+    }
+
+    #[test]
+    fn a_field_named_like_a_fixed_key_is_kept_apart() {
+        let lines = json_lines(|| tracing::warn!(time = 5u64, level = "x", "m"));
+        assert_eq!(lines[0]["level"], "WARN");
+        assert_eq!(lines[0]["fields.time"], 5);
+        assert_eq!(lines[0]["fields.level"], "x");
+    }
+
+    #[test]
+    fn access_lines_stay_bare() {
+        let out = Captured::default();
+        let writer = {
+            let out = out.clone();
+            move || out.clone()
+        };
+        let fmt = tracing_subscriber::fmt::layer()
+            .with_writer(writer)
+            .event_format(Lines(JsonLines));
+        tracing::subscriber::with_default(
+            tracing_subscriber::registry().with(fmt),
+            || tracing::info!(target: ACCESS, "127.0.0.1 - - [x] \"GET / HTTP/1.1\" 200 1"),
+        );
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text, "127.0.0.1 - - [x] \"GET / HTTP/1.1\" 200 1\n");
     }
 }

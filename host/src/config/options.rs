@@ -12,7 +12,7 @@
 
 use crate::config::listen::ListenAddr;
 use crate::config::units::{self, parse_size};
-use crate::http::access_log::Switch;
+use crate::http::access_log::Format as AccessFormat;
 use crate::http::limits::HttpLimits;
 use crate::runtime::grants::Grants;
 use crate::runtime::reuse::Reuse;
@@ -57,11 +57,13 @@ pub struct ServerOptions {
     #[serde(default, deserialize_with = "units::duration")]
     pub shutdown_grace: Option<Duration>,
 
-    /// Access lines (Common Log Format) on stdout: `on` or `off`; errors and
-    /// every other log line go to stderr either way [default: on].
-    #[arg(long, value_name = "on|off")]
+    /// Access lines on stdout, one per request: `common` (the Common Log
+    /// Format; `on` means the same), `combined` (nginx's, plus the request
+    /// number and X-Request-Id), `json`, or `off`; errors and every other
+    /// log line go to stderr either way [default: common].
+    #[arg(long, value_name = "FORMAT")]
     #[serde(default)]
-    pub access_log: Option<Switch>,
+    pub access_log: Option<AccessFormat>,
 
     /// Most instances alive at once, all applications together [default:
     /// 1000].
@@ -153,8 +155,8 @@ pub struct ServerSettings {
     pub shutdown_delay: Duration,
     /// How long requests in flight then get.
     pub shutdown_grace: Duration,
-    /// Whether access lines are written; `None`: on.
-    pub access_log: Option<Switch>,
+    /// The format of access lines, or off; `None`: common.
+    pub access_log: Option<AccessFormat>,
     /// Instances alive at once, all applications together.
     pub max_instances: u32,
     /// What clients must stay within.

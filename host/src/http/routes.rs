@@ -71,6 +71,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
 
 /// The longest host name DNS allows, without its trailing dot. A longer
 /// request host can only match the default host.
@@ -114,8 +115,9 @@ pub struct Match<'a, T> {
     /// The matched prefix: the request's `SCRIPT_NAME` (`b""` for the root).
     /// `PATH_INFO` is the rest of the path, `&path[script_name.len()..]`.
     pub script_name: &'a [u8],
-    /// The label the route was added with (the application's name).
-    pub label: &'a str,
+    /// The label the route was added with (the application's name),
+    /// shared so that a request's access record can keep it without a copy.
+    pub label: &'a Arc<str>,
 }
 
 impl<T> Clone for Match<'_, T> {
@@ -129,7 +131,7 @@ impl<T> Copy for Match<'_, T> {}
 /// One added route.
 struct Entry<T> {
     target: T,
-    label: String,
+    label: Arc<str>,
     /// The normalised host: `""` for the default host, `*.example.org` for
     /// a wildcard.
     host: String,
@@ -169,7 +171,7 @@ impl<T> RouteTableBuilder<T> {
         if let Some(&earlier) = self.seen.get(&key) {
             let earlier = &self.entries[earlier];
             let normal = display_route(&earlier.host, &earlier.prefix);
-            let message = if earlier.label == label {
+            let message = if *earlier.label == *label {
                 format!("{normal:?} is listed twice for {label:?}; remove one")
             } else {
                 format!(
@@ -185,7 +187,7 @@ impl<T> RouteTableBuilder<T> {
             .insert((host.clone(), prefix.clone()), self.entries.len());
         self.entries.push(Entry {
             target,
-            label: label.to_owned(),
+            label: Arc::from(label),
             host,
             prefix,
         });
@@ -390,12 +392,7 @@ impl<T> RouteTable<T> {
         entries.sort_by(|a, b| (&a.host, &a.prefix).cmp(&(&b.host, &b.prefix)));
         entries
             .into_iter()
-            .map(|entry| {
-                (
-                    display_route(&entry.host, &entry.prefix),
-                    entry.label.as_str(),
-                )
-            })
+            .map(|entry| (display_route(&entry.host, &entry.prefix), &*entry.label))
             .collect()
     }
 
