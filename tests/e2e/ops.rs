@@ -354,6 +354,8 @@ fn reloads_under_load_drop_no_request_and_no_connection() {
         log.contains("reload failed, the previous configuration still serves"),
         "{log}"
     );
+    // What is served is logged after each reload, entry by entry.
+    assert!(log.contains("loaded app=trap kind=\"wasm\""), "{log}");
     assert!(
         log.contains("trigger=\"SIGHUP\"") || log.contains("trigger=SIGHUP"),
         "{log}"
@@ -514,4 +516,23 @@ fn watch_follows_a_component_added_in_a_new_directory() {
     std::fs::copy(wasm::COUNTER, &tmp).unwrap();
     std::fs::rename(&tmp, &component).unwrap();
     until("/new/x", "count=1");
+}
+
+/// A request in flight when a reload removes its app finishes on the app
+/// it started with.
+#[test]
+fn a_request_in_flight_finishes_on_the_app_a_reload_removed() {
+    let dir = temp_dir("ops-in-flight");
+    let hello = app("hello", wasm::HELLO, "/");
+    let file = write_gateway(&dir, &(hello.clone() + &app("sleep", wasm::SLEEP, "/s")));
+    let (bin, admin) = serve_with_admin(&["serve", file.to_str().unwrap()]);
+    let addr = bin.addr;
+    let slow = std::thread::spawn(move || get(addr, "/s?ms=1500"));
+    std::thread::sleep(Duration::from_millis(300));
+    write_gateway(&dir, &hello);
+    let (status, text) = call(admin, "POST", "/reload");
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(get(bin.addr, "/s").1, "Hello, world!", "the route is gone");
+    // PATH_INFO is empty below the mount point.
+    assert_eq!(slow.join().unwrap(), (200, "slept ".to_owned()));
 }
