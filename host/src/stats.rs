@@ -19,8 +19,9 @@ pub const LATENCY_BUCKETS: [f64; 16] = [
     60.0,
 ];
 
-/// Lowest and highest status codes counted one by one; others count as
-/// [`STATUS_MIN`]..=[`STATUS_MAX`]'s nearest end (hyper sends no others).
+/// Lowest and highest status codes counted one by one; a guest may send
+/// others (up to 999), which count as the nearest end, so the `code`
+/// label keeps at most 500 values per app.
 const STATUS_MIN: u16 = 100;
 const STATUS_MAX: u16 = 599;
 const STATUSES: usize = (STATUS_MAX - STATUS_MIN + 1) as usize;
@@ -142,13 +143,17 @@ impl Latency {
     }
 
     pub fn snapshot(&self) -> LatencySnapshot {
+        let buckets: Vec<u64> = self
+            .buckets
+            .iter()
+            .map(|b| b.load(Ordering::Relaxed))
+            .collect();
         LatencySnapshot {
-            buckets: self
-                .buckets
-                .iter()
-                .map(|b| b.load(Ordering::Relaxed))
-                .collect(),
-            count: self.count.load(Ordering::Relaxed),
+            // From the buckets, not `count`, which another request may
+            // have moved since: the exposition's `+Inf` bucket and count
+            // must agree.
+            count: buckets.iter().sum(),
+            buckets,
             sum_seconds: self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6,
         }
     }

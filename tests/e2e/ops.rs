@@ -536,3 +536,68 @@ fn a_request_in_flight_finishes_on_the_app_a_reload_removed() {
     // PATH_INFO is empty below the mount point.
     assert_eq!(slow.join().unwrap(), (200, "slept ".to_owned()));
 }
+
+/// The one-app form names the app after its file, which may hold quotes
+/// and backslashes: label values are escaped, so the exposition stays
+/// valid and no line can be forged.
+#[test]
+fn metric_labels_are_escaped() {
+    let dir = temp_dir("ops-labels");
+    let path = dir.join("we\"ird\\name.wasm");
+    std::fs::copy(wasm::HELLO, &path).unwrap();
+    let (bin, admin) = serve_with_admin(&["serve", path.to_str().unwrap()]);
+    assert_eq!(get(bin.addr, "/").0, 200);
+    wait_metric(
+        admin,
+        r#"wasm_gateway_http_requests_total{app="we\"ird\\name",code="200"}"#,
+        1.0,
+    );
+    let text = get(admin, "/metrics").1;
+    assert!(
+        text.contains(r#"wasm_gateway_http_requests_total{app="we\"ird\\name",code="200"} 1"#),
+        "{text}"
+    );
+}
+
+/// Files written beside the gateway file (a log, an app's data) do not
+/// reload it: only the files a reload reads count.
+#[test]
+fn watch_ignores_other_files_in_the_directory() {
+    let dir = temp_dir("ops-watch-other");
+    let file = write_gateway(&dir, &app("hello", wasm::HELLO, "/"));
+    let (bin, admin) = serve_with_admin(&["serve", file.to_str().unwrap(), "--watch"]);
+    for i in 0..10 {
+        std::fs::write(dir.join("server.log"), format!("line {i}\n")).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(600));
+    let text = get(admin, "/metrics").1;
+    assert_eq!(
+        metric(&text, r#"wasm_gateway_config_reloads_total{result="ok"}"#),
+        Some(0.0),
+        "{text}"
+    );
+    drop(bin);
+}
+
+/// A body that fails as the app reads it (here, chunked past max-body) is
+/// the client's doing: counted as a rejection, not as the guest's failure.
+#[test]
+fn a_client_body_failure_is_a_rejection_not_a_guest_failure() {
+    let (bin, admin) = serve_with_admin(&["serve", wasm::ECHO, "--max-body", "10"]);
+    let r = request_to(
+        bin.addr,
+        b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n40\r\n0123456789012345678901234567890123456789012345678901234567890123\r\n0\r\n\r\n",
+    );
+    assert_eq!(r.status, 413);
+    wait_metric(
+        admin,
+        r#"wasm_gateway_requests_rejected_total{app="echo",reason="body_too_large"}"#,
+        1.0,
+    );
+    let text = get(admin, "/metrics").1;
+    for kind in ["app_error", "contract", "trap"] {
+        let prefix = format!(r#"wasm_gateway_guest_failures_total{{app="echo",kind="{kind}"}}"#);
+        assert_eq!(metric(&text, &prefix), Some(0.0), "{kind}\n{text}");
+    }
+}

@@ -594,8 +594,13 @@ impl Signals {
         loop {
             match self.next().await {
                 Signal::Stop(name) => return name,
+                // In the background (reloads queue on the reloader's lock):
+                // a slow reload must not keep a stop signal waiting.
                 Signal::Reload => {
-                    let _ = reloader.reload("SIGHUP").await;
+                    let reloader = reloader.clone();
+                    tokio::spawn(async move {
+                        let _ = reloader.reload("SIGHUP").await;
+                    });
                 }
             }
         }

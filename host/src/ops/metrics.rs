@@ -33,7 +33,31 @@ impl std::fmt::Debug for Ops {
     }
 }
 
-type Labels<'a> = Vec<(&'static str, &'a str)>;
+type Labels<'a> = Vec<(&'static str, Value<'a>)>;
+
+/// A label value, escaped as the text format requires (`\\`, `\"`, `\n`):
+/// names come from the configuration, and the one-app form takes a file
+/// name, which may hold anything.
+#[derive(Debug, Clone, Copy)]
+struct Value<'a>(&'a str);
+
+impl prometheus_client::encoding::EncodeLabelValue for Value<'_> {
+    fn encode(
+        &self,
+        encoder: &mut prometheus_client::encoding::LabelValueEncoder<'_>,
+    ) -> Result<(), std::fmt::Error> {
+        use std::fmt::Write;
+        for c in self.0.chars() {
+            match c {
+                '\\' => encoder.write_str("\\\\")?,
+                '"' => encoder.write_str("\\\"")?,
+                '\n' => encoder.write_str("\\n")?,
+                c => encoder.write_char(c)?,
+            }
+        }
+        Ok(())
+    }
+}
 
 impl Collector for Gateway {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
@@ -62,7 +86,7 @@ impl Collector for Gateway {
         for (app, stats) in &apps {
             for (code, n) in stats.statuses() {
                 let code = code.to_string();
-                let labels: Labels = vec![("app", app), ("code", &code)];
+                let labels: Labels = vec![("app", Value(app)), ("code", Value(&code))];
                 ConstCounter::new(n).encode(family.encode_family(&labels)?)?;
             }
         }
@@ -82,7 +106,7 @@ impl Collector for Gateway {
                 .enumerate()
                 .map(|(i, &n)| (LATENCY_BUCKETS.get(i).copied().unwrap_or(f64::MAX), n))
                 .collect();
-            let labels: Labels = vec![("app", app)];
+            let labels: Labels = vec![("app", Value(app))];
             family.encode_family(&labels)?.encode_histogram::<Labels>(
                 latency.sum_seconds,
                 latency.count,
@@ -98,7 +122,7 @@ impl Collector for Gateway {
             MetricType::Gauge,
         )?;
         for (app, stats) in &apps {
-            let labels: Labels = vec![("app", app)];
+            let labels: Labels = vec![("app", Value(app))];
             ConstGauge::new(stats.in_flight()).encode(family.encode_family(&labels)?)?;
         }
 
@@ -110,7 +134,7 @@ impl Collector for Gateway {
         )?;
         for (app, stats) in &apps {
             for why in Rejection::ALL {
-                let labels: Labels = vec![("app", app), ("reason", why.name())];
+                let labels: Labels = vec![("app", Value(app)), ("reason", Value(why.name()))];
                 ConstCounter::new(stats.rejected(why)).encode(family.encode_family(&labels)?)?;
             }
         }
@@ -123,7 +147,7 @@ impl Collector for Gateway {
         )?;
         for (app, stats) in &apps {
             for how in Failure::ALL {
-                let labels: Labels = vec![("app", app), ("kind", how.name())];
+                let labels: Labels = vec![("app", Value(app)), ("kind", Value(how.name()))];
                 ConstCounter::new(stats.failures(how)).encode(family.encode_family(&labels)?)?;
             }
         }
@@ -137,7 +161,7 @@ impl Collector for Gateway {
         for entry in gateway.entries() {
             if let Target::App(layers) = &entry.target {
                 let dropped = layers[layers.len() - 1].sandbox.log_budget.dropped_total();
-                let labels: Labels = vec![("app", &entry.name)];
+                let labels: Labels = vec![("app", Value(&entry.name))];
                 ConstCounter::new(dropped).encode(family.encode_family(&labels)?)?;
             }
         }
@@ -177,7 +201,7 @@ impl Collector for Gateway {
             MetricType::Counter,
         )?;
         for (result, n) in [("hit", hits), ("miss", misses), ("error", errors)] {
-            let labels: Labels = vec![("result", result)];
+            let labels: Labels = vec![("result", Value(result))];
             ConstCounter::new(n).encode(family.encode_family(&labels)?)?;
         }
 
@@ -200,7 +224,7 @@ impl Collector for Gateway {
             ),
         ];
         for (result, n) in reloads {
-            let labels: Labels = vec![("result", result)];
+            let labels: Labels = vec![("result", Value(result))];
             ConstCounter::new(n).encode(family.encode_family(&labels)?)?;
         }
 
@@ -210,7 +234,7 @@ impl Collector for Gateway {
             None,
             MetricType::Gauge,
         )?;
-        let labels: Labels = vec![("version", env!("CARGO_PKG_VERSION"))];
+        let labels: Labels = vec![("version", Value(env!("CARGO_PKG_VERSION")))];
         ConstGauge::new(1i64).encode(family.encode_family(&labels)?)?;
 
         let uptime = ops.uptime().as_secs_f64();

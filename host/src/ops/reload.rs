@@ -8,8 +8,10 @@
 //! change is kept as it is. Anything that fails, or a change only a restart
 //! can apply, leaves the old gateway serving.
 
+use crate::config::listen::ListenAddr;
 use crate::config::options::{ServerOptions, ServerSettings};
 use crate::gateway::{Gateway, LiveGateway, ReloadSummary};
+use crate::http::access_log::Format as AccessFormat;
 use crate::runtime::{App, AppConfig, Runtime, RuntimeConfig};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -75,6 +77,17 @@ impl Reloader {
     /// Reloads (`why` names the trigger in the log); the summary, or why
     /// the old gateway still serves. Logs either way.
     pub async fn reload(self: &Arc<Self>, why: &str) -> Result<ReloadSummary, ReloadError> {
+        // In a task of its own: a caller that goes away (a client that
+        // hung up on POST /reload) neither frees the lock early nor stops
+        // a load that would then swap in a stale file after a newer one.
+        let this = self.clone();
+        let why = why.to_owned();
+        tokio::spawn(async move { this.reload_now(&why).await })
+            .await
+            .unwrap_or_else(|_| Err(ReloadError::Invalid("the reload panicked".into())))
+    }
+
+    async fn reload_now(self: &Arc<Self>, why: &str) -> Result<ReloadSummary, ReloadError> {
         let _one = self.busy.lock().await;
         let this = self.clone();
         // Reading files and compiling block: off the async threads.
@@ -153,19 +166,16 @@ impl Reloader {
             .iter()
             .map(|layer| (layer, crate::runtime::Role::Middleware))
             .chain(std::iter::once((app, crate::runtime::Role::App)));
-        for ((path, config), role) in entries {
+        for (position, ((path, config), role)) in entries.enumerate() {
             let invalid = |err: crate::runtime::LoadError| ReloadError::Invalid(err.to_string());
             let bytes = Runtime::read(path).map_err(invalid)?;
             let digest = crate::runtime::digest(&bytes);
+            // By position: two layers may share a file name, and so a name.
             let old = previous
                 .entries()
-                .iter()
-                .find_map(|entry| match &entry.target {
-                    crate::gateway::Target::App(apps)
-                        if entry.name == config.name && entry.role == role =>
-                    {
-                        apps.last().cloned()
-                    }
+                .get(position)
+                .and_then(|entry| match &entry.target {
+                    crate::gateway::Target::App(apps) if entry.role == role => apps.last().cloned(),
                     _ => None,
                 });
             match old {
@@ -196,7 +206,9 @@ impl Reloader {
     fn check_server(&self, new: &ServerSettings) -> Result<(), ReloadError> {
         let old = &self.settings;
         let mut changed = Vec::new();
-        if new.listen != old.listen {
+        let listen = |s: &ServerSettings| s.listen.clone().unwrap_or(ListenAddr::DEFAULT);
+        let access = |s: &ServerSettings| s.access_log.unwrap_or(AccessFormat::Common);
+        if listen(new) != listen(old) {
             changed.push("listen");
         }
         if new.admin_listen != old.admin_listen {
@@ -211,7 +223,7 @@ impl Reloader {
         if new.limits != old.limits {
             changed.push("the HTTP limits and timeouts");
         }
-        if new.access_log != old.access_log {
+        if access(new) != access(old) {
             changed.push("access-log");
         }
         if new.shutdown_delay != old.shutdown_delay || new.shutdown_grace != old.shutdown_grace {

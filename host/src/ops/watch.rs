@@ -15,6 +15,14 @@ use std::time::Duration;
 /// How long the watched directories must be quiet before a reload.
 const SETTLE: Duration = Duration::from_millis(300);
 
+/// `paths`, absolute, as a set.
+fn absolute(paths: Vec<PathBuf>) -> std::collections::HashSet<PathBuf> {
+    paths
+        .into_iter()
+        .filter_map(|path| std::path::absolute(path).ok())
+        .collect()
+}
+
 /// The directories holding `paths`, each once.
 fn directories(paths: impl IntoIterator<Item = PathBuf>) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = paths
@@ -38,10 +46,23 @@ pub fn start(reloader: Arc<Reloader>) -> notify::Result<tokio::task::JoinHandle<
     // again): a full channel drops the event, so a directory written to
     // without pause cannot grow a queue.
     let (tx, mut rx) = tokio::sync::mpsc::channel::<()>(1);
+    // Only changes to the files a reload reads count: a log file or an
+    // app's data written in the same directory must not reload (a reload
+    // logs, which would reload again), nor keep the burst from settling.
+    let files = Arc::new(std::sync::Mutex::new(absolute(reloader.sources())));
+    let watched = files.clone();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if let Ok(event) = event
-            && !matches!(event.kind, notify::EventKind::Access(_))
-        {
+        let Ok(event) = event else { return };
+        if matches!(event.kind, notify::EventKind::Access(_)) {
+            return;
+        }
+        let files = watched.lock().unwrap_or_else(|e| e.into_inner());
+        let ours = event.paths.iter().any(|path| {
+            files.contains(path)
+                // Kubernetes swaps a ConfigMap's files by renaming `..data`.
+                || path.file_name().is_some_and(|n| n.to_string_lossy().starts_with("..data"))
+        });
+        if ours {
             let _ = tx.try_send(());
         }
     })?;
@@ -63,6 +84,7 @@ pub fn start(reloader: Arc<Reloader>) -> notify::Result<tokio::task::JoinHandle<
             if reloader.reload("a watched file changed").await.is_err() {
                 continue;
             }
+            *files.lock().unwrap_or_else(|e| e.into_inner()) = absolute(reloader.sources());
             for dir in directories(reloader.sources()) {
                 if dirs.contains(&dir) {
                     continue;

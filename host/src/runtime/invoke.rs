@@ -300,7 +300,15 @@ async fn run(
     };
     let mut faulted = store.data().faulted;
     let outcome = outcome.and_then(|()| store.data().request.response.complete());
-    if let Err(err) = &outcome {
+    // A request whose body failed as the guest read it (too large, too
+    // slow, malformed, cut) failed by the client's doing, whatever the
+    // guest then did: a rejection, and no fault of the app's (else a
+    // client could push any app onto the slow lane).
+    let input_failed = store.data().request.input.failure();
+    if let (Err(_), Some(failure)) = (&outcome, input_failed) {
+        count(&app, &RequestError::Input(failure), false);
+        faulted = false;
+    } else if let Err(err) = &outcome {
         count(&app, err, store.data().limits.refused_memory());
     } else if faulted {
         app.stats.fail_with(
@@ -345,7 +353,7 @@ async fn run(
             }
         }
         Err(err) => {
-            faulted |= err.is_fault();
+            faulted |= err.is_fault() && input_failed.is_none();
             if let Some(err) = store.data_mut().request.response.fail(err) {
                 err.log();
             }
@@ -380,9 +388,14 @@ fn count(app: &App, err: &RequestError, refused_memory: bool) {
         }
         RequestError::ClientGone => return,
     };
-    // The first line only: a trap's backtrace follows on the next ones.
-    let text = err.to_string();
-    stats.fail_with(failure, text.lines().next().unwrap_or_default());
+    // A trap's cause, not its backtrace (which its Display leads with).
+    match err {
+        RequestError::Trap(trap) => stats.fail_with(
+            failure,
+            format_args!("the application trapped: {}", trap.root_cause()),
+        ),
+        _ => stats.fail_with(failure, err),
+    }
 }
 
 /// Runs the request in `store`: instantiates the application unless

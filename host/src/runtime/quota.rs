@@ -34,6 +34,11 @@ impl InstanceQuota {
         }
     }
 
+    /// Forgets a refused growth (a reused instance's next request).
+    pub fn clear_refused(&mut self) {
+        self.refused_memory = false;
+    }
+
     /// Whether the instance asked for more memory than its limit.
     pub fn refused_memory(&self) -> bool {
         self.refused_memory

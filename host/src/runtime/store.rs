@@ -79,6 +79,7 @@ impl StoreData {
         self.request = request.wsgi;
         self.layer = request.layer;
         self.faulted = false;
+        self.limits.clear_refused();
     }
 
     /// Detaches the finished request: logs what is left of its captured
