@@ -104,8 +104,10 @@ impl NextHost for StoreData {
         }
         // The request body goes on to the next layer, as far as it is unread.
         let input = std::mem::take(&mut self.request.input);
+        // The route's application decides the lane (see invoke::handle).
+        let heavy = next.layers[next.layers.len() - 1].cost.heavy();
         let (request, head_rx, body_rx) = invoke::open_request(&app, input, Some(next));
-        let launched = invoke::launch(app.clone(), request, environ, slot, head_rx)
+        let launched = invoke::launch(app.clone(), heavy, request, environ, slot, head_rx)
             .instrument(span.clone())
             .await;
         match launched {

@@ -106,13 +106,17 @@ pub async fn handle(
         user: user.clone(),
     });
     let (request, head_rx, body_rx) = open_request(&app, Input::new(body, max_body), layer);
+    // The lane is the route's application's to decide, by its own cost: a
+    // middleware shared by many tenants must not carry one tenant's cost
+    // (or faults) to the others.
+    let heavy = layers[layers.len() - 1].cost.heavy();
     let head = if layers.len() > 1 {
         let span = layer_span(&app);
-        launch(app, request, environ, slot, head_rx)
+        launch(app, heavy, request, environ, slot, head_rx)
             .instrument(span)
             .await
     } else {
-        launch(app, request, environ, slot, head_rx).await
+        launch(app, heavy, request, environ, slot, head_rx).await
     };
 
     let mut response = match head {
@@ -184,16 +188,16 @@ pub(crate) fn open_request(
 /// anyone, and the head and the whole body leave in a single write. A guest
 /// not done after it (its first slice ran out, or it waits on the request
 /// body) carries on in a task of the slow lane ([`super::lanes`]), so that
-/// long guests never hold the server's own threads. An application whose
-/// requests have been costly lately starts there, unpolled.
+/// long guests never hold the server's own threads. A `heavy` request (its
+/// route's application has been costly lately) starts there, unpolled.
 pub(crate) async fn launch(
     app: Arc<App>,
+    heavy: bool,
     request: PerRequest,
     environ: crate::wsgi::bindings::Environ,
     slot: Slot,
     head_rx: oneshot::Receiver<HeadResult>,
 ) -> Result<HeadResult, oneshot::error::RecvError> {
-    let heavy = app.cost.heavy();
     let mut task = Metered::new(run(app, request, environ, slot));
     let finished = !heavy
         && std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut task).poll(cx).is_ready())).await;
