@@ -565,9 +565,9 @@ mod span_field_tests {
     use super::*;
     use std::sync::{Arc, Mutex};
 
-    /// Everything written, as one string.
+    /// Everything written, as one string (the JSON tests use it too).
     #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
+    pub(super) struct Captured(pub(super) Arc<Mutex<Vec<u8>>>);
 
     impl std::io::Write for Captured {
         fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
@@ -621,21 +621,8 @@ mod span_field_tests {
 
 #[cfg(test)]
 mod json_tests {
+    use super::span_field_tests::Captured;
     use super::*;
-    use std::sync::{Arc, Mutex};
-
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
 
     /// The JSON lines `log` writes, parsed.
     fn json_lines(log: impl FnOnce()) -> Vec<serde_json::Value> {

@@ -79,6 +79,18 @@ pub struct Entry {
     pub target: Target,
 }
 
+impl Entry {
+    /// What it is, as the log and the status page say: `wasm`,
+    /// `middleware` or `static`.
+    pub fn kind(&self) -> &'static str {
+        match (&self.target, self.role) {
+            (Target::Static(..), _) => "static",
+            (_, Role::Middleware) => "middleware",
+            _ => "wasm",
+        }
+    }
+}
+
 /// What a reload did, entry by entry.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ReloadSummary {

@@ -68,13 +68,7 @@ impl Collector for Gateway {
         let apps: Vec<(&str, &Arc<AppStats>)> = gateway
             .entries()
             .iter()
-            .map(|entry| {
-                let stats = match &entry.target {
-                    Target::App(layers) => &layers[layers.len() - 1].stats,
-                    Target::Static(_, stats) => stats,
-                };
-                (&*entry.name, stats)
-            })
+            .map(|entry| (&*entry.name, entry.target.stats()))
             .collect();
 
         let mut family = encoder.encode_descriptor(

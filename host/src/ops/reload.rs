@@ -271,11 +271,7 @@ impl Reloader {
 /// Logs what a gateway serves, entry by entry.
 pub fn log_loaded(gateway: &Gateway) {
     for entry in gateway.entries() {
-        let kind = match (&entry.target, entry.role) {
-            (crate::gateway::Target::Static(..), _) => "static",
-            (_, crate::runtime::Role::Middleware) => "middleware",
-            _ => "wasm",
-        };
+        let kind = entry.kind();
         tracing::info!(
             app = %entry.name,
             kind,

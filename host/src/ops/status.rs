@@ -5,7 +5,6 @@
 
 use super::Ops;
 use crate::gateway::{Entry, Target};
-use crate::runtime::Role;
 use crate::stats::{AppStats, Failure, Rejection};
 use std::fmt::Write;
 
@@ -158,11 +157,7 @@ th{{background:#f4f4f4}} td.n{{text-align:right;font-variant-numeric:tabular-num
             .load(std::sync::atomic::Ordering::Relaxed),
     );
     for entry in gateway.entries() {
-        let kind = match (&entry.target, entry.role) {
-            (Target::Static(..), _) => "static",
-            (_, Role::Middleware) => "middleware",
-            _ => "wasm",
-        };
+        let kind = entry.kind();
         let mut routes: Vec<String> = entry
             .routes
             .iter()
@@ -171,10 +166,7 @@ th{{background:#f4f4f4}} td.n{{text-align:right;font-variant-numeric:tabular-num
         if !entry.middleware.is_empty() {
             routes.push(format!("behind {}", esc(&entry.middleware.join(", "))));
         }
-        let stats = match &entry.target {
-            Target::App(layers) => &layers[layers.len() - 1].stats,
-            Target::Static(_, stats) => stats,
-        };
+        let stats = entry.target.stats();
         let _ = writeln!(
             html,
             "<tr><td><strong>{}</strong></td><td>{kind}</td><td>{}</td><td><code>{}</code></td><td>{}</td>{}</tr>",
@@ -198,11 +190,9 @@ fn recent_failures(html: &mut String, entries: &[Entry]) {
     let mut all: Vec<(&str, crate::stats::RecentFailure)> = entries
         .iter()
         .flat_map(|entry| {
-            let stats = match &entry.target {
-                Target::App(layers) => &layers[layers.len() - 1].stats,
-                Target::Static(_, stats) => stats,
-            };
-            stats
+            entry
+                .target
+                .stats()
                 .recent_failures()
                 .into_iter()
                 .map(move |failure| (&*entry.name, failure))
