@@ -8,7 +8,7 @@
 //!
 //! # Layout
 //!
-//! Nine layers, each a top-level module with one purpose. Imports point
+//! Ten layers, each a top-level module with one purpose. Imports point
 //! down this list, never up, so the modules form no cycle (the `layering`
 //! unit test reads the sources and checks every `crate::` path):
 //!
@@ -30,6 +30,10 @@
 //!   store, admission, instance reuse, and running one request through one
 //!   layer (`invoke`) or a middleware chain (`chain`; the one cycle allowed,
 //!   inside this folder). Uses `wsgi` and `http`.
+//! - `outbound`: guests' outbound HTTP (`wasi:http/outgoing-handler`): the
+//!   allow-list, resolving and filtering addresses, connecting, TLS, the
+//!   per-application connection cap. Uses `wsgi` (the application's log
+//!   budget), `http` and `stats`.
 //! - `wsgi`: the contract with the guest: WIT bindings, environ,
 //!   `start_response`, `wsgi.input`, the response sink, the application's
 //!   log, request errors. Uses `http`.
@@ -47,6 +51,7 @@ mod config;
 mod gateway;
 mod http;
 mod ops;
+mod outbound;
 mod runtime;
 mod server;
 mod stats;
@@ -72,8 +77,9 @@ mod layering {
     use std::path::Path;
 
     /// The layers, top first: each may use only those after it.
-    const LAYERS: [&str; 9] = [
-        "cli", "ops", "server", "gateway", "config", "runtime", "wsgi", "http", "stats",
+    const LAYERS: [&str; 10] = [
+        "cli", "ops", "server", "gateway", "config", "runtime", "outbound", "wsgi", "http",
+        "stats",
     ];
 
     /// The `crate::NAME` paths in `text`.

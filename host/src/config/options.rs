@@ -465,6 +465,8 @@ impl AppGrants {
             stdout: self.stdout,
             stderr: self.stderr,
             trap_unknown_imports: self.trap_unknown_imports,
+            // Filled in by the outbound-http grant (issue 16).
+            outbound_http: Default::default(),
         };
     }
 }

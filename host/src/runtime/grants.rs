@@ -45,6 +45,9 @@ pub struct Grants {
     /// Load a component whose imports are not all granted, with calls to
     /// the ungranted ones trapping.
     pub trap_unknown_imports: bool,
+    /// Where the application may send HTTP requests (`outbound-http`);
+    /// empty: nowhere (every call fails with `HTTP-request-denied`).
+    pub outbound_http: crate::outbound::AllowList,
 }
 
 /// WASI interfaces every application gets, by name without version (the

@@ -73,6 +73,9 @@ pub struct RuntimeConfig {
     /// hash and these engine settings), so that a restart loads machine code
     /// instead of compiling again; `None`: no cache.
     pub compile_cache: Option<CompileCache>,
+    /// A PEM file of certificate authorities that outbound HTTPS trusts on
+    /// top of the webpki roots (`[server] outbound-ca`).
+    pub outbound_ca: Option<PathBuf>,
 }
 
 /// What one component may contain: each core instance, memory and table is
@@ -145,6 +148,7 @@ impl Default for RuntimeConfig {
             fuel: false,
             caps: ComponentCaps::default(),
             compile_cache: None,
+            outbound_ca: None,
         }
     }
 }
@@ -195,6 +199,9 @@ pub fn warn_on_oversubscription<'a>(
         );
     }
 }
+
+/// The default cap on one application's open outbound HTTP connections.
+pub const DEFAULT_OUTBOUND_CONNECTIONS: usize = 64;
 
 /// The default most elements of one table (function references), as many
 /// as wasmtime's pooling allocator allows by default: ample for Rust and
@@ -649,6 +656,9 @@ pub struct AppConfig {
     pub instance_reuse: Option<Reuse>,
     /// What the application may reach beyond its sandbox.
     pub grants: Grants,
+    /// Most outbound HTTP connections its instances may hold open at once,
+    /// all together; past it a call fails with `connection-limit-reached`.
+    pub outbound_connections: usize,
 }
 
 impl AppConfig {
@@ -672,6 +682,7 @@ impl AppConfig {
             max_response_head: crate::wsgi::start_response::MAX_RESPONSE_HEAD,
             instance_reuse: None,
             grants: Grants::default(),
+            outbound_connections: DEFAULT_OUTBOUND_CONNECTIONS,
         }
     }
 }
