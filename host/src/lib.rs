@@ -8,7 +8,7 @@
 //!
 //! # Layout
 //!
-//! Ten layers, each a top-level module with one purpose. Imports point
+//! Eleven layers, each a top-level module with one purpose. Imports point
 //! down this list, never up, so the modules form no cycle (the `layering`
 //! unit test reads the sources and checks every `crate::` path):
 //!
@@ -28,8 +28,13 @@
 //!   durations. Uses `runtime` (the settings types) and `http`.
 //! - `runtime`: the wasmtime engine, compiling and linking, grants, the
 //!   store, admission, instance reuse, and running one request through one
-//!   layer (`invoke`) or a middleware chain (`chain`; the one cycle allowed,
-//!   inside this folder). Uses `wsgi` and `http`.
+//!   layer (`invoke`), a middleware chain (`chain`; the one cycle allowed,
+//!   inside this folder) or a `wasi:http` component (`proxy`). Uses `proxy`,
+//!   `outbound`, `wsgi` and `http`.
+//! - `proxy`: the `wasi:http/proxy` world's side of a request (its
+//!   interfaces are wasmtime-wasi-http's): the request a component sees, and
+//!   its response held to the app's limits and ended honestly. Uses `wsgi`
+//!   (request errors, the connection info) and `http`.
 //! - `outbound`: guests' outbound HTTP (`wasi:http/outgoing-handler`): the
 //!   allow-list, resolving and filtering addresses, connecting, TLS, the
 //!   per-application connection cap. Uses `wsgi` (the application's log
@@ -52,6 +57,7 @@ mod gateway;
 mod http;
 mod ops;
 mod outbound;
+mod proxy;
 mod runtime;
 mod server;
 mod stats;
@@ -77,9 +83,9 @@ mod layering {
     use std::path::Path;
 
     /// The layers, top first: each may use only those after it.
-    const LAYERS: [&str; 10] = [
-        "cli", "ops", "server", "gateway", "config", "runtime", "outbound", "wsgi", "http",
-        "stats",
+    const LAYERS: [&str; 11] = [
+        "cli", "ops", "server", "gateway", "config", "runtime", "proxy", "outbound", "wsgi",
+        "http", "stats",
     ];
 
     /// The `crate::NAME` paths in `text`.

@@ -355,7 +355,7 @@ fn reloads_under_load_drop_no_request_and_no_connection() {
         "{log}"
     );
     // What is served is logged after each reload, entry by entry.
-    assert!(log.contains("loaded app=trap kind=\"wasm\""), "{log}");
+    assert!(log.contains("loaded app=trap kind=\"wsgi\""), "{log}");
     assert!(
         log.contains("trigger=\"SIGHUP\"") || log.contains("trigger=SIGHUP"),
         "{log}"

@@ -374,6 +374,7 @@ fn load(
         app: Box::new((path.to_path_buf(), config.clone())),
     };
     layers.push(Arc::new(App::new(&runtime, loaded, config)));
+    crate::runtime::check_chain(&layers)?;
     Ok(Loaded {
         gateway: Gateway::single_chain(Arc::from(layers)),
         server: settings,

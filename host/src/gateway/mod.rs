@@ -16,7 +16,7 @@ use crate::http::routes::RouteError;
 use crate::http::routes::{Match, RouteTable, RouteTableBuilder};
 use crate::http::syntax::host_of;
 use crate::runtime::chain::Layers;
-use crate::runtime::{App, Role, Runtime};
+use crate::runtime::{App, Kind, Role, Runtime};
 use crate::runtime::{AppConfig, Compiled, LoadError};
 use crate::stats::AppStats;
 use crate::wsgi::environ::ConnInfo;
@@ -86,7 +86,9 @@ impl Entry {
         match (&self.target, self.role) {
             (Target::Static(..), _) => "static",
             (_, Role::Middleware) => "middleware",
-            _ => "wasm",
+            (Target::App(layers), Role::App) => {
+                layers.last().map_or("wsgi", |app| app.kind().as_str())
+            }
         }
     }
 }
@@ -216,7 +218,14 @@ impl Gateway {
         self.routes
             .routes()
             .into_iter()
-            .map(|(route, label)| format!("{route} -> {label}"))
+            .map(|(route, label)| {
+                let kind = self
+                    .entries()
+                    .iter()
+                    .find(|entry| entry.role == Role::App && *entry.name == *label)
+                    .map_or("", Entry::kind);
+                format!("{route} -> {label} ({kind})")
+            })
             .collect()
     }
 
@@ -237,6 +246,10 @@ impl Gateway {
         conn: ConnInfo,
     ) -> Response<ResponseBody> {
         match found.target {
+            Target::App(layers) if layers[0].kind() == Kind::Proxy => {
+                crate::runtime::proxy::handle(&layers[0], parts, body, conn, found.script_name)
+                    .await
+            }
             Target::App(layers) => {
                 crate::runtime::invoke::handle(layers, parts, body, conn, found.script_name).await
             }
@@ -445,7 +458,13 @@ fn link(
         let load = &load;
         move || match &spec.kind {
             AppKind::Wasm(path) => {
-                load(path, &spec.config, Role::App).map(|app| Target::App(Arc::from([app])))
+                let app = load(path, &spec.config, Role::App)?;
+                if !spec.middleware.is_empty() && app.kind() == Kind::Proxy {
+                    return Err(ProblemKind::Load(LoadError::MiddlewareBeforeProxy {
+                        file: path.clone(),
+                    }));
+                }
+                Ok(Target::App(Arc::from([app])))
             }
             AppKind::Static(dir) => {
                 let previous = was(&spec.config, Role::App);

@@ -46,6 +46,8 @@ enum Source {
     },
     /// A static file (or a byte range of one), read as the client takes it.
     File(FileChunks),
+    /// Any other body that ends honestly (an error when it was cut).
+    Other(Pin<Box<dyn Body<Data = Bytes, Error = Aborted> + Send>>),
 }
 
 /// A response body: a buffer, an application's stream or a file.
@@ -67,6 +69,16 @@ impl ResponseBody {
     pub fn full(data: Bytes) -> Self {
         ResponseBody {
             source: Source::Full(Some(data)),
+            produced: 0,
+            declared: None,
+            abort_held: false,
+        }
+    }
+
+    /// A body that streams itself, failing with [`Aborted`] when it was cut.
+    pub fn streaming(body: impl Body<Data = Bytes, Error = Aborted> + Send + 'static) -> Self {
+        ResponseBody {
+            source: Source::Other(Box::pin(body)),
             produced: 0,
             declared: None,
             abort_held: false,
@@ -189,6 +201,14 @@ impl Body for ResponseBody {
                     Poll::Ready(None)
                 }
             },
+            Source::Other(body) => match ready!(body.as_mut().poll_frame(cx)) {
+                Some(Err(Aborted)) => this.abort(cx),
+                Some(frame) => Poll::Ready(Some(frame)),
+                None => {
+                    this.source = Source::Full(None);
+                    Poll::Ready(None)
+                }
+            },
         }
     }
 
@@ -205,6 +225,7 @@ impl Body for ResponseBody {
             Source::Full(Some(d)) => SizeHint::with_exact(d.len() as u64),
             Source::Full(None) => SizeHint::with_exact(0),
             Source::Stream { .. } => SizeHint::default(),
+            Source::Other(body) => body.size_hint(),
             Source::File(chunks) => SizeHint::with_exact(chunks.remaining()),
         }
     }

@@ -199,6 +199,7 @@ impl Reloader {
             }
         }
         summary.routes = 1;
+        crate::runtime::check_chain(&chain).map_err(|err| ReloadError::Invalid(err.to_string()))?;
         Ok((Gateway::single_chain(Arc::from(chain)), summary))
     }
 

@@ -12,6 +12,10 @@
 //!   them the streams exist and discard what they get, because every Rust
 //!   program imports them).
 //!
+//! - `outbound-http`: the destinations `wasi:http/outgoing-handler` may
+//!   reach (the interface is always linked; without the grant every call is
+//!   denied, see `crate::outbound`).
+//!
 //! Sockets are never linked. A component that imports an interface the host
 //! does not link for it fails at load with a message naming the imports,
 //! unless the operator opts in to trapping stubs (`trap-unknown-imports`):
@@ -71,6 +75,10 @@ const ALWAYS: &[&str] = &[
     "wasi:cli/terminal-stdin",
     "wasi:cli/terminal-stdout",
     "wasi:cli/terminal-stderr",
+    // Outbound HTTP: linked for everyone, each call checked against the
+    // outbound-http grant (denied without it).
+    "wasi:http/types",
+    "wasi:http/outgoing-handler",
 ];
 
 /// The most bytes one `wasi:random` call may ask for; a larger call traps.

@@ -12,15 +12,15 @@ use crate::http::body::ResponseBody;
 use crate::http::header_case::ResponseCase;
 use crate::http::pages::error_page;
 use crate::http::remote_user::RemoteUser;
-use crate::runtime::App;
-use crate::runtime::admission::Slot;
+use crate::outbound::Hooks;
+pub(crate) use crate::runtime::admission::Slot;
 use crate::runtime::chain::{self, LayerRef, Layers};
 use crate::runtime::lanes::{self, Ended, Metered};
 use crate::runtime::quota::InstanceQuota;
 use crate::runtime::reuse::Idle;
 use crate::runtime::store::{PerRequest, StoreData};
+use crate::runtime::{App, Instance, Pre};
 use crate::stats::{Failure, Rejection};
-use crate::wsgi::bindings::AppBindings;
 use crate::wsgi::environ::{self, ConnInfo};
 use crate::wsgi::errors::{InputFailure, Refused, RequestError};
 use crate::wsgi::input::Input;
@@ -40,7 +40,7 @@ use wasmtime::Store;
 
 /// How long a guest may keep running after its client left, to notice and
 /// run its `close()`, before it is killed.
-const CLOSE_GRACE: Duration = Duration::from_millis(500);
+pub(crate) const CLOSE_GRACE: Duration = Duration::from_millis(500);
 
 /// Epoch ticks (1 ms each) a request runs before its guest first yields
 /// to the runtime; then it yields at every tick.
@@ -86,15 +86,9 @@ pub async fn handle(
         app.stats.reject(Rejection::BodyTooLarge);
         return RequestError::Input(InputFailure::TooLarge).into_response();
     }
-    let slot = match app.admission.enter().await {
+    let slot = match admit(&app).await {
         Ok(slot) => slot,
-        Err(refused) => {
-            app.stats.reject(match refused {
-                Refused::QueueFull => Rejection::QueueFull,
-                Refused::Waited(_) => Rejection::QueueTimeout,
-            });
-            return RequestError::Overloaded(refused).into_response();
-        }
+        Err(response) => return response,
     };
 
     // A middleware may authenticate the request: the access line shows the
@@ -150,6 +144,17 @@ pub async fn handle(
     response
 }
 
+/// A concurrency slot of `app`, or the 503 in its place.
+pub(crate) async fn admit(app: &App) -> Result<Slot, Response<ResponseBody>> {
+    app.admission.enter().await.map_err(|refused| {
+        app.stats.reject(match refused {
+            Refused::QueueFull => Rejection::QueueFull,
+            Refused::Waited(_) => Rejection::QueueTimeout,
+        });
+        RequestError::Overloaded(refused).into_response()
+    })
+}
+
 /// The span of one layer of a chain: the request's span names the route's
 /// application, and the lines of each layer also name the layer.
 pub(crate) fn layer_span(app: &App) -> tracing::Span {
@@ -198,7 +203,17 @@ pub(crate) async fn launch(
     slot: Slot,
     head_rx: oneshot::Receiver<HeadResult>,
 ) -> Result<HeadResult, oneshot::error::RecvError> {
-    let mut task = Metered::new(run(app, request, environ, slot));
+    launch_task(run(app, request, environ, slot), heavy, head_rx).await
+}
+
+/// [`launch`] for any request task (a WSGI one, or a `wasi:http` one) and
+/// the receiver of its head.
+pub(crate) async fn launch_task<H>(
+    task: impl Future<Output = Ended> + Send + 'static,
+    heavy: bool,
+    head_rx: oneshot::Receiver<H>,
+) -> Result<H, oneshot::error::RecvError> {
+    let mut task = Metered::new(task);
     let finished = !heavy
         && std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut task).poll(cx).is_ready())).await;
     if !finished {
@@ -209,7 +224,7 @@ pub(crate) async fn launch(
 
 /// A new store for `app`, serving `request` first: the application's
 /// memory and table limits, its grants, and yielding at every epoch tick.
-fn new_store(app: &App, request: PerRequest) -> Store<StoreData> {
+pub(crate) fn new_store(app: &App, request: PerRequest) -> Store<StoreData> {
     let (wasi, capture) = app.sandbox.wasi_ctx();
     let limits = InstanceQuota::new(app.config.memory, app.config.table_elements);
     let state = StoreData::new(
@@ -219,6 +234,7 @@ fn new_store(app: &App, request: PerRequest) -> Store<StoreData> {
         capture,
         app.sandbox.log_budget.clone(),
         app.runtime_stats.instance(),
+        Hooks::new(app.outbound.clone()),
     );
     let mut store = Store::new(&app.engine, state);
     store.limiter(|s| &mut s.limits);
@@ -256,18 +272,7 @@ async fn run(
                 app.reuse.is_some().then(Instant::now),
             ),
         };
-    // A new store's deadline is epoch 0, already in the past: without this
-    // the guest would yield at its very first epoch check, every request.
-    // The first slice is a few ticks long, so that the usual short request
-    // never yields (a yield costs a task and a wake-up); a guest that runs
-    // on yields every tick after it. (The deadline counts from now, so a
-    // reused store is reset too.)
-    store.set_epoch_deadline(FIRST_SLICE_TICKS);
-    if app.fuel {
-        // Every store of a fuel-counting engine needs fuel; an application
-        // without a limit gets as good as unlimited.
-        let _ = store.set_fuel(app.config.fuel.unwrap_or(u64::MAX));
-    }
+    let deadline_at = begin(&app, &mut store);
     // A fresh request's sink is always attached to its receiver.
     let client = store.data().request.response.watch();
     let client_gone = async {
@@ -277,7 +282,6 @@ async fn run(
         }
     };
     let timeout = app.config.timeout;
-    let deadline_at = tokio::time::Instant::now() + timeout;
 
     // Biased: the guest is polled first, so a request that completes in its
     // first poll (most do) never registers the deadline timer or the
@@ -366,10 +370,31 @@ async fn run(
     Ended { app, faulted }
 }
 
+/// Starts a request in `store` (new or reused): its first time slice, its
+/// fuel, and its deadline, which is returned (outbound calls are held to
+/// it too).
+pub(crate) fn begin(app: &App, store: &mut Store<StoreData>) -> tokio::time::Instant {
+    // A new store's deadline is epoch 0, already in the past: without this
+    // the guest would yield at its very first epoch check, every request.
+    // The first slice is a few ticks long, so that the usual short request
+    // never yields (a yield costs a task and a wake-up); a guest that runs
+    // on yields every tick after it. (The deadline counts from now, so a
+    // reused store is reset too.)
+    store.set_epoch_deadline(FIRST_SLICE_TICKS);
+    if app.fuel {
+        // Every store of a fuel-counting engine needs fuel; an application
+        // without a limit gets as good as unlimited.
+        let _ = store.set_fuel(app.config.fuel.unwrap_or(u64::MAX));
+    }
+    let deadline_at = tokio::time::Instant::now() + app.config.timeout;
+    store.data_mut().hooks.set_deadline(deadline_at);
+    deadline_at
+}
+
 /// Counts a request's error in its application's metrics: a guest's
 /// failure by kind (`refused_memory`: its memory limit refused a growth
 /// first, so a trap is put down to memory), or a rejection.
-fn count(app: &App, err: &RequestError, refused_memory: bool) {
+pub(crate) fn count(app: &App, err: &RequestError, refused_memory: bool) {
     let stats = &app.stats;
     let failure = match err {
         RequestError::Trap(_) if refused_memory => Failure::Memory,
@@ -402,12 +427,39 @@ fn count(app: &App, err: &RequestError, refused_memory: bool) {
     }
 }
 
+/// A new instance of `app` in `store`. Idle reused instances hold pool
+/// slots: when none is free, they are released first (better than a 503).
+pub(crate) async fn instantiate(
+    app: &App,
+    store: &mut Store<StoreData>,
+) -> Result<Instance, RequestError> {
+    let no_slot = |e: &wasmtime::Error| {
+        e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
+            .is_some()
+    };
+    let once = async |store: &mut Store<StoreData>| match &app.pre {
+        Pre::Wsgi(pre) => pre.instantiate_async(store).await.map(Instance::Wsgi),
+        Pre::Proxy(pre) => pre.instantiate_async(store).await.map(Instance::Proxy),
+    };
+    let mut fresh = once(&mut *store).await;
+    if fresh.as_ref().is_err_and(no_slot) && app.idle.release_all() > 0 {
+        fresh = once(&mut *store).await;
+    }
+    fresh.map_err(|e| {
+        if no_slot(&e) {
+            RequestError::Instantiate(e)
+        } else {
+            RequestError::trap(e, app.config.fuel)
+        }
+    })
+}
+
 /// Runs the request in `store`: instantiates the application unless
 /// `instance` holds a reused one, calls it, pumps its body, closes it.
 async fn drive(
     app: &App,
     store: &mut Store<StoreData>,
-    instance: &mut Option<AppBindings>,
+    instance: &mut Option<Instance>,
     environ: &crate::wsgi::bindings::Environ,
 ) -> Result<(), RequestError> {
     // Clock reads only when someone is listening.
@@ -417,26 +469,14 @@ async fn drive(
     let fuel = app.config.fuel;
     let trap = |e| RequestError::trap(e, fuel);
     if instance.is_none() {
-        let no_slot = |e: &wasmtime::Error| {
-            e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
-                .is_some()
-        };
-        let mut fresh = app.pre.instantiate_async(&mut *store).await;
-        // Idle reused instances hold slots; freeing them beats a 503.
-        if fresh.as_ref().is_err_and(no_slot) && app.idle.release_all() > 0 {
-            fresh = app.pre.instantiate_async(&mut *store).await;
-        }
-        let fresh = fresh.map_err(|e| {
-            if no_slot(&e) {
-                RequestError::Instantiate(e)
-            } else {
-                trap(e)
-            }
-        })?;
-        *instance = Some(fresh);
+        *instance = Some(instantiate(app, store).await?);
     }
-    let Some(instance) = instance.as_ref() else {
-        unreachable!("instantiated just above")
+    let Some(Instance::Wsgi(instance)) = instance.as_ref() else {
+        // Never routed here: a wasi:http component is served by
+        // `runtime::proxy`, and refused in a middleware chain at load.
+        return Err(RequestError::Contract(
+            "a wasi:http component cannot serve a WSGI request",
+        ));
     };
     let instantiate_us = micros(start);
     let api = instance.wasm_gateway_wsgi_application();

@@ -10,10 +10,13 @@ pub mod grants;
 pub mod invoke;
 pub mod lanes;
 pub mod profile;
+pub mod proxy;
 pub mod quota;
 pub mod reuse;
 pub mod store;
 
+use crate::outbound::{Outbound, Tls};
+use crate::proxy::{INCOMING_HANDLER, ProxyPre, is_handler_export};
 use crate::runtime::admission::Admission;
 use crate::runtime::grants::{GrantError, Grants, Sandbox};
 use crate::runtime::profile::Profile;
@@ -39,6 +42,45 @@ pub enum Role {
     App,
     /// Wraps the layer behind it (`[middleware.NAME]`, `--middleware`).
     Middleware,
+}
+
+/// Which world a component serves: the host's own WSGI interface, or the
+/// ecosystem's `wasi:http/proxy`. Told from its exports at load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// Exports `wasm-gateway:wsgi/application`.
+    Wsgi,
+    /// Exports `wasi:http/incoming-handler@0.2.x`.
+    Proxy,
+}
+
+impl Kind {
+    /// How `check`, the status page and the logs name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Wsgi => "wsgi",
+            Kind::Proxy => "wasi:http",
+        }
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A linked component, ready to instantiate, in its world.
+#[derive(Clone)]
+pub(crate) enum Pre {
+    Wsgi(AppBindingsPre<StoreData>),
+    Proxy(ProxyPre<StoreData>),
+}
+
+/// An instance, in its world.
+pub(crate) enum Instance {
+    Wsgi(AppBindings),
+    Proxy(crate::proxy::Proxy),
 }
 
 /// How often the epoch advances. A running guest yields to the async runtime
@@ -248,6 +290,8 @@ pub struct Runtime {
     sized: Sizing,
     /// Live instances and compile results, for the metrics.
     pub stats: Arc<crate::stats::RuntimeStats>,
+    /// Outbound HTTPS settings every application's calls share.
+    tls: Arc<Tls>,
 }
 
 /// What a runtime's engine and pool were built for.
@@ -334,6 +378,8 @@ impl Runtime {
             }
         });
         wasm.cache(cache.clone());
+        let tls =
+            Tls::new(config.outbound_ca.as_deref()).map_err(|err| anyhow::anyhow!("{err}"))?;
         let engine = Engine::new(&wasm).map_err(|e| anyhow::anyhow!("{e:?}"))?;
 
         let stop = Arc::new(AtomicBool::new(false));
@@ -370,6 +416,7 @@ impl Runtime {
                 caps: config.caps,
             },
             stats: Arc::default(),
+            tls: Arc::new(tls),
             ticker: Arc::new(Ticker {
                 stop,
                 handle: Some(ticker),
@@ -494,20 +541,27 @@ impl Runtime {
             ..
         } = compiled;
         let file = || path.clone();
-        let exports_app = component
-            .component_type()
-            .exports(&self.engine)
-            .any(|(name, _)| name == APPLICATION_EXPORT);
-        if !exports_app {
-            return Err(LoadError::MissingExport { file: file() });
-        }
+        let kind = Self::kind_of(component, &self.engine).map_err(|both| {
+            if both {
+                LoadError::TwoWorlds { file: file() }
+            } else {
+                LoadError::MissingExport { file: file() }
+            }
+        })?;
         let imports_next = component
             .component_type()
             .imports(&self.engine)
             .any(|(name, _)| name.split('@').next() == Some(NEXT_IMPORT));
-        match (role, imports_next) {
-            (Role::App, true) => return Err(LoadError::MiddlewareAsApp { file: file() }),
-            (Role::Middleware, false) => return Err(LoadError::AppAsMiddleware { file: file() }),
+        match (kind, role, imports_next) {
+            (Kind::Proxy, Role::Middleware, _) => {
+                return Err(LoadError::ProxyAsMiddleware { file: file() });
+            }
+            (Kind::Wsgi, Role::App, true) => {
+                return Err(LoadError::MiddlewareAsApp { file: file() });
+            }
+            (Kind::Wsgi, Role::Middleware, false) => {
+                return Err(LoadError::AppAsMiddleware { file: file() });
+            }
             _ => {}
         }
 
@@ -533,8 +587,14 @@ impl Runtime {
         };
         let mut linker = Linker::<StoreData>::new(&self.engine);
         grants.link(&mut linker).map_err(link_error)?;
-        AppBindings::add_to_linker::<_, HasSelf<StoreData>>(&mut linker, |s| s)
-            .map_err(link_error)?;
+        // Every app may import `wasi:http` (many SDKs do whether or not
+        // the app calls out); without an outbound-http grant each call is
+        // denied.
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(link_error)?;
+        if kind == Kind::Wsgi {
+            AppBindings::add_to_linker::<_, HasSelf<StoreData>>(&mut linker, |s| s)
+                .map_err(link_error)?;
+        }
         if !stubbed_by_profile.is_empty() {
             tracing::debug!(
                 app = %config.name,
@@ -559,13 +619,38 @@ impl Runtime {
             file: file(),
             source,
         })?;
+        let outbound = Arc::new(Outbound::new(
+            config.name.clone(),
+            grants.outbound_http.clone(),
+            config.outbound_connections,
+            self.tls.clone(),
+        ));
         let pre = linker.instantiate_pre(component).map_err(link_error)?;
-        let pre = AppBindingsPre::new(pre).map_err(link_error)?;
+        let pre = match kind {
+            Kind::Wsgi => Pre::Wsgi(AppBindingsPre::new(pre).map_err(link_error)?),
+            Kind::Proxy => Pre::Proxy(ProxyPre::new(pre).map_err(link_error)?),
+        };
         Ok(Loaded {
             pre,
             sandbox,
+            outbound,
             compiled: compiled.clone(),
         })
+    }
+
+    /// The world `component` serves, from its exports; `Err(true)` when it
+    /// exports both interfaces, `Err(false)` when neither.
+    fn kind_of(component: &Component, engine: &Engine) -> Result<Kind, bool> {
+        let (mut wsgi, mut proxy) = (false, false);
+        for (name, _) in component.component_type().exports(engine) {
+            wsgi |= name == APPLICATION_EXPORT;
+            proxy |= is_handler_export(name);
+        }
+        match (wsgi, proxy) {
+            (true, false) => Ok(Kind::Wsgi),
+            (false, true) => Ok(Kind::Proxy),
+            (both, _) => Err(both),
+        }
     }
 }
 
@@ -616,8 +701,9 @@ impl Compiled {
 
 /// A compiled and linked application, ready to instantiate.
 pub struct Loaded {
-    pub(crate) pre: AppBindingsPre<StoreData>,
+    pub(crate) pre: Pre,
     pub(crate) sandbox: Sandbox,
+    pub(crate) outbound: Arc<Outbound>,
     pub(crate) compiled: Compiled,
 }
 
@@ -754,13 +840,15 @@ impl AppConfig {
 /// An application ready to serve: compiled code plus its settings.
 pub struct App {
     pub(crate) engine: Engine,
-    pub(crate) pre: AppBindingsPre<StoreData>,
+    pub(crate) pre: Pre,
     /// The application's settings.
     pub config: AppConfig,
     /// Its concurrency cap and queue.
     pub(crate) admission: Admission,
     /// Its grants, ready to build each instance's WASI context.
     pub(crate) sandbox: Sandbox,
+    /// Its way out (outbound HTTP), shared by its instances.
+    pub(crate) outbound: Arc<Outbound>,
     /// Idle instances kept for reuse, when the application opted in.
     pub(crate) reuse: Option<Arc<ReusePool>>,
     /// Every application's idle instances, to release when no instance
@@ -790,6 +878,7 @@ impl App {
             pre: loaded.pre,
             admission: Admission::new(config.concurrency, config.queue, config.queue_timeout),
             sandbox: loaded.sandbox,
+            outbound: loaded.outbound,
             reuse: config.instance_reuse.map(|reuse| {
                 let pool = Arc::new(ReusePool::new(reuse, config.concurrency));
                 runtime.idle.register(&pool);
@@ -806,11 +895,33 @@ impl App {
         }
     }
 
+    /// The world its component serves.
+    pub fn kind(&self) -> Kind {
+        match self.pre {
+            Pre::Wsgi(_) => Kind::Wsgi,
+            Pre::Proxy(_) => Kind::Proxy,
+        }
+    }
+
     /// How many instances wait idle for reuse (always 0 without
     /// `instance-reuse`). An instance goes back after its request's
     /// `close()`, which may be just after the client got the response.
     pub fn idle_instances(&self) -> usize {
         self.reuse.as_ref().map_or(0, |pool| pool.idle_count())
+    }
+}
+
+/// Checks a chain of layers (middleware first, the app last) can serve:
+/// middleware speak the WSGI interface, so nothing may stand in front of a
+/// `wasi:http` component.
+pub fn check_chain(layers: &[Arc<App>]) -> Result<(), LoadError> {
+    match layers.last() {
+        Some(app) if layers.len() > 1 && app.kind() == Kind::Proxy => {
+            Err(LoadError::MiddlewareBeforeProxy {
+                file: app.compiled.path().to_path_buf(),
+            })
+        }
+        _ => Ok(()),
     }
 }
 
@@ -855,9 +966,28 @@ pub enum LoadError {
         /// What wasmtime counted.
         reason: String,
     },
-    /// The component does not export the application interface.
-    #[error("{} does not implement the wasm-gateway:wsgi/app world: it has no export `{APPLICATION_EXPORT}` (write the app with wasm-gateway-sdk's `app!` macro)", file.display())]
+    /// The component exports neither interface the host serves.
+    #[error("{} is not a web application: it exports neither `{APPLICATION_EXPORT}` (the wasm-gateway:wsgi/app world; write the app with wasm-gateway-sdk's `app!` macro) nor `{INCOMING_HANDLER}@0.2.x` (a standard wasi:http/proxy component, as wstd, wasip2, Spin's SDK or componentize-py's http world build)", file.display())]
     MissingExport {
+        /// The file.
+        file: PathBuf,
+    },
+    /// The component exports both interfaces: which one to call would be a
+    /// guess.
+    #[error("{} exports both `{APPLICATION_EXPORT}` and `{INCOMING_HANDLER}`: the host serves a component in one world only; build it for either the wasm-gateway:wsgi/app world or the wasi:http/proxy world", file.display())]
+    TwoWorlds {
+        /// The file.
+        file: PathBuf,
+    },
+    /// Middleware stacked in front of a `wasi:http` component.
+    #[error("{} is a wasi:http component, and middleware cannot be stacked in front of it: middleware chains speak the wasm-gateway:wsgi interface; remove its `middleware = [...]` (or --middleware), or serve a WSGI app behind the middleware", file.display())]
+    MiddlewareBeforeProxy {
+        /// The file.
+        file: PathBuf,
+    },
+    /// A `wasi:http` component where a middleware belongs.
+    #[error("{} is a wasi:http component, which cannot be a middleware: middleware chains are for the wasm-gateway:wsgi world (write middleware with wasm-gateway-middleware's `middleware!` macro); serve it as an app instead: `[apps.NAME] wasm = ...`", file.display())]
+    ProxyAsMiddleware {
         /// The file.
         file: PathBuf,
     },

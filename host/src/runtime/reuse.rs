@@ -9,8 +9,8 @@
 //! pool belongs to one). An instance that trapped, ran past its deadline or
 //! failed in any way is never reused.
 
+use crate::runtime::Instance;
 use crate::runtime::store::StoreData;
-use crate::wsgi::bindings::AppBindings;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 use wasmtime::Store;
@@ -46,7 +46,7 @@ pub struct Idle {
     /// Its store, holding its state.
     pub store: Store<StoreData>,
     /// The instance's exports.
-    pub instance: AppBindings,
+    pub instance: Instance,
     /// Requests it has served.
     pub served: u64,
     /// When it was created.

@@ -7,6 +7,7 @@
 //! request the instance serves now ([`WsgiRequest`]): the WSGI state lives in
 //! `wsgi`, and the `server` imports here only hand over to it.
 
+use crate::outbound::Hooks;
 use crate::runtime::chain::LayerRef;
 use crate::runtime::quota::InstanceQuota;
 use crate::wsgi::app_log::{self, Captured, LogBudget};
@@ -16,11 +17,16 @@ use crate::wsgi::sink::ResponseSink;
 use std::sync::Arc;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 /// The data of one instance's `Store`.
 pub struct StoreData {
     wasi: WasiCtx,
     table: ResourceTable,
+    http: WasiHttpCtx,
+    /// Outbound HTTP under the application's grant, within the request's
+    /// deadline.
+    pub(crate) hooks: Hooks,
     /// Caps the instance's memories and tables, all together; installed
     /// with `Store::limiter`.
     pub limits: InstanceQuota,
@@ -60,10 +66,13 @@ impl StoreData {
         captured: Option<Captured>,
         log_budget: Arc<LogBudget>,
         live: crate::stats::LiveInstance,
+        hooks: Hooks,
     ) -> Self {
         StoreData {
             wasi,
             table: ResourceTable::new(),
+            http: WasiHttpCtx::new(),
+            hooks,
             limits,
             request: request.wsgi,
             layer: request.layer,
@@ -105,6 +114,16 @@ impl WasiView for StoreData {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for StoreData {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
         }
     }
 }

@@ -27,8 +27,9 @@ pub enum RequestError {
     /// log line, see [`RequestError::app`]).
     #[error("the application failed: {0}")]
     App(AppMessage),
-    /// The application broke the WSGI contract.
-    #[error("the application broke the WSGI contract: {0}")]
+    /// The application broke its contract with the server (WSGI's, or
+    /// `wasi:http`'s); the text says which rule.
+    #[error("the application broke its contract with the server: {0}")]
     Contract(&'static str),
     /// The host could not create an instance for the request.
     #[error("could not instantiate the application: {0:?}")]

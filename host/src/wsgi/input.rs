@@ -90,21 +90,9 @@ impl Input {
                 }
                 Some(Err(err)) => {
                     tracing::debug!(%err, "request body read failed");
-                    // The connection guard reports broken framing and slow
-                    // clients as I/O errors of these kinds.
-                    return Err(match io_error_kind(&err) {
-                        Some(std::io::ErrorKind::TimedOut) => self.failed(InputFailure::TimedOut),
-                        // hyper's own checks (trailers) say InvalidInput.
-                        Some(
-                            std::io::ErrorKind::InvalidData | std::io::ErrorKind::InvalidInput,
-                        ) => self.failed(InputFailure::Malformed),
-                        // The client's end of file before the declared end
-                        // of the body: it may still be reading, and is told.
-                        Some(std::io::ErrorKind::UnexpectedEof) => {
-                            self.failed(InputFailure::Incomplete)
-                        }
-                        _ if err.is_incomplete_message() => self.failed(InputFailure::Incomplete),
-                        _ => {
+                    return Err(match failure_of(&err) {
+                        Some(failure) => self.failed(failure),
+                        None => {
                             self.body = None;
                             InputError::Disconnected
                         }
@@ -151,6 +139,26 @@ impl Input {
             }
         }
         Ok(line)
+    }
+}
+
+/// What a failed request body means for the client: too slow (408),
+/// broken framing (400), or stopped before its declared end (400); `None`
+/// when the client simply went away and there is nobody to tell.
+pub fn failure_of(err: &hyper::Error) -> Option<InputFailure> {
+    // The connection guard reports broken framing and slow clients as I/O
+    // errors of these kinds.
+    match io_error_kind(err) {
+        Some(std::io::ErrorKind::TimedOut) => Some(InputFailure::TimedOut),
+        // hyper's own checks (trailers) say InvalidInput.
+        Some(std::io::ErrorKind::InvalidData | std::io::ErrorKind::InvalidInput) => {
+            Some(InputFailure::Malformed)
+        }
+        // The client's end of file before the declared end of the body: it
+        // may still be reading, and is told.
+        Some(std::io::ErrorKind::UnexpectedEof) => Some(InputFailure::Incomplete),
+        _ if err.is_incomplete_message() => Some(InputFailure::Incomplete),
+        _ => None,
     }
 }
 
