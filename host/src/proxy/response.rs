@@ -134,6 +134,9 @@ pub struct GuestBody {
     inner: HyperOutgoingBody,
     /// Frames taken before streaming started.
     pending: VecDeque<Frame<Bytes>>,
+    /// The body failed while it was being taken whole: it ends aborted
+    /// once `pending` is sent.
+    failed: bool,
     verdict: Arc<Verdict>,
     client: ClientWatch,
 }
@@ -151,6 +154,7 @@ impl GuestBody {
         let mut body = GuestBody {
             inner,
             pending: VecDeque::new(),
+            failed: false,
             verdict,
             client: ClientWatch(None),
         };
@@ -174,7 +178,8 @@ impl GuestBody {
                         break;
                     }
                     // An abort, or not all there: streamed, as it is.
-                    _ => {
+                    other => {
+                        body.failed = matches!(other, Poll::Ready(Some(Err(_))));
                         if !data.is_empty() {
                             body.pending.push_back(Frame::data(data.split().freeze()));
                         }
@@ -199,6 +204,9 @@ impl Body for GuestBody {
         let this = self.get_mut();
         if let Some(frame) = this.pending.pop_front() {
             return Poll::Ready(Some(Ok(frame)));
+        }
+        if this.failed {
+            return Poll::Ready(Some(Err(Aborted)));
         }
         match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
             Some(Ok(frame)) => Poll::Ready(Some(Ok(frame))),
