@@ -71,7 +71,12 @@ fn a_component_without_the_app_export_exits_2_naming_the_export() {
     let file = temp_file("empty.wasm", b"\0asm\x0d\0\x01\0");
     let (code, stderr) = serve_error(&file);
     assert_eq!(code, Some(2));
+    // Both exports the host accepts are named.
     assert_one_line_error(&stderr, &file, "wasm-gateway:wsgi/application@0.1.0");
+    assert!(
+        stderr.contains("wasi:http/incoming-handler@0.2.x"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -504,5 +504,5 @@ fn a_component_with_many_memories_is_refused_at_load() {
     // that check, and fails on the next one (it is no application).
     let (code, stderr) = check(&["--max-component-memories", "16"]);
     assert_eq!(code, Some(2), "{stderr}");
-    assert!(stderr.contains("has no export"), "{stderr}");
+    assert!(stderr.contains("exports neither"), "{stderr}");
 }

@@ -1061,6 +1061,38 @@ fn ungranted_hint(imports: &[String], app: &str) -> String {
 mod tests {
     use super::swap_in_use;
 
+    /// A component exporting an (empty) instance under each of `names`.
+    fn exporting(names: &[&str]) -> wasmtime::component::Component {
+        let exports: String = names
+            .iter()
+            .map(|name| format!("(export \"{name}\" (instance $i))"))
+            .collect();
+        let wat = format!("(component (instance $i) {exports})");
+        let engine = wasmtime::Engine::default();
+        wasmtime::component::Component::new(&engine, wat::parse_str(wat).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_kind_comes_from_the_exports() {
+        use super::{Kind, Runtime};
+        let engine = wasmtime::Engine::default();
+        let kind = |names: &[&str]| Runtime::kind_of(&exporting(names), &engine);
+        assert_eq!(kind(&["wasm-gateway:wsgi/application@0.1.0"]), Ok(Kind::Wsgi));
+        assert_eq!(kind(&["wasi:http/incoming-handler@0.2.0"]), Ok(Kind::Proxy));
+        assert_eq!(kind(&["wasi:http/incoming-handler@0.2.12"]), Ok(Kind::Proxy));
+        // Another world's `run` beside the handler does not matter.
+        assert_eq!(
+            kind(&["wasi:cli/run@0.2.0", "wasi:http/incoming-handler@0.2.3"]),
+            Ok(Kind::Proxy)
+        );
+        assert_eq!(
+            kind(&["wasm-gateway:wsgi/application@0.1.0", "wasi:http/incoming-handler@0.2.0"]),
+            Err(true)
+        );
+        assert_eq!(kind(&["wasi:cli/run@0.2.0"]), Err(false));
+        assert_eq!(kind(&["wasi:http/incoming-handler@0.3.0"]), Err(false));
+    }
+
     #[test]
     fn demand_counts_concurrency_and_idle_reused_instances() {
         use super::{AppConfig, instance_demand};
