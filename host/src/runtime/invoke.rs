@@ -235,6 +235,8 @@ pub(crate) fn new_store(app: &App, request: PerRequest) -> Store<StoreData> {
         app.sandbox.log_budget.clone(),
         app.runtime_stats.instance(),
         Hooks::new(app.outbound.clone()),
+        // Fields are counted in memory, a little over their wire size.
+        app.config.max_response_head.max(16 << 10),
     );
     let mut store = Store::new(&app.engine, state);
     store.limiter(|s| &mut s.limits);

@@ -1077,16 +1077,25 @@ mod tests {
         use super::{Kind, Runtime};
         let engine = wasmtime::Engine::default();
         let kind = |names: &[&str]| Runtime::kind_of(&exporting(names), &engine);
-        assert_eq!(kind(&["wasm-gateway:wsgi/application@0.1.0"]), Ok(Kind::Wsgi));
+        assert_eq!(
+            kind(&["wasm-gateway:wsgi/application@0.1.0"]),
+            Ok(Kind::Wsgi)
+        );
         assert_eq!(kind(&["wasi:http/incoming-handler@0.2.0"]), Ok(Kind::Proxy));
-        assert_eq!(kind(&["wasi:http/incoming-handler@0.2.12"]), Ok(Kind::Proxy));
+        assert_eq!(
+            kind(&["wasi:http/incoming-handler@0.2.12"]),
+            Ok(Kind::Proxy)
+        );
         // Another world's `run` beside the handler does not matter.
         assert_eq!(
             kind(&["wasi:cli/run@0.2.0", "wasi:http/incoming-handler@0.2.3"]),
             Ok(Kind::Proxy)
         );
         assert_eq!(
-            kind(&["wasm-gateway:wsgi/application@0.1.0", "wasi:http/incoming-handler@0.2.0"]),
+            kind(&[
+                "wasm-gateway:wsgi/application@0.1.0",
+                "wasi:http/incoming-handler@0.2.0"
+            ]),
             Err(true)
         );
         assert_eq!(kind(&["wasi:cli/run@0.2.0"]), Err(false));

@@ -19,6 +19,14 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+/// The most resources (streams, pollables, `wasi:http` fields, requests,
+/// bodies, ...) one instance may hold at once. They live in host memory,
+/// outside the instance's memory limit: with each `fields` capped too (at
+/// the app's `max-response-head`), this bounds what a guest that creates
+/// them in a loop can make the host keep (1024 x 64 KiB by default).
+/// Real guests hold a few dozen.
+pub const MAX_RESOURCES: usize = 1024;
+
 /// The data of one instance's `Store`.
 pub struct StoreData {
     wasi: WasiCtx,
@@ -67,11 +75,16 @@ impl StoreData {
         log_budget: Arc<LogBudget>,
         live: crate::stats::LiveInstance,
         hooks: Hooks,
+        max_fields: usize,
     ) -> Self {
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(MAX_RESOURCES);
+        let mut http = WasiHttpCtx::new();
+        http.set_field_size_limit(max_fields);
         StoreData {
             wasi,
-            table: ResourceTable::new(),
-            http: WasiHttpCtx::new(),
+            table,
+            http,
             hooks,
             limits,
             request: request.wsgi,
