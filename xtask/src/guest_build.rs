@@ -24,7 +24,7 @@ pub const EXAMPLES: &[&str] = &[
     "request-id",
     "gzip",
     "fetch",
-    "proxy-hello",
+    "wstd-hello",
 ];
 
 /// The package holding one fixture per `examples/<name>.rs`.

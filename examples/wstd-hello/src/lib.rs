@@ -7,13 +7,13 @@
 //! - `GET /fetch?url=URL` calls URL through the host
 //!   (`wasi:http/outgoing-handler`) and relays its status and body as they
 //!   arrive; a failed call answers `502` with the reason. On wasm-gateway the
-//!   call needs an `outbound-http` grant covering URL
-//!   (`wasm-gateway serve proxy_hello.wasm --outbound-http https://example.com`);
+//!   call needs an `outbound-http` grant covering URL (`wasm-gateway serve
+//!   target/examples/wstd-hello.wasm --outbound-http https://example.com`);
 //!   without one it is denied.
 //!
 //! Build: `cargo xtask build-examples` (or `cargo build --release --target
-//! wasm32-wasip2 -p proxy-hello`), then
-//! `wasm-gateway serve target/examples/proxy-hello.wasm`.
+//! wasm32-wasip2 -p wstd-hello`), then
+//! `wasm-gateway serve target/examples/wstd-hello.wasm`.
 
 use wstd::http::error::ErrorCode;
 use wstd::http::{Body, Client, Error, Request, Response, StatusCode};
