@@ -84,12 +84,13 @@
 //! | `status` | [`reason_phrase`] |
 //! | [`urlencoded`] | query string and form parsing |
 //! | [`validate`] | a port of `wsgiref.validate`: [`validate::validated`] checks host and application against PEP 3333 |
+//! | [`http_client`] | outbound HTTP through the host (`wasi:http/outgoing-handler`), under the app's `outbound-http` grant |
 //! | `bindings` | the `wit-bindgen` output (hidden) |
 //!
 //! Everything except the calls into the host (`start_response`, `write`,
-//! reading the body, `log`) is plain Rust that also compiles and is tested
-//! on the build machine; [`Environ::with_body`] lets you unit-test handlers
-//! natively.
+//! reading the body, `log`, sending an outbound request) is plain Rust
+//! that also compiles and is tested on the build machine;
+//! [`Environ::with_body`] lets you unit-test handlers natively.
 
 #[doc(hidden)]
 pub mod bindings;
@@ -97,6 +98,7 @@ mod body;
 mod environ;
 mod error;
 mod handler;
+pub mod http_client;
 mod input;
 mod response;
 mod router;

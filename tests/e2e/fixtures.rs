@@ -9,6 +9,9 @@ use wasm_gateway::Grants;
 use wasm_gateway_test_artifacts as wasm;
 use wasm_gateway_test_artifacts::{RESPOND, SLEEP};
 
+// The `wasi:http` fixtures' tests live with the rest of that feature's.
+pub use crate::proxy::{proxy_behaviours, proxy_hello, wsgi_fetch};
+
 const INTERNAL_ERROR_PAGE: &str = "500 Internal Server Error\n";
 
 #[test]

@@ -15,6 +15,7 @@ mod isolation;
 mod logs;
 mod middleware;
 mod ops;
+mod proxy;
 mod python;
 mod support;
 

@@ -23,6 +23,8 @@ pub const EXAMPLES: &[&str] = &[
     "basic-auth",
     "request-id",
     "gzip",
+    "fetch",
+    "wstd-hello",
 ];
 
 /// The package holding one fixture per `examples/<name>.rs`.

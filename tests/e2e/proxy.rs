@@ -1,0 +1,313 @@
+//! Standard `wasi:http/proxy` components (issue 16), and outbound HTTP from
+//! both worlds: the behaviours `wasmtime serve`'s own test programs cover,
+//! through the `proxy_*` fixtures, and calls to an upstream this file starts
+//! on 127.0.0.1. The fixtures' tests (`proxy_hello`, `proxy_behaviours`,
+//! `wsgi_fetch`) are re-exported by `fixtures.rs`, where `main.rs` looks for
+//! them.
+
+use crate::support::{Binary, TestServer, read_response, request_to, serve_toml, temp_dir};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::Duration;
+use wasm_gateway_test_artifacts as wasm;
+
+#[test]
+pub fn proxy_hello() {
+    let server = TestServer::start(wasm::PROXY_HELLO);
+    for _ in 0..3 {
+        let r = server.get("/");
+        assert_eq!(r.status, 200);
+        assert_eq!(r.text(), "Hello from a wasi:http component\n");
+        assert_eq!(r.header("content-type"), Some("text/plain"));
+        assert_eq!(r.header("content-length"), Some("33"));
+    }
+}
+
+/// The simple behaviours; the others have tests of their own below.
+#[test]
+pub fn proxy_behaviours() {
+    let server = TestServer::start(wasm::PROXY_BEHAVIOURS);
+    let r = server.get("/status?code=418");
+    assert_eq!((r.status, r.text().as_str()), (418, "status 418\n"));
+    let r = server.get("/status?code=204");
+    assert_eq!((r.status, r.body.len()), (204, 0));
+    let r = server.get("/sleep?ms=10");
+    assert_eq!((r.status, r.text().as_str()), (200, "slept 10 ms\n"));
+    let r = server.get("/nowhere");
+    assert_eq!(r.status, 404);
+    let r = server.get("/headers-big?n=4");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-big-3").map(str::len), Some(1024));
+}
+
+#[test]
+fn proxy_echo_streams_a_100_mib_body_back() {
+    let server = TestServer::start(wasm::PROXY_BEHAVIOURS);
+    let total: u64 = 100 << 20;
+    let conn = server.connect();
+    let mut writer = conn.try_clone().unwrap();
+    // The upload runs beside the download: the guest echoes as it reads,
+    // so neither side may wait for the other to finish.
+    let upload = std::thread::spawn(move || {
+        writer
+            .write_all(
+                format!(
+                    "POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: {total}\r\nConnection: close\r\n\r\n"
+                )
+                .as_bytes(),
+            )
+            .unwrap();
+        let chunk: Vec<u8> = (0..64 * 1024).map(|i| (i % 251) as u8).collect();
+        let mut left = total;
+        while left > 0 {
+            let n = left.min(chunk.len() as u64) as usize;
+            writer.write_all(&chunk[..n]).unwrap();
+            left -= n as u64;
+        }
+    });
+    let mut reader = BufReader::new(conn);
+    let mut received = 0u64;
+    let mut mismatch = None;
+    let r = crate::support::read_response_with(&mut reader, |_, data| {
+        for (i, &b) in data.iter().enumerate() {
+            let at = received + i as u64;
+            if mismatch.is_none() && b != ((at % (64 * 1024)) % 251) as u8 {
+                mismatch = Some(at);
+            }
+        }
+        received += data.len() as u64;
+    })
+    .expect("a complete echo");
+    upload.join().unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(received, total);
+    assert_eq!(mismatch, None, "the echo differs from the upload");
+}
+
+/// Past the app's deadline: 504, as for a WSGI app.
+#[test]
+fn proxy_sleep_past_the_deadline_is_a_504() {
+    let server = TestServer::with_config(wasm::PROXY_BEHAVIOURS, |c| {
+        c.timeout = Duration::from_millis(300);
+    });
+    let r = server.get("/sleep?ms=5000");
+    assert_eq!(r.status, 504);
+}
+
+#[test]
+fn proxy_trap_before_the_response_is_a_500() {
+    let server = TestServer::start(wasm::PROXY_BEHAVIOURS);
+    let r = server.get("/trap-before");
+    assert_eq!(r.status, 500);
+    assert!(!r.text().contains("proxy_behaviours"), "no detail leaks");
+    // And the app keeps serving.
+    assert_eq!(server.get("/status?code=200").status, 200);
+}
+
+#[test]
+fn proxy_no_response_is_a_500() {
+    let server = TestServer::start(wasm::PROXY_BEHAVIOURS);
+    assert_eq!(server.get("/no-response").status, 500);
+}
+
+/// stdout and stderr reach the log as for WSGI apps, when granted.
+#[test]
+fn proxy_print_goes_to_the_log_when_granted() {
+    let bin = Binary::serve(wasm::PROXY_BEHAVIOURS, &["--stdout", "--stderr"]);
+    let r = request_to(
+        bin.addr,
+        b"GET /print HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!((r.status, r.text().as_str()), (200, "printed\n"));
+    let log = bin.stop();
+    assert!(log.contains("proxy_behaviours: a line on stdout"), "{log}");
+    assert!(log.contains("proxy_behaviours: a line on stderr"), "{log}");
+}
+
+/// Scheme, authority (the Host header) and path as the guest sees them;
+/// the mount prefix in `wasm-gateway-script-name`, and a client's own
+/// `wasm-gateway-*` headers never reach the guest.
+#[test]
+fn proxy_authority_scheme_and_script_name() {
+    let dir = temp_dir("proxy-authority");
+    let server = serve_toml(
+        &dir,
+        &format!(
+            "[apps.behaviours]\nwasm = {:?}\nroutes = [\"/mnt\"]\n",
+            wasm::PROXY_BEHAVIOURS
+        ),
+    );
+    let r = server.request(
+        "GET /mnt/authority?x=1 HTTP/1.1\r\nHost: example.com:8080\r\n\
+         wasm-gateway-script-name: /forged\r\nWasm-Gateway-Other: forged\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(r.status, 200);
+    let text = r.text();
+    let mut lines = text.lines();
+    let first = lines.next().unwrap();
+    assert!(
+        first.starts_with("scheme=http authority=example.com:8080 path=/"),
+        "{text}"
+    );
+    assert!(first.ends_with("/authority?x=1"), "{text}");
+    let gateway_headers: Vec<&str> = lines.collect();
+    assert_eq!(
+        gateway_headers,
+        ["wasm-gateway-script-name: /mnt"],
+        "only the host's own header: {text}"
+    );
+}
+
+/// A body dropped without `finish`, or cut by a trap after the head: the
+/// client sees an aborted response (no terminating chunk), never a clean
+/// end.
+#[test]
+fn proxy_unfinished_bodies_reach_the_client_aborted() {
+    let server = TestServer::start(wasm::PROXY_BEHAVIOURS);
+    for path in ["/drop-body", "/trap-mid-body"] {
+        let mut conn = server.connect();
+        conn.write_all(format!("GET {path} HTTP/1.1\r\nHost: h\r\n\r\n").as_bytes())
+            .unwrap();
+        let mut reader = BufReader::new(conn);
+        let mut status = String::new();
+        reader.read_line(&mut status).unwrap();
+        assert!(status.starts_with("HTTP/1.1 200"), "{path}: {status}");
+        let mut rest = Vec::new();
+        // The server closes the connection: read to the end.
+        let _ = reader.read_to_end(&mut rest);
+        let rest = String::from_utf8_lossy(&rest);
+        assert!(
+            rest.to_ascii_lowercase()
+                .contains("transfer-encoding: chunked"),
+            "{path}: {rest}"
+        );
+        assert!(!rest.ends_with("0\r\n\r\n"), "{path} ended cleanly: {rest}");
+        // Nor is a cut response framed with a length it then fails to meet
+        // silently: the framing is chunked, and the chunk stream is cut.
+        let whole = format!("{status}{rest}");
+        assert!(
+            read_response(&mut whole.as_bytes()).is_err(),
+            "{path}: {rest}"
+        );
+    }
+}
+
+/// The response-head cap applies to proxy components too.
+#[test]
+fn proxy_headers_over_the_head_cap_are_refused() {
+    let server = TestServer::start(wasm::PROXY_BEHAVIOURS);
+    let r = server.get("/headers-big?n=200");
+    assert_eq!(r.status, 500);
+    assert!(r.header("x-big-0").is_none());
+}
+
+/// An HTTP/1.1 server on 127.0.0.1 that answers every request with
+/// `status` and `body` (plus what it was asked, in `x-seen`), until the
+/// test ends.
+fn upstream(status: u16, body: &'static str) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { return };
+            std::thread::spawn(move || answer(conn, status, body));
+        }
+    });
+    addr
+}
+
+fn answer(conn: TcpStream, status: u16, body: &str) {
+    conn.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).is_err() {
+        return;
+    }
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut request_body = vec![0; length];
+    let _ = reader.read_exact(&mut request_body);
+    let seen = format!(
+        "{} {}",
+        request_line.trim_end(),
+        String::from_utf8_lossy(&request_body)
+    );
+    let response = format!(
+        "HTTP/1.1 {status} Whatever\r\nContent-Type: text/x-upstream\r\nContent-Length: {}\r\n\
+         x-seen: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len(),
+        seen.trim_end()
+    );
+    let mut conn = conn;
+    let _ = conn.write_all(response.as_bytes());
+}
+
+/// A gateway file serving `wasm` as app `app` at `/`, with `grant` as its
+/// `outbound-http` list.
+fn serve_with_grant(name: &str, wasm: &str, grant: &[String]) -> TestServer {
+    let dir = temp_dir(name);
+    let list: Vec<String> = grant.iter().map(|g| format!("{g:?}")).collect();
+    serve_toml(
+        &dir,
+        &format!(
+            "[apps.app]\nwasm = {wasm:?}\nroutes = [\"/\"]\n\n[apps.app.grants]\noutbound-http = [{}]\n",
+            list.join(", ")
+        ),
+    )
+}
+
+/// A proxy component forwards to an upstream its grant names; anywhere
+/// else (here: the same upstream, not granted) the call is denied and the
+/// guest sees `HttpRequestDenied`.
+#[test]
+fn proxy_forward_under_the_outbound_grant() {
+    let up = upstream(201, "from upstream");
+    let granted = serve_with_grant(
+        "proxy-forward",
+        wasm::PROXY_BEHAVIOURS,
+        &[format!("http://{up}")],
+    );
+    let r = granted.get(&format!("/forward?url=http://{up}/path%3Fq%3D1"));
+    assert_eq!((r.status, r.text().as_str()), (201, "from upstream"));
+    assert_eq!(r.header("content-type"), Some("text/x-upstream"));
+    let r = granted.request(format!(
+        "POST /forward?url=http://{up}/post HTTP/1.1\r\nHost: h\r\nContent-Type: text/plain\r\n\
+         Content-Length: 5\r\nConnection: close\r\n\r\nhello"
+    ));
+    assert_eq!((r.status, r.text().as_str()), (201, "from upstream"));
+
+    let denied = TestServer::start(wasm::PROXY_BEHAVIOURS);
+    let r = denied.get(&format!("/forward?url=http://{up}/"));
+    assert_eq!(r.status, 502);
+    assert!(r.text().contains("HttpRequestDenied"), "{}", r.text());
+}
+
+/// A WSGI-world app calling out through the SDK's client: the upstream's
+/// answer with the grant, a "denied" error naming the grant without it (the
+/// component, which imports `wasi:http/outgoing-handler`, loads either way).
+#[test]
+pub fn wsgi_fetch() {
+    let up = upstream(200, "upstream says hi");
+    let granted = serve_with_grant("wsgi-fetch", wasm::WSGI_FETCH, &[format!("http://{up}")]);
+    let r = granted.get(&format!("/?url=http://{up}/hello"));
+    assert_eq!((r.status, r.text().as_str()), (200, "upstream says hi"));
+    assert_eq!(r.header("content-type"), Some("text/x-upstream"));
+
+    let denied = TestServer::start(wasm::WSGI_FETCH);
+    let r = denied.get(&format!("/?url=http://{up}/hello"));
+    assert_eq!(r.status, 502);
+    let text = r.text();
+    assert!(text.contains("denied"), "{text}");
+    assert!(text.contains("outbound-http"), "{text}");
+}
