@@ -149,12 +149,29 @@ fn proxy_authority_scheme_and_script_name() {
         first.starts_with("scheme=http authority=example.com:8080 path=/"),
         "{text}"
     );
-    assert!(first.ends_with("/authority?x=1"), "{text}");
-    let gateway_headers: Vec<&str> = lines.collect();
+    // The target as the client sent it, prefix included.
     assert_eq!(
-        gateway_headers,
-        ["wasm-gateway-script-name: /mnt"],
-        "only the host's own header: {text}"
+        first, "scheme=http authority=example.com:8080 path=/mnt/authority?x=1",
+        "{text}"
+    );
+    let mut gateway_headers: Vec<&str> = lines.collect();
+    gateway_headers.sort();
+    assert_eq!(
+        gateway_headers.len(),
+        3,
+        "only the host's own headers: {text}"
+    );
+    assert!(
+        gateway_headers[0].starts_with("wasm-gateway-client-addr: 127.0.0.1:"),
+        "{text}"
+    );
+    assert_eq!(
+        gateway_headers[1..],
+        [
+            "wasm-gateway-path-info: /authority",
+            "wasm-gateway-script-name: /mnt"
+        ],
+        "the client's forged headers are gone: {text}"
     );
 }
 
