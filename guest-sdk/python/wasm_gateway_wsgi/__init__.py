@@ -20,6 +20,11 @@ the instance): it is logged with its traceback to `wsgi.errors` and handed
 to the host as an application error, which answers 500 if no header was
 sent yet and aborts the response otherwise.
 
+Outbound HTTP: `wasm_gateway_wsgi.outbound` sends requests through
+`wasi:http/outgoing-handler` under the app's `outbound-http` grant, and
+importing this package installs a `urllib.request` opener that uses it, so
+`urlopen` works for plain http and https.
+
 This module is imported at build time, where the host's functions do not
 exist yet; it touches them only while a request is being served.
 """
@@ -29,7 +34,10 @@ import traceback
 
 from componentize_py_types import Err
 from wit_world import exports
-from wit_world.imports import server, types
+from wit_world.imports import server
+# The world also imports wasi:http's `types`, so componentize-py names ours
+# after its package.
+from wit_world.imports import wasm_gateway_wsgi_types as types
 
 __all__ = ["serve", "environ_for", "warm_up", "Application", "InputStream", "ErrorStream"]
 
@@ -386,6 +394,8 @@ class _Body:
         except BaseException:
             _failure(self._errors, "in close()")
         finally:
+            # Outbound responses the app left open end with its request.
+            outbound.close_outstanding()
             self._errors.flush()
             self._result = self._iter = self._errors = None
 
@@ -405,9 +415,11 @@ class Application(exports.Application):
         try:
             result = _app(environ, request.start_response)
         except BaseException:
+            outbound.close_outstanding()
             raise _failure(errors, "before returning its response") from None
         if isinstance(result, (str, bytes)):
             # Iterating a str or bytes would send it a character at a time.
+            outbound.close_outstanding()
             errors.flush()
             raise Err(types.AppError(
                 f"the application returned a {type(result).__name__}, not an iterable of bytes; "
@@ -496,3 +508,7 @@ def warm_up(paths):
                 close()
         results.append((path, status[0] if status else "(no start_response)"))
     return results
+
+
+# Last: installs the urllib opener (and needs nothing above).
+from . import outbound  # noqa: E402

@@ -4,7 +4,8 @@
 //! componentize-py (from PyPI) does the heavy lifting: it bundles CPython and
 //! the application's modules into a component and snapshots the interpreter
 //! after the entry module ran. This module prepares what it runs on: a build
-//! directory holding our WIT package, the Python adapter
+//! directory holding our WIT packages (the `app` world plus
+//! `wasi:http/outgoing-handler`, for outbound HTTP), the Python adapter
 //! (`guest-sdk/python/wasm_gateway_wsgi`), the entry module that imports the
 //! application, pre-imports what WSGI apps touch lazily and runs warm-up
 //! requests, and the application's requirements installed with pip. It then
@@ -25,7 +26,31 @@ use crate::runtime::profile::PROFILE_SECTION;
 pub const COMPONENTIZE_PY_VERSION: &str = "0.25.1";
 
 const WIT: &str = include_str!("../../../wit/wsgi.wit");
+/// The world Python apps are built against: WSGI's `app` plus
+/// `wasi:http/outgoing-handler` (guest-sdk/python/wit/README.md).
+const PYTHON_WIT: &str = include_str!("../../../guest-sdk/python/wit/python.wit");
+const PYTHON_WORLD: &str = "wasm-gateway:python/app@0.1.0";
+/// The WASI 0.2 packages `wasi:http` needs, as the build lays them out
+/// (`wit/deps/NAME.wit`).
+macro_rules! wasi_wit {
+    ($($name:literal),*) => {
+        &[$((
+            $name,
+            include_str!(concat!("../../../guest-sdk/python/wit/deps/", $name, ".wit")),
+        )),*]
+    };
+}
+const WASI_WIT: &[(&str, &str)] = wasi_wit!(
+    "cli",
+    "clocks",
+    "filesystem",
+    "http",
+    "io",
+    "random",
+    "sockets"
+);
 const ADAPTER: &str = include_str!("../../../guest-sdk/python/wasm_gateway_wsgi/__init__.py");
+const OUTBOUND: &str = include_str!("../../../guest-sdk/python/wasm_gateway_wsgi/outbound.py");
 const ENTRY: &str = include_str!("../../../guest-sdk/python/wasm_gateway_entry.py");
 const ENTRY_MODULE: &str = "wasm_gateway_entry";
 
@@ -286,8 +311,13 @@ pub fn build(
         }
         std::fs::write(&path, content).map_err(io(format!("writing {}", path.display())))
     };
-    write("wit/wsgi.wit", WIT.as_bytes())?;
+    write("wit/python.wit", PYTHON_WIT.as_bytes())?;
+    write("wit/deps/wsgi.wit", WIT.as_bytes())?;
+    for (package, wit) in WASI_WIT {
+        write(&format!("wit/deps/{package}.wit"), wit.as_bytes())?;
+    }
     write("wasm_gateway_wsgi/__init__.py", ADAPTER.as_bytes())?;
+    write("wasm_gateway_wsgi/outbound.py", OUTBOUND.as_bytes())?;
     write(&format!("{ENTRY_MODULE}.py"), ENTRY.as_bytes())?;
     #[derive(Serialize)]
     struct Settings<'a> {
@@ -349,7 +379,7 @@ pub fn build(
         "-d".into(),
         dir.join("wit").into(),
         "-w".into(),
-        crate::wsgi::bindings::APP_WORLD.into(),
+        PYTHON_WORLD.into(),
         "componentize".into(),
         ENTRY_MODULE.into(),
     ];
@@ -478,6 +508,26 @@ mod tests {
         }
         for bad in ["flaskapp", ":app", "app:", "a b:c", "1a:b", "a:b:c", "a.:b"] {
             assert!(check_target(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_python_world_is_the_wsgi_app_world_plus_outbound_http() {
+        assert!(PYTHON_WIT.contains(&format!("package {};", PYTHON_WORLD.replace("/app", ""))));
+        assert!(PYTHON_WIT.contains("include wasm-gateway:wsgi/app@0.1.0;"));
+        assert!(WIT.contains("package wasm-gateway:wsgi@0.1.0;") && WIT.contains("world app {"));
+        // The wasi:http version it imports is the one vendored beside it.
+        let http = WASI_WIT.iter().find(|(name, _)| *name == "http").unwrap().1;
+        let version = http
+            .strip_prefix("package wasi:http@")
+            .and_then(|rest| rest.split(';').next())
+            .unwrap();
+        assert!(PYTHON_WIT.contains(&format!("import wasi:http/outgoing-handler@{version};")));
+        for (name, wit) in WASI_WIT {
+            assert!(
+                wit.starts_with(&format!("package wasi:{name}@{version};")),
+                "{name}.wit is not WASI {version}"
+            );
         }
     }
 

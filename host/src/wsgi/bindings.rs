@@ -49,8 +49,6 @@ macro_rules! wsgi_name {
 pub const APPLICATION_EXPORT: &str = wsgi_name!("application" @);
 /// The interface a middleware imports to call the layer behind it.
 pub const NEXT_IMPORT: &str = wsgi_name!("next");
-/// The world Python applications are built for.
-pub const APP_WORLD: &str = wsgi_name!("app" @);
 /// The package's interfaces every component may import.
 pub const INTERFACES: [&str; 3] = [wsgi_name!("types"), wsgi_name!("server"), NEXT_IMPORT];
 
