@@ -328,3 +328,178 @@ pub fn wsgi_fetch() {
     assert!(text.contains("denied"), "{text}");
     assert!(text.contains("outbound-http"), "{text}");
 }
+
+/// The raw request `raw` with its target replaced by `path`.
+fn with_path(raw: &[u8], path: &str) -> Vec<u8> {
+    let text = String::from_utf8_lossy(raw);
+    let (method, rest) = text.split_once(' ').unwrap();
+    let (_, rest) = rest.split_once(' ').unwrap();
+    format!("{method} {path} {rest}").into_bytes()
+}
+
+/// `GET PATH` on a fresh connection to `addr`.
+fn get_from(addr: SocketAddr, path: &str) -> crate::support::Response {
+    request_to(
+        addr,
+        format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+}
+
+/// The per-app limits hold for a wasi:http component as for a WSGI one:
+/// fuel (500), memory (500), the body cap by Content-Length and as a
+/// chunked body streams (413, before or instead of the guest's answer), the
+/// concurrency cap with no queue (503), and the server keeps serving.
+#[test]
+fn proxy_components_get_the_same_limits() {
+    let bin = Binary::serve(
+        wasm::PROXY_BEHAVIOURS,
+        &[
+            "--fuel",
+            "50000000",
+            "--memory",
+            "16MiB",
+            "--max-body",
+            "1KiB",
+            "--concurrency",
+            "1",
+            "--queue",
+            "0",
+            "--timeout",
+            "10s",
+        ],
+    );
+    assert_eq!(get_from(bin.addr, "/spin").status, 500, "out of fuel");
+    assert_eq!(
+        get_from(bin.addr, "/grow?mb=64").status,
+        500,
+        "over its memory"
+    );
+    assert_eq!(get_from(bin.addr, "/grow?mb=1").status, 200);
+
+    let r = request_to(
+        bin.addr,
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2048\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(r.status, 413, "refused by its Content-Length");
+    let mut chunked =
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+            .to_vec();
+    for _ in 0..4 {
+        chunked.extend_from_slice(format!("400\r\n{}\r\n", "a".repeat(1024)).as_bytes());
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    // An app that reads the whole body first: the client hears 413, not
+    // the app's reaction to the failed read.
+    let r = request_to(bin.addr, &with_path(&chunked, "/length"));
+    assert_eq!(r.status, 413, "cut as it streams: {}", r.text());
+    // The echo has answered before the body passes the cap: its response
+    // is cut there (never a complete echo of the oversized body).
+    let r = request_to(bin.addr, &chunked);
+    assert!(
+        r.status == 413 || (r.status == 200 && r.body.len() < 4096),
+        "cut as it streams: {} with {} bytes",
+        r.status,
+        r.body.len()
+    );
+
+    // One slot, no queue: a second request while the first sleeps is 503.
+    let addr = bin.addr;
+    let sleeper = std::thread::spawn(move || get_from(addr, "/sleep?ms=1500"));
+    std::thread::sleep(Duration::from_millis(500));
+    let r = get_from(bin.addr, "/status?code=200");
+    assert_eq!(r.status, 503);
+    assert!(r.header("retry-after").is_some());
+    assert_eq!(sleeper.join().unwrap().status, 200);
+    assert_eq!(get_from(bin.addr, "/status?code=200").status, 200);
+    bin.stop();
+}
+
+/// Opt-in instance reuse: one instance serves the next requests (its state
+/// shows), and without the option every request gets a fresh one.
+#[test]
+fn proxy_components_reuse_instances_only_when_asked() {
+    let fresh = TestServer::start(wasm::PROXY_BEHAVIOURS);
+    for _ in 0..3 {
+        assert_eq!(fresh.get("/count").text(), "1\n");
+    }
+    let reused = Binary::serve(wasm::PROXY_BEHAVIOURS, &["--instance-reuse", "3"]);
+    let counts: Vec<String> = (0..4)
+        .map(|_| get_from(reused.addr, "/count").text())
+        .collect();
+    assert_eq!(
+        counts,
+        ["1\n", "2\n", "3\n", "1\n"],
+        "three requests per instance"
+    );
+    // A trap discards the instance: the next request starts afresh.
+    assert_eq!(get_from(reused.addr, "/count").text(), "2\n");
+    assert_eq!(get_from(reused.addr, "/trap-before").status, 500);
+    assert_eq!(get_from(reused.addr, "/count").text(), "1\n");
+    reused.stop();
+}
+
+/// An HTTP/1.0 request may come without `Host`; a wasi:http request always
+/// has an authority: the address the client connected to.
+#[test]
+fn proxy_http_1_0_without_host_gets_the_local_address_as_authority() {
+    let server = TestServer::start(wasm::PROXY_BEHAVIOURS);
+    let r = server.request("GET /authority HTTP/1.0\r\n\r\n");
+    assert_eq!(r.status, 200);
+    let text = r.text();
+    assert!(
+        text.starts_with(&format!(
+            "scheme=http authority={} path=/authority",
+            server.addr
+        )),
+        "{text}"
+    );
+}
+
+/// Middleware speak the WSGI interface: one stacked in front of a wasi:http
+/// app is refused at load, naming the problem, and `check` names each
+/// app's kind.
+#[test]
+fn proxy_apps_take_no_middleware_and_check_names_their_kind() {
+    let dir = temp_dir("proxy-kinds");
+    let good = dir.join("good.toml");
+    std::fs::write(
+        &good,
+        format!(
+            "[apps.api]\nwasm = {:?}\nroutes = [\"/api\"]\n\n[apps.site]\nwasm = {:?}\nroutes = [\"/\"]\n",
+            wasm::PROXY_HELLO,
+            wasm::HELLO
+        ),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = crate::support::run(&["check", good.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("/api -> api (wasi:http)"), "{stdout}");
+    assert!(stdout.contains("/ -> site (wsgi)"), "{stdout}");
+
+    let bad = dir.join("bad.toml");
+    std::fs::write(
+        &bad,
+        format!(
+            "[middleware.ids]\nwasm = {:?}\n\n[apps.api]\nwasm = {:?}\nroutes = [\"/\"]\nmiddleware = [\"ids\"]\n",
+            wasm::REQUEST_ID,
+            wasm::PROXY_HELLO
+        ),
+    )
+    .unwrap();
+    let (code, _, stderr) = crate::support::run(&["check", bad.to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("[apps.api]")
+            && stderr.contains("middleware cannot be stacked in front of it"),
+        "{stderr}"
+    );
+    // On the command line too, and a wasi:http component is no middleware.
+    let (code, _, stderr) =
+        crate::support::run(&["check", wasm::PROXY_HELLO, "--middleware", wasm::REQUEST_ID]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("middleware cannot be stacked"), "{stderr}");
+    let (code, _, stderr) =
+        crate::support::run(&["check", wasm::HELLO, "--middleware", wasm::PROXY_HELLO]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("cannot be a middleware"), "{stderr}");
+}
