@@ -348,7 +348,8 @@ fn get_from(addr: SocketAddr, path: &str) -> crate::support::Response {
 /// The per-app limits hold for a wasi:http component as for a WSGI one:
 /// fuel (500), memory (500), the body cap by Content-Length and as a
 /// chunked body streams (413, before or instead of the guest's answer), the
-/// concurrency cap with no queue (503), and the server keeps serving.
+/// concurrency cap and its queue (503 past them), and the server keeps
+/// serving.
 #[test]
 fn proxy_components_get_the_same_limits() {
     let bin = Binary::serve(
@@ -363,7 +364,7 @@ fn proxy_components_get_the_same_limits() {
             "--concurrency",
             "1",
             "--queue",
-            "0",
+            "1",
             "--timeout",
             "10s",
         ],
@@ -402,14 +403,22 @@ fn proxy_components_get_the_same_limits() {
         r.body.len()
     );
 
-    // One slot, no queue: a second request while the first sleeps is 503.
+    // One slot and one place in the queue: a third request while the
+    // first sleeps and the second waits is 503.
     let addr = bin.addr;
-    let sleeper = std::thread::spawn(move || get_from(addr, "/sleep?ms=1500"));
-    std::thread::sleep(Duration::from_millis(500));
+    let sleepers: Vec<_> = (0..2)
+        .map(|_| {
+            let sleeper = std::thread::spawn(move || get_from(addr, "/sleep?ms=1000"));
+            std::thread::sleep(Duration::from_millis(300));
+            sleeper
+        })
+        .collect();
     let r = get_from(bin.addr, "/status?code=200");
     assert_eq!(r.status, 503);
     assert!(r.header("retry-after").is_some());
-    assert_eq!(sleeper.join().unwrap().status, 200);
+    for sleeper in sleepers {
+        assert_eq!(sleeper.join().unwrap().status, 200);
+    }
     assert_eq!(get_from(bin.addr, "/status?code=200").status, 200);
     bin.stop();
 }
