@@ -601,3 +601,40 @@ fn a_client_body_failure_is_a_rejection_not_a_guest_failure() {
         assert_eq!(metric(&text, &prefix), Some(0.0), "{kind}\n{text}");
     }
 }
+
+/// A wasi:http app is counted like any other: its statuses, its guest's
+/// failures by kind, and the status page names its kind.
+#[test]
+fn wasi_http_apps_are_counted_like_any_other() {
+    let dir = temp_dir("ops-proxy");
+    let file = write_gateway(&dir, &app("api", wasm::PROXY_BEHAVIOURS, "/"));
+    let (bin, admin) = serve_with_admin(&["serve", file.to_str().unwrap()]);
+    assert_eq!(get(bin.addr, "/status?code=201").0, 201);
+    assert_eq!(get(bin.addr, "/trap-before").0, 500);
+    assert_eq!(get(bin.addr, "/no-response").0, 500);
+    wait_metric(
+        admin,
+        r#"wasm_gateway_http_requests_total{app="api",code="201"}"#,
+        1.0,
+    );
+    let (_, text) = get(admin, "/metrics");
+    assert_eq!(
+        metric(
+            &text,
+            r#"wasm_gateway_guest_failures_total{app="api",kind="trap"}"#
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        metric(
+            &text,
+            r#"wasm_gateway_guest_failures_total{app="api",kind="contract"}"#
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    let (_, page) = get(admin, "/");
+    assert!(page.contains("wasi:http"), "{page}");
+    bin.stop();
+}
