@@ -25,7 +25,8 @@
 //!   `config`, `runtime`, `wsgi`, `http`.
 //! - `config`: `gateway.toml` to typed settings; every option declared once
 //!   for the command line and the file (`config::options`); sizes and
-//!   durations. Uses `runtime` (the settings types) and `http`.
+//!   durations. Uses `runtime` (the settings types), `outbound` (the
+//!   allow-list and the CA file, checked as the file is read) and `http`.
 //! - `runtime`: the wasmtime engine, compiling and linking, grants, the
 //!   store, admission, instance reuse, and running one request through one
 //!   layer (`invoke`) or a middleware chain (`chain`; the one cycle allowed,
@@ -78,8 +79,7 @@ mod layering {
 
     /// The layers, top first: each may use only those after it.
     const LAYERS: [&str; 10] = [
-        "cli", "ops", "server", "gateway", "config", "runtime", "outbound", "wsgi", "http",
-        "stats",
+        "cli", "ops", "server", "gateway", "config", "runtime", "outbound", "wsgi", "http", "stats",
     ];
 
     /// The `crate::NAME` paths in `text`.

@@ -703,6 +703,12 @@ impl AppConfig {
                 self.name
             ));
         }
+        if self.outbound_connections == 0 {
+            return Err(format!(
+                "app `{}`: outbound-connections is 0: every outbound call would fail; use at least 1",
+                self.name
+            ));
+        }
         if self.memory < 64 << 10 {
             return Err(format!(
                 "app `{}`: memory is {} bytes, less than one WebAssembly page (64KiB)",
