@@ -25,7 +25,8 @@
 //!   `config`, `runtime`, `wsgi`, `http`.
 //! - `config`: `gateway.toml` to typed settings; every option declared once
 //!   for the command line and the file (`config::options`); sizes and
-//!   durations. Uses `runtime` (the settings types) and `http`.
+//!   durations. Uses `runtime` (the settings types), `outbound` (the
+//!   allow-list and the CA file, checked as the file is read) and `http`.
 //! - `runtime`: the wasmtime engine, compiling and linking, grants, the
 //!   store, admission, instance reuse, and running one request through one
 //!   layer (`invoke`), a middleware chain (`chain`; the one cycle allowed,

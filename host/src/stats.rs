@@ -180,6 +180,55 @@ impl LatencySnapshot {
     }
 }
 
+/// How an application's outbound HTTP call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboundResult {
+    /// Sent, and a response came back (whatever its status).
+    Sent,
+    /// Refused by the allow-list or the address filter.
+    Denied,
+    /// Allowed, but it failed: the connection cap, DNS, connect, TLS, a
+    /// timeout, a protocol error.
+    Failed,
+}
+
+impl OutboundResult {
+    /// Every result, in the order of the counters.
+    pub const ALL: [OutboundResult; 3] = [
+        OutboundResult::Sent,
+        OutboundResult::Denied,
+        OutboundResult::Failed,
+    ];
+
+    /// The label value.
+    pub fn name(self) -> &'static str {
+        match self {
+            OutboundResult::Sent => "sent",
+            OutboundResult::Denied => "denied",
+            OutboundResult::Failed => "failed",
+        }
+    }
+}
+
+/// One application's outbound HTTP calls, by result. Shared (an `Arc`)
+/// with the application's outbound layer, which counts them.
+#[derive(Debug, Default)]
+pub struct OutboundStats {
+    results: [AtomicU64; OutboundResult::ALL.len()],
+}
+
+impl OutboundStats {
+    /// Counts one call that ended so.
+    pub fn count(&self, result: OutboundResult) {
+        self.results[result as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Calls so far that ended so.
+    pub fn calls(&self, result: OutboundResult) -> u64 {
+        self.results[result as usize].load(Ordering::Relaxed)
+    }
+}
+
 /// How many of an app's latest failures its counters keep, for the status
 /// page.
 pub const RECENT_FAILURES: usize = 5;
@@ -208,6 +257,9 @@ pub struct AppStats {
     /// The latest failures, newest last (a failure is not the hot path;
     /// the lock is held for a push).
     recent: std::sync::Mutex<std::collections::VecDeque<RecentFailure>>,
+    /// Its guests' outbound HTTP calls; the runtime hands this to the
+    /// application's outbound layer.
+    pub outbound: std::sync::Arc<OutboundStats>,
 }
 
 impl Default for AppStats {
@@ -219,6 +271,7 @@ impl Default for AppStats {
             rejected: Default::default(),
             failures: Default::default(),
             recent: Default::default(),
+            outbound: Default::default(),
         }
     }
 }
@@ -431,6 +484,18 @@ mod tests {
         assert_eq!(latency.buckets[6], 1, "40 ms is in the 50 ms bucket");
         assert_eq!(latency.quantile(0.5), Some(0.0005));
         assert_eq!(latency.quantile(0.99), Some(0.05));
+    }
+
+    #[test]
+    fn outbound_calls_are_counted_by_result() {
+        let stats = AppStats::default();
+        let outbound = stats.outbound.clone();
+        outbound.count(OutboundResult::Sent);
+        outbound.count(OutboundResult::Denied);
+        outbound.count(OutboundResult::Denied);
+        assert_eq!(stats.outbound.calls(OutboundResult::Sent), 1);
+        assert_eq!(stats.outbound.calls(OutboundResult::Denied), 2);
+        assert_eq!(stats.outbound.calls(OutboundResult::Failed), 0);
     }
 
     #[test]

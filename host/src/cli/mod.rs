@@ -320,6 +320,7 @@ fn load(
         let runtime = Runtime::new(&RuntimeConfig {
             compile_cache: cache,
             caps: settings.caps,
+            outbound_ca: settings.outbound_ca.clone(),
             ..RuntimeConfig::for_apps(settings.max_instances, apps())
         })
         .map_err(|err| anyhow::anyhow!("cannot start the WebAssembly engine: {err:#}"))?;
@@ -356,6 +357,7 @@ fn load(
     let runtime = Runtime::new(&RuntimeConfig {
         compile_cache: cache,
         caps: settings.caps,
+        outbound_ca: settings.outbound_ca.clone(),
         ..RuntimeConfig::for_apps(settings.max_instances, apps())
     })
     .map_err(|err| anyhow::anyhow!("cannot start the WebAssembly engine: {err:#}"))?;

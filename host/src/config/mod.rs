@@ -142,7 +142,9 @@ pub fn parse(text: &str, path: &Path) -> Result<GatewayConfig, ConfigError> {
     let base = path.parent().unwrap_or(Path::new(""));
 
     let mut server = ServerSettings::default();
-    raw.server.apply(&mut server);
+    std::mem::take(&mut raw.server)
+        .relative_to(base)
+        .apply(&mut server);
     server
         .validate()
         .map_err(|problem| ConfigError(format!("{file}: [server] {problem}")))?;
@@ -463,6 +465,95 @@ instance-reuse = 10
             check("[apps.s]\nstatic = \"public\"\nroutes = [\"/\"]\n[apps.s.limits]\nfuel = 5\n")
                 .unwrap_err();
         assert!(err.contains("fuel is for applications"), "{err}");
+    }
+
+    #[test]
+    fn outbound_grants_limits_and_ca_parse() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        let pem = rcgen::generate_simple_self_signed(vec!["ca.test".to_owned()])
+            .unwrap()
+            .cert
+            .pem();
+        std::fs::write(&ca, pem).unwrap();
+        let config = parse(
+            r#"
+[server]
+outbound-ca = "ca.pem"
+
+[apps.api]
+wasm = "api.wasm"
+routes = ["/"]
+[apps.api.limits]
+outbound-connections = 8
+[apps.api.grants]
+outbound-http = ["https://api.example.com", "http://127.0.0.1:8081", "https://*.example.org", "http://10.0.0.0/8:*"]
+
+[apps.quiet]
+wasm = "quiet.wasm"
+routes = ["/q"]
+"#,
+            &dir.path().join("gateway.toml"),
+        )
+        .unwrap();
+        assert_eq!(config.server.outbound_ca, Some(ca));
+        let api = &config.apps[0].config;
+        assert_eq!(api.outbound_connections, 8);
+        assert_eq!(
+            api.grants.outbound_http,
+            crate::outbound::AllowList::parse(&[
+                "https://api.example.com",
+                "http://127.0.0.1:8081",
+                "https://*.example.org",
+                "http://10.0.0.0/8:*"
+            ])
+            .unwrap()
+        );
+        let quiet = &config.apps[1].config;
+        assert!(quiet.grants.outbound_http.is_empty());
+        assert_eq!(
+            quiet.outbound_connections,
+            crate::runtime::DEFAULT_OUTBOUND_CONNECTIONS
+        );
+    }
+
+    #[test]
+    fn bad_outbound_settings_name_the_app_the_rule_and_the_file() {
+        let app = "[apps.a]\nwasm = \"a.wasm\"\nroutes = [\"/\"]\n";
+        for (extra, expected) in [
+            (
+                "[apps.a.grants]\noutbound-http = [\"api.example.com\"]\n",
+                "[apps.a] [grants] outbound-http rule \"api.example.com\": it has no scheme",
+            ),
+            (
+                "[apps.a.grants]\noutbound-http = [\"ftp://x.example\"]\n",
+                "scheme://host[:port], e.g. \"https://api.example.com\"",
+            ),
+            (
+                "[apps.a.grants]\noutbound-http = \"https://x.example\"\n",
+                "expected a sequence",
+            ),
+            (
+                "[apps.a.limits]\noutbound-connections = 0\n",
+                "outbound-connections is 0",
+            ),
+            (
+                "[server]\noutbound-ca = \"no-such-ca.pem\"\n",
+                "outbound-ca /etc/gw/no-such-ca.pem: cannot read it",
+            ),
+        ] {
+            let err = check(&format!("{app}{extra}")).unwrap_err();
+            assert!(err.contains(expected), "{extra}: {err}");
+            assert!(err.contains("gateway.toml"), "{err}");
+        }
+        let err = check(
+            "[apps.s]\nstatic = \"public\"\nroutes = [\"/\"]\n[apps.s.limits]\noutbound-connections = 5\n",
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("outbound-connections is for applications"),
+            "{err}"
+        );
     }
 
     #[test]

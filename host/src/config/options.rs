@@ -14,11 +14,12 @@ use crate::config::listen::ListenAddr;
 use crate::config::units::{self, parse_size};
 use crate::http::access_log::Format as AccessFormat;
 use crate::http::limits::HttpLimits;
+use crate::outbound::AllowList;
 use crate::runtime::grants::Grants;
 use crate::runtime::reuse::Reuse;
 use crate::runtime::{AppConfig, ComponentCaps, RuntimeConfig};
 use serde::Deserialize;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -141,6 +142,14 @@ pub struct ServerOptions {
     #[arg(long)]
     #[serde(default)]
     pub max_component_tables: Option<u32>,
+
+    /// A PEM file of certificate authorities that apps' outbound HTTPS
+    /// trusts besides the built-in webpki (Mozilla) roots, e.g. a private
+    /// CA; in a file, relative to the file's folder [default: the roots
+    /// only].
+    #[arg(long, value_name = "FILE")]
+    #[serde(default)]
+    pub outbound_ca: Option<PathBuf>,
 }
 
 /// Server-wide settings once the defaults, the file and the command line
@@ -163,6 +172,8 @@ pub struct ServerSettings {
     pub limits: HttpLimits,
     /// What one component may contain.
     pub caps: ComponentCaps,
+    /// Extra certificate authorities for outbound HTTPS.
+    pub outbound_ca: Option<PathBuf>,
 }
 
 impl Default for ServerSettings {
@@ -176,6 +187,7 @@ impl Default for ServerSettings {
             max_instances: RuntimeConfig::default().max_instances,
             limits: HttpLimits::default(),
             caps: ComponentCaps::default(),
+            outbound_ca: None,
         }
     }
 }
@@ -206,6 +218,9 @@ impl ServerSettings {
                     "{name} is 0: no component could load; use at least 1"
                 ));
             }
+        }
+        if let Some(ca) = &self.outbound_ca {
+            crate::outbound::Tls::new(Some(ca))?;
         }
         self.limits.validate()
     }
@@ -248,6 +263,16 @@ impl ServerOptions {
         set(&mut caps.core_instances, &self.max_component_core_instances);
         set(&mut caps.memories, &self.max_component_memories);
         set(&mut caps.tables, &self.max_component_tables);
+        if self.outbound_ca.is_some() {
+            settings.outbound_ca.clone_from(&self.outbound_ca);
+        }
+    }
+
+    /// These options with their paths resolved against `base` (the
+    /// gateway file's folder), as a file's `[server]` means them.
+    pub fn relative_to(mut self, base: &Path) -> Self {
+        self.outbound_ca = self.outbound_ca.map(|ca| base.join(ca));
+        self
     }
 }
 
@@ -292,6 +317,13 @@ pub struct AppLimits {
     #[arg(long, value_parser = humantime::parse_duration)]
     #[serde(default, deserialize_with = "units::duration")]
     pub queue_timeout: Option<Duration>,
+
+    /// Most outbound HTTP connections the app's instances may hold open at
+    /// once, all together; one more call fails at once with
+    /// connection-limit-reached [default: 64].
+    #[arg(long)]
+    #[serde(default)]
+    pub outbound_connections: Option<usize>,
 
     /// Fuel per request (about one unit per WebAssembly instruction); past
     /// it the request traps with 500 [default: no limit]. Makes all guest
@@ -362,9 +394,10 @@ impl FromStr for ReuseOption {
 impl AppLimits {
     /// The limits that only mean something for code, with whether each is
     /// set: a static document root runs none.
-    pub fn code_only(&self) -> [(&'static str, bool); 4] {
+    pub fn code_only(&self) -> [(&'static str, bool); 5] {
         [
             ("fuel", self.fuel.is_some()),
+            ("outbound-connections", self.outbound_connections.is_some()),
             ("table-elements", self.table_elements.is_some()),
             ("max-response-head", self.max_response_head.is_some()),
             ("instance-reuse", self.instance_reuse.is_some()),
@@ -381,6 +414,7 @@ impl AppLimits {
         set(&mut config.concurrency, &self.concurrency);
         set(&mut config.queue, &self.queue);
         set(&mut config.queue_timeout, &self.queue_timeout);
+        set(&mut config.outbound_connections, &self.outbound_connections);
         if self.fuel.is_some() {
             config.fuel = self.fuel;
         }
@@ -437,6 +471,15 @@ pub struct AppGrants {
     #[arg(long)]
     #[serde(default)]
     pub trap_unknown_imports: bool,
+
+    /// Let the app call out over HTTP to URL (repeatable): Spin's
+    /// allowed-hosts syntax, scheme://host[:port] with `*` wildcards, port
+    /// ranges and CIDR hosts, e.g. https://api.example.com,
+    /// http://127.0.0.1:8081, https://*.example.org, http://10.0.0.0/8:*
+    /// [default: no outbound calls]. In a file: `outbound-http = [...]`.
+    #[arg(long = "outbound-http", value_name = "URL", value_parser = parse_outbound_rule)]
+    #[serde(default)]
+    pub outbound_http: Vec<String>,
 }
 
 impl AppGrants {
@@ -449,6 +492,7 @@ impl AppGrants {
                 ));
             }
         }
+        AllowList::parse(&self.outbound_http).map_err(|err| format!("[grants] {err}"))?;
         Ok(())
     }
 
@@ -465,10 +509,17 @@ impl AppGrants {
             stdout: self.stdout,
             stderr: self.stderr,
             trap_unknown_imports: self.trap_unknown_imports,
-            // Filled in by the outbound-http grant (issue 16).
-            outbound_http: Default::default(),
+            // `validate` reports a bad rule before the settings are used; a
+            // list that does not parse grants nothing.
+            outbound_http: AllowList::parse(&self.outbound_http).unwrap_or_default(),
         };
     }
+}
+
+/// Checks one `--outbound-http` rule as the flag is read.
+fn parse_outbound_rule(text: &str) -> Result<String, String> {
+    AllowList::parse(&[text])?;
+    Ok(text.to_owned())
 }
 
 /// Parses `NAME=VALUE`.
@@ -572,12 +623,35 @@ mod tests {
             "--dir=/data=d",
             "--stdout",
             "--trap-unknown-imports",
+            "--outbound-http=https://api.example.com",
+            "--outbound-http=http://10.0.0.0/8:*",
         ]);
         let from_file: AppGrants = toml::from_str(
-            "env = { A = \"1\" }\ndirs = { \"/data\" = \"d\" }\nstdout = true\ntrap-unknown-imports = true\n",
+            "env = { A = \"1\" }\ndirs = { \"/data\" = \"d\" }\nstdout = true\ntrap-unknown-imports = true\noutbound-http = [\"https://api.example.com\", \"http://10.0.0.0/8:*\"]\n",
         )
         .unwrap();
         assert_eq!(from_flags, from_file);
+        let mut config = AppConfig::new("a");
+        from_flags.apply(&mut config, Path::new(""));
+        assert!(!config.grants.outbound_http.is_empty());
+
+        let from_flags: AppLimits = flags(&["--outbound-connections=3"]);
+        let from_file: AppLimits = toml::from_str("outbound-connections = 3\n").unwrap();
+        assert_eq!(from_flags, from_file);
+        let from_flags: ServerOptions = flags(&["--outbound-ca=ca.pem"]);
+        let from_file: ServerOptions = toml::from_str("outbound-ca = \"ca.pem\"\n").unwrap();
+        assert_eq!(from_flags, from_file);
+    }
+
+    #[test]
+    fn a_bad_outbound_rule_is_refused_as_the_flag_is_read() {
+        let err = Flags::<AppGrants>::try_parse_from(["x", "--outbound-http=example.com"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("--outbound-http") && err.contains("no scheme"),
+            "{err}"
+        );
     }
 
     #[test]

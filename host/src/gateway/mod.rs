@@ -447,10 +447,8 @@ fn link(
             return Ok(old.clone());
         }
         let loaded = runtime.link_as(compiled, app, role)?;
-        let mut fresh = App::new(runtime, loaded, app.clone());
-        if let Some(old) = old {
-            fresh.stats = old.stats.clone();
-        }
+        let stats = old.map(|old| old.stats.clone()).unwrap_or_default();
+        let fresh = App::with_stats(runtime, loaded, app.clone(), stats);
         tally(previous, false);
         Ok(Arc::new(fresh))
     };

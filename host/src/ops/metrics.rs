@@ -8,7 +8,7 @@
 
 use super::Ops;
 use crate::gateway::Target;
-use crate::stats::{AppStats, Failure, LATENCY_BUCKETS, Rejection};
+use crate::stats::{AppStats, Failure, LATENCY_BUCKETS, OutboundResult, Rejection};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::MetricType;
@@ -58,7 +58,6 @@ impl prometheus_client::encoding::EncodeLabelValue for Value<'_> {
         Ok(())
     }
 }
-
 impl Collector for Gateway {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         let ops = &self.0;
@@ -145,6 +144,8 @@ impl Collector for Gateway {
                 ConstCounter::new(stats.failures(how)).encode(family.encode_family(&labels)?)?;
             }
         }
+
+        outbound_requests(&mut encoder, &apps)?;
 
         let mut family = encoder.encode_descriptor(
             "wasm_gateway_app_log_lines_dropped",
@@ -239,5 +240,66 @@ impl Collector for Gateway {
             MetricType::Gauge,
         )?)?;
         Ok(())
+    }
+}
+
+/// `wasm_gateway_outbound_requests_total{app, result}`: the guests'
+/// outbound HTTP calls.
+fn outbound_requests(
+    encoder: &mut DescriptorEncoder<'_>,
+    apps: &[(&str, &Arc<AppStats>)],
+) -> Result<(), std::fmt::Error> {
+    let mut family = encoder.encode_descriptor(
+        "wasm_gateway_outbound_requests",
+        "Outbound HTTP calls of the app's guests, by result: sent (a response came back), denied (by the allow-list or the address filter), failed.",
+        None,
+        MetricType::Counter,
+    )?;
+    for (app, stats) in apps {
+        for result in OutboundResult::ALL {
+            let labels: Labels = vec![("app", Value(app)), ("result", Value(result.name()))];
+            ConstCounter::new(stats.outbound.calls(result))
+                .encode(family.encode_family(&labels)?)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A collector of the outbound family alone, over fixed counters.
+    #[derive(Debug)]
+    struct Outbound(Vec<(&'static str, Arc<AppStats>)>);
+
+    impl Collector for Outbound {
+        fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+            let apps: Vec<(&str, &Arc<AppStats>)> =
+                self.0.iter().map(|(name, stats)| (*name, stats)).collect();
+            outbound_requests(&mut encoder, &apps)
+        }
+    }
+
+    #[test]
+    fn outbound_calls_are_exported_by_app_and_result() {
+        let api = Arc::new(AppStats::default());
+        api.outbound.count(OutboundResult::Sent);
+        api.outbound.count(OutboundResult::Denied);
+        api.outbound.count(OutboundResult::Denied);
+        let quiet = Arc::new(AppStats::default());
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(Outbound(vec![("api", api), ("quiet", quiet)])));
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        for line in [
+            "# TYPE wasm_gateway_outbound_requests counter",
+            r#"wasm_gateway_outbound_requests_total{app="api",result="sent"} 1"#,
+            r#"wasm_gateway_outbound_requests_total{app="api",result="denied"} 2"#,
+            r#"wasm_gateway_outbound_requests_total{app="api",result="failed"} 0"#,
+            r#"wasm_gateway_outbound_requests_total{app="quiet",result="sent"} 0"#,
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} not in:\n{text}");
+        }
     }
 }

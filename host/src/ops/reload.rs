@@ -189,10 +189,8 @@ impl Reloader {
                         .runtime
                         .link_as(&compiled, config, role)
                         .map_err(invalid)?;
-                    let mut fresh = App::new(&self.runtime, loaded, config.clone());
-                    if let Some(old) = old {
-                        fresh.stats = old.stats.clone();
-                    }
+                    let stats = old.map(|old| old.stats.clone()).unwrap_or_default();
+                    let fresh = App::with_stats(&self.runtime, loaded, config.clone(), stats);
                     summary.changed += 1;
                     chain.push(Arc::new(fresh));
                 }
@@ -229,6 +227,10 @@ impl Reloader {
         }
         if new.shutdown_delay != old.shutdown_delay || new.shutdown_grace != old.shutdown_grace {
             changed.push("shutdown-delay/shutdown-grace");
+        }
+        // The TLS roots are built once, with the engine.
+        if new.outbound_ca != old.outbound_ca {
+            changed.push("outbound-ca");
         }
         if changed.is_empty() {
             Ok(())

@@ -12,11 +12,9 @@ use crate::http::body::ResponseBody;
 use crate::http::header_case::ResponseCase;
 use crate::http::pages::error_page;
 use crate::http::remote_user::RemoteUser;
-use crate::outbound::Hooks;
 pub(crate) use crate::runtime::admission::Slot;
 use crate::runtime::chain::{self, LayerRef, Layers};
 use crate::runtime::lanes::{self, Ended, Metered};
-use crate::runtime::quota::InstanceQuota;
 use crate::runtime::reuse::Idle;
 use crate::runtime::store::{PerRequest, StoreData};
 use crate::runtime::{App, Instance, Pre};
@@ -225,19 +223,7 @@ pub(crate) async fn launch_task<H>(
 /// A new store for `app`, serving `request` first: the application's
 /// memory and table limits, its grants, and yielding at every epoch tick.
 pub(crate) fn new_store(app: &App, request: PerRequest) -> Store<StoreData> {
-    let (wasi, capture) = app.sandbox.wasi_ctx();
-    let limits = InstanceQuota::new(app.config.memory, app.config.table_elements);
-    let state = StoreData::new(
-        wasi,
-        limits,
-        request,
-        capture,
-        app.sandbox.log_budget.clone(),
-        app.runtime_stats.instance(),
-        Hooks::new(app.outbound.clone()),
-        // Fields are counted in memory, a little over their wire size.
-        app.config.max_response_head.max(16 << 10),
-    );
+    let state = StoreData::new(app, request);
     let mut store = Store::new(&app.engine, state);
     store.limiter(|s| &mut s.limits);
     store.set_hostcall_fuel(MAX_HOSTCALL_BYTES);

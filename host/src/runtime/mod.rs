@@ -619,12 +619,6 @@ impl Runtime {
             file: file(),
             source,
         })?;
-        let outbound = Arc::new(Outbound::new(
-            config.name.clone(),
-            grants.outbound_http.clone(),
-            config.outbound_connections,
-            self.tls.clone(),
-        ));
         let pre = linker.instantiate_pre(component).map_err(link_error)?;
         let pre = match kind {
             Kind::Wsgi => Pre::Wsgi(AppBindingsPre::new(pre).map_err(link_error)?),
@@ -633,7 +627,7 @@ impl Runtime {
         Ok(Loaded {
             pre,
             sandbox,
-            outbound,
+            outbound_http: grants.outbound_http.clone(),
             compiled: compiled.clone(),
         })
     }
@@ -703,7 +697,8 @@ impl Compiled {
 pub struct Loaded {
     pub(crate) pre: Pre,
     pub(crate) sandbox: Sandbox,
-    pub(crate) outbound: Arc<Outbound>,
+    /// The outbound-http grant it was linked with.
+    pub(crate) outbound_http: crate::outbound::AllowList,
     pub(crate) compiled: Compiled,
 }
 
@@ -786,6 +781,12 @@ impl AppConfig {
         if self.concurrency == 0 {
             return Err(format!(
                 "app `{}`: concurrency is 0: no request could run; use at least 1",
+                self.name
+            ));
+        }
+        if self.outbound_connections == 0 {
+            return Err(format!(
+                "app `{}`: outbound-connections is 0: every outbound call would fail; use at least 1",
                 self.name
             ));
         }
@@ -873,12 +874,31 @@ impl App {
     /// Binds a loaded application to its settings (those it was loaded
     /// with: its grants were linked then).
     pub fn new(runtime: &Runtime, loaded: Loaded, config: AppConfig) -> Self {
+        Self::with_stats(runtime, loaded, config, Arc::default())
+    }
+
+    /// [`App::new`] counting into `stats` (a reload keeps an app's
+    /// counters when it replaces its component or settings).
+    pub fn with_stats(
+        runtime: &Runtime,
+        loaded: Loaded,
+        config: AppConfig,
+        stats: Arc<crate::stats::AppStats>,
+    ) -> Self {
+        let outbound = Arc::new(Outbound::new(
+            config.name.clone(),
+            loaded.outbound_http,
+            config.outbound_connections,
+            runtime.tls.clone(),
+            loaded.sandbox.log_budget.clone(),
+            stats.outbound.clone(),
+        ));
         App {
             engine: runtime.engine.clone(),
             pre: loaded.pre,
             admission: Admission::new(config.concurrency, config.queue, config.queue_timeout),
             sandbox: loaded.sandbox,
-            outbound: loaded.outbound,
+            outbound,
             reuse: config.instance_reuse.map(|reuse| {
                 let pool = Arc::new(ReusePool::new(reuse, config.concurrency));
                 runtime.idle.register(&pool);
@@ -887,7 +907,7 @@ impl App {
             idle: runtime.idle.clone(),
             fuel: runtime.fuel,
             cost: lanes::Cost::default(),
-            stats: Arc::default(),
+            stats,
             runtime_stats: runtime.stats.clone(),
             compiled: loaded.compiled,
             config,

@@ -8,6 +8,7 @@
 //! `wsgi`, and the `server` imports here only hand over to it.
 
 use crate::outbound::Hooks;
+use crate::runtime::App;
 use crate::runtime::chain::LayerRef;
 use crate::runtime::quota::InstanceQuota;
 use crate::wsgi::app_log::{self, Captured, LogBudget};
@@ -65,34 +66,28 @@ pub struct PerRequest {
 }
 
 impl StoreData {
-    /// Data for a store serving `request` first, with its WASI context's
-    /// captured streams if any.
-    pub fn new(
-        wasi: WasiCtx,
-        limits: InstanceQuota,
-        request: PerRequest,
-        captured: Option<Captured>,
-        log_budget: Arc<LogBudget>,
-        live: crate::stats::LiveInstance,
-        hooks: Hooks,
-        max_fields: usize,
-    ) -> Self {
+    /// Data for a store of `app` serving `request` first: the app's WASI
+    /// context (with its captured streams, if any), memory and table
+    /// limits, and outbound hooks.
+    pub fn new(app: &App, request: PerRequest) -> Self {
+        let (wasi, captured) = app.sandbox.wasi_ctx();
         let mut table = ResourceTable::new();
         table.set_max_capacity(MAX_RESOURCES);
         let mut http = WasiHttpCtx::new();
-        http.set_field_size_limit(max_fields);
+        // Fields are counted in memory, a little over their wire size.
+        http.set_field_size_limit(app.config.max_response_head.max(16 << 10));
         StoreData {
             wasi,
             table,
             http,
-            hooks,
-            limits,
+            hooks: Hooks::new(app.outbound.clone()),
+            limits: InstanceQuota::new(app.config.memory, app.config.table_elements),
             request: request.wsgi,
             layer: request.layer,
             faulted: false,
             captured,
-            log_budget,
-            _live: live,
+            log_budget: app.sandbox.log_budget.clone(),
+            _live: app.runtime_stats.instance(),
         }
     }
 
