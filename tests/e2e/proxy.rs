@@ -304,10 +304,28 @@ fn proxy_forward_under_the_outbound_grant() {
     ));
     assert_eq!((r.status, r.text().as_str()), (201, "from upstream"));
 
-    let denied = TestServer::start(wasm::PROXY_BEHAVIOURS);
-    let r = denied.get(&format!("/forward?url=http://{up}/"));
+    let denied = Binary::serve(wasm::PROXY_BEHAVIOURS, &[]);
+    let r = get_from(denied.addr, &format!("/forward?url=http://{up}/"));
     assert_eq!(r.status, 502);
     assert!(r.text().contains("HttpRequestDenied"), "{}", r.text());
+    // The log names the grant that would allow the call.
+    let log = denied.stop();
+    assert!(
+        log.contains(&format!("--outbound-http http://{up}")) && log.contains("outbound-http"),
+        "{log}"
+    );
+
+    // A name that resolves to a private address is refused even when the
+    // grant names it: only an IP or CIDR rule opens loopback.
+    let port = up.port();
+    let by_name = serve_with_grant(
+        "proxy-forward-localhost",
+        wasm::PROXY_BEHAVIOURS,
+        &[format!("http://localhost:{port}")],
+    );
+    let r = by_name.get(&format!("/forward?url=http://localhost:{port}/"));
+    assert_eq!(r.status, 502);
+    assert!(r.text().contains("DestinationIpProhibited"), "{}", r.text());
 }
 
 /// A WSGI-world app calling out through the SDK's client: the upstream's
