@@ -8,7 +8,7 @@
 # `wasmtime serve` comes from crates.io (wasmtime-cli 48.0.8), installed once
 # into a cache this script manages: $WASMTIME_BENCH_CACHE, default
 # target/bench-tools. The first install compiles wasmtime from source:
-# about 15-25 minutes on 2 cores; later runs reuse it.
+# about 35 minutes on a busy 2-core machine; later runs reuse it.
 #
 # Writes a Markdown table to bench/results/wasi-http.md and stdout. Every loop
 # is bounded by wrk's duration and ROUNDS; the servers are stopped on exit.
@@ -25,7 +25,7 @@ WASMTIME="$CACHE/wasmtime-$WASMTIME_VERSION/bin/wasmtime"
 
 ensure_wrk
 if [ ! -x "$WASMTIME" ]; then
-  echo "installing wasmtime-cli $WASMTIME_VERSION into $CACHE (a first build takes 15-25 minutes on 2 cores)..." >&2
+  echo "installing wasmtime-cli $WASMTIME_VERSION into $CACHE (a first build takes half an hour on 2 cores)..." >&2
   cargo install wasmtime-cli --version "$WASMTIME_VERSION" --locked \
     --root "$CACHE/wasmtime-$WASMTIME_VERSION" --target-dir "$CACHE/build" >&2
 fi

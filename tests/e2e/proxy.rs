@@ -297,6 +297,10 @@ fn proxy_forward_under_the_outbound_grant() {
     );
     let r = granted.get(&format!("/forward?url=http://{up}/path%3Fq%3D1"));
     assert_eq!((r.status, r.text().as_str()), (201, "from upstream"));
+    // A guest that waited first goes on on the slow lane; its calls work
+    // there too.
+    let r = granted.get(&format!("/forward?url=http://{up}/&after_ms=20"));
+    assert_eq!((r.status, r.text().as_str()), (201, "from upstream"));
     assert_eq!(r.header("content-type"), Some("text/x-upstream"));
     let r = granted.request(format!(
         "POST /forward?url=http://{up}/post HTTP/1.1\r\nHost: h\r\nContent-Type: text/plain\r\n\

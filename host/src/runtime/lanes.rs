@@ -55,6 +55,8 @@ impl SlowLane {
             .worker_threads(threads)
             .thread_name("guest-slow")
             .enable_time()
+            // A guest's outbound HTTP calls run where the guest runs.
+            .enable_io()
             .on_thread_start(lower_priority)
             .build()
             .map(SlowLane)
