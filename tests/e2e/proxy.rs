@@ -139,7 +139,8 @@ fn proxy_authority_scheme_and_script_name() {
     );
     let r = server.request(
         "GET /mnt/authority?x=1 HTTP/1.1\r\nHost: example.com:8080\r\n\
-         wasm-gateway-script-name: /forged\r\nWasm-Gateway-Other: forged\r\nConnection: close\r\n\r\n",
+         wasm-gateway-script-name: /forged\r\nWasm-Gateway-Other: forged\r\n\
+         wasm_gateway_client_addr: 10.0.0.1:1\r\nConnection: close\r\n\r\n",
     );
     assert_eq!(r.status, 200);
     let text = r.text();
@@ -462,8 +463,17 @@ fn proxy_components_reuse_instances_only_when_asked() {
         ["1\n", "2\n", "3\n", "1\n"],
         "three requests per instance"
     );
+    // A HEAD whose guest goes on after its first poll: hyper sends no
+    // body, the guest's writes still succeed, and the instance is reused.
+    let mut conn = TcpStream::connect(reused.addr).unwrap();
+    conn.write_all(b"HEAD /sleep?ms=20 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut raw = String::new();
+    conn.read_to_string(&mut raw).unwrap();
+    assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
+    assert!(raw.ends_with("\r\n\r\n"), "a head and no body: {raw}");
+    assert_eq!(get_from(reused.addr, "/count").text(), "3\n");
     // A trap discards the instance: the next request starts afresh.
-    assert_eq!(get_from(reused.addr, "/count").text(), "2\n");
     assert_eq!(get_from(reused.addr, "/trap-before").status, 500);
     assert_eq!(get_from(reused.addr, "/count").text(), "1\n");
     reused.stop();

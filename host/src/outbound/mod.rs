@@ -67,6 +67,12 @@ const BETWEEN_BYTES_TIMEOUT: Duration = Duration::from_secs(30);
 /// store outside a request; the runtime always sets one).
 const NO_DEADLINE: Duration = Duration::from_secs(300);
 
+/// Name lookups in flight at once, all applications together. A lookup
+/// runs `getaddrinfo` on tokio's blocking pool, which a timeout cannot
+/// stop; the pool is shared with static files and other tenants' file
+/// access, so lookups get a fixed share of it.
+const MAX_LOOKUPS: usize = 64;
+
 /// A refused call's request body is read up to this much before the
 /// refusal is returned (see [`Outbound::refuse`]).
 const MAX_DRAIN: usize = 1 << 20;
@@ -295,6 +301,19 @@ impl Outbound {
                 .refuse(request, err, OutboundResult::Failed, deadline)
                 .await);
         }
+        // Origin form on the wire (`GET /path?q`): the absolute form is for
+        // proxies. Checked before any connection is opened.
+        let path = match request.uri().path_and_query().map(|p| p.as_str()) {
+            None => "/".to_owned(),
+            Some(query) if query.starts_with('?') => format!("/{query}"),
+            Some(path) => path.to_owned(),
+        };
+        let Ok(origin_form) = path.parse::<http::Uri>() else {
+            let err = Error::HttpRequestUriInvalid;
+            return Err(self
+                .refuse(request, err, OutboundResult::Failed, deadline)
+                .await);
+        };
         let Ok(permit) = self.connections.clone().try_acquire_owned() else {
             if self.log.allow() {
                 tracing::warn!(
@@ -308,36 +327,36 @@ impl Outbound {
                 .refuse(request, err, OutboundResult::Failed, deadline)
                 .await);
         };
-        let addresses = match self.addresses(&destination, &timeouts).await {
+        let permit = Arc::new(permit);
+        let addresses = match self.addresses(&destination, &timeouts, &permit).await {
             Ok(addresses) => addresses,
-            Err((err, result)) => return Err(self.refuse(request, err, result, deadline).await),
+            Err((err, result)) => {
+                // Nothing is connected: the slot is free while the body
+                // drains.
+                drop(permit);
+                return Err(self.refuse(request, err, result, deadline).await);
+            }
         };
         let stream = match connect(&addresses, destination.port, &timeouts).await {
             Ok(stream) => stream,
             Err(err) => {
+                drop(permit);
                 return Err(self
                     .refuse(request, err, OutboundResult::Failed, deadline)
                     .await);
             }
         };
 
-        // Origin form on the wire (`GET /path?q`): the absolute form is for
-        // proxies. wasmtime-wasi-http sets Host from the authority; a
-        // request made otherwise gets it here.
-        let path = request
-            .uri()
-            .path_and_query()
-            .map_or("/", |p| p.as_str())
-            .to_owned();
+        // wasmtime-wasi-http sets Host from the authority; a request made
+        // otherwise gets it here.
         if !request.headers().contains_key(http::header::HOST)
             && let Some(authority) = request.uri().authority()
             && let Ok(value) = http::HeaderValue::from_str(authority.as_str())
         {
             request.headers_mut().insert(http::header::HOST, value);
         }
-        *request.uri_mut() = path.parse().map_err(|_| Error::HttpRequestUriInvalid)?;
+        *request.uri_mut() = origin_form;
 
-        let permit = Arc::new(permit);
         let result = match destination.scheme {
             Scheme::Http => exchange(stream, request, &timeouts, permit).await,
             Scheme::Https => {
@@ -373,25 +392,49 @@ impl Outbound {
 
     /// The addresses `destination` may be reached at, in the resolver's
     /// order; the error comes with how to count it.
+    ///
+    /// A lookup runs to its end even when the call gives up on it, so it
+    /// holds the call's connection `permit` (and a place among the
+    /// process's [`MAX_LOOKUPS`]) until it does: a guest cannot pile up
+    /// abandoned lookups beyond its connection cap.
     async fn addresses(
         &self,
         destination: &Destination,
         timeouts: &Timeouts,
+        permit: &Arc<OwnedSemaphorePermit>,
     ) -> Result<Vec<IpAddr>, (Error, OutboundResult)> {
+        static LOOKUPS: std::sync::LazyLock<Arc<Semaphore>> =
+            std::sync::LazyLock::new(|| Arc::new(Semaphore::new(MAX_LOOKUPS)));
         let resolved = match &destination.host {
             Host::Ip(ip) => vec![*ip],
             Host::Name(name) => {
-                let lookup = tokio::net::lookup_host((name.as_str(), destination.port));
+                let Ok(place) = LOOKUPS.clone().try_acquire_owned() else {
+                    return Err((Error::DnsTimeout, OutboundResult::Failed));
+                };
+                let held = (permit.clone(), place);
+                let target = (name.clone(), destination.port);
+                let lookup = tokio::spawn(async move {
+                    let _held = held;
+                    tokio::net::lookup_host(target)
+                        .await
+                        .map(|found| found.collect::<Vec<_>>())
+                });
                 match tokio::time::timeout_at(timeouts.by(timeouts.connect), lookup).await {
                     Err(_) => return Err((Error::DnsTimeout, OutboundResult::Failed)),
-                    Ok(Err(err)) => {
+                    Ok(Err(_)) => {
+                        return Err((Error::InternalError(None), OutboundResult::Failed));
+                    }
+                    Ok(Ok(Err(err))) => {
                         let err = Error::DnsError {
                             rcode: Some(err.to_string()),
                             info_code: None,
                         };
                         return Err((err, OutboundResult::Failed));
                     }
-                    Ok(Ok(addresses)) => addresses.map(|a| allow::canonical(a.ip())).collect(),
+                    Ok(Ok(Ok(addresses))) => addresses
+                        .into_iter()
+                        .map(|a| allow::canonical(a.ip()))
+                        .collect(),
                 }
             }
         };

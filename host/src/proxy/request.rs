@@ -53,7 +53,11 @@ pub fn prepare(
     }
     let mut headers = hyper::HeaderMap::with_capacity(parts.headers.len() + 3);
     for (name, value) in &parts.headers {
-        if !name.as_str().starts_with(RESERVED_PREFIX) {
+        // Names with `_` are dropped as the WSGI environ drops them (and
+        // nginx by default): an adapter mapping headers to CGI-style keys
+        // would read `wasm_gateway_client_addr` as the host's own.
+        let name_str = name.as_str();
+        if !name_str.starts_with(RESERVED_PREFIX) && !name_str.contains('_') {
             headers.append(name, value.clone());
         }
     }

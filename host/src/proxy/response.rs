@@ -6,9 +6,10 @@
 //! `max-response-head` bytes of headers). And the end of the body is told
 //! truthfully: wasmtime-wasi-http ends a body cleanly when its store goes
 //! away, so a guest that trapped, ran past its deadline or returned without
-//! `finish` would pass a truncated body off as whole. The runtime decides a
-//! [`Verdict`] before it drops the store, and the body ends as the verdict
-//! says.
+//! `finish` would pass a truncated body off as whole. So when the guest is
+//! done, the runtime aborts every body it left open ([`abort_unfinished`])
+//! before it drops the store, and a [`Verdict`] guard cuts the body if the
+//! request's task ends any other way.
 
 use crate::http::body::{Aborted, ResponseBody};
 use bytes::{Bytes, BytesMut};
@@ -20,7 +21,14 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::task::{Context, Poll, Waker, ready};
 use tokio::sync::oneshot;
 use wasmtime::component::ResourceTable;
-use wasmtime_wasi_http::p2::body::{HostOutgoingBody, HyperOutgoingBody};
+use wasmtime_wasi_http::p2::body::{
+    HostFutureTrailers, HostIncomingBody, HostIncomingBodyStream, HostOutgoingBody,
+    HyperOutgoingBody, StreamContext,
+};
+use wasmtime_wasi_http::p2::types::{
+    HostFutureIncomingResponse, HostIncomingRequest, HostIncomingResponse, HostOutgoingRequest,
+    HostOutgoingResponse, HostResponseOutparam,
+};
 
 const RUNNING: u8 = 0;
 const WHOLE: u8 = 1;
@@ -70,12 +78,40 @@ impl Drop for VerdictGuard {
     }
 }
 
-/// Whether a body the guest created is still open in its store: not
-/// finished, not dropped. Then its response must not end cleanly.
-pub fn unfinished_body(table: &mut ResourceTable) -> bool {
-    table
-        .iter_mut()
-        .any(|entry| (*entry).is::<HostOutgoingBody>())
+/// Aborts every body the guest created and left open in its store (not
+/// finished, not dropped), and says how many there were. An unfinished
+/// response body then ends as an abort; an outbound request's as one too.
+/// (Both are `HostOutgoingBody`: each is replaced in the table by an
+/// empty stand-in, so the guest's handle stays valid and its store sound.)
+pub fn abort_unfinished(table: &mut ResourceTable) -> usize {
+    let mut aborted = 0;
+    for entry in table.iter_mut() {
+        if let Some(body) = entry.downcast_mut::<HostOutgoingBody>() {
+            let (stand_in, _) = HostOutgoingBody::new(StreamContext::Response, None, 1, 1);
+            std::mem::replace(body, stand_in).abort();
+            aborted += 1;
+        }
+    }
+    aborted
+}
+
+/// Whether the store still holds `wasi:http` requests, responses, bodies
+/// or pending calls: a store that does is not reused (they may hold a
+/// client's connection, an outbound connection and its slot).
+pub fn holds_http_resources(table: &mut ResourceTable) -> bool {
+    table.iter_mut().any(|entry| {
+        let entry: &(dyn std::any::Any + Send) = entry;
+        entry.is::<HostOutgoingBody>()
+            || entry.is::<HostIncomingBody>()
+            || entry.is::<HostIncomingBodyStream>()
+            || entry.is::<HostFutureTrailers>()
+            || entry.is::<HostIncomingRequest>()
+            || entry.is::<HostIncomingResponse>()
+            || entry.is::<HostFutureIncomingResponse>()
+            || entry.is::<HostOutgoingRequest>()
+            || entry.is::<HostOutgoingResponse>()
+            || entry.is::<HostResponseOutparam>()
+    })
 }
 
 /// Why a response head is refused: a 1xx status is not a response, and
@@ -111,7 +147,9 @@ pub fn client_watch() -> (ClientWatch, ClientGone) {
 }
 
 impl ClientWatch {
-    fn done(&mut self) {
+    /// The response is complete (or has no body to wait for): the client
+    /// leaving from now on cuts nothing.
+    pub fn done(&mut self) {
         if let Some(tx) = self.0.take() {
             let _ = tx.send(());
         }

@@ -317,8 +317,11 @@ async fn run(
             // The guest is done and its response whole: the store is free
             // (back to the pool, or dropped) before the response's end goes
             // out, so the client's next request finds the instance idle.
+            // An instance that kept wasi:http resources (an outbound call
+            // it never finished) is not reused.
+            let reusable = !crate::proxy::response::holds_http_resources(store.data_mut().table());
             let mut response = match (&app.reuse, instance, born) {
-                (Some(pool), Some(instance), Some(born)) => {
+                (Some(pool), Some(instance), Some(born)) if reusable => {
                     let response = store.data_mut().end();
                     pool.put(Idle {
                         store,

@@ -15,7 +15,8 @@ use crate::http::body::ResponseBody;
 use crate::http::pages::error_page;
 use crate::proxy::request::{GuestInput, InputState, prepare};
 use crate::proxy::response::{
-    ClientGone, GuestBody, Verdict, check_head, client_watch, unfinished_body,
+    ClientGone, GuestBody, Verdict, abort_unfinished, check_head, client_watch,
+    holds_http_resources,
 };
 use crate::runtime::invoke::{self, CLOSE_GRACE, count, instantiate};
 use crate::runtime::lanes::Ended;
@@ -25,6 +26,7 @@ use crate::runtime::{App, Instance};
 use crate::stats::{Failure, Rejection};
 use crate::wsgi::environ::ConnInfo;
 use crate::wsgi::errors::{InputFailure, RequestError};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::http::request::Parts;
 use hyper::{Response, StatusCode};
@@ -144,6 +146,7 @@ pub async fn handle(
         Ok(slot) => slot,
         Err(response) => return response,
     };
+    let head_only = parts.method == hyper::Method::HEAD;
     let (tx, rx) = oneshot::channel();
     let verdict = Arc::new(Verdict::default());
     let (watch, gone) = client_watch();
@@ -164,7 +167,22 @@ pub async fn handle(
                 return RequestError::Input(*failure).into_response();
             }
             let (parts, body) = response.into_parts();
-            Response::from_parts(parts, GuestBody::response_body(body, verdict, watch))
+            let body = GuestBody::response_body(body, verdict, watch);
+            if head_only
+                || parts.status == StatusCode::NO_CONTENT
+                || parts.status == StatusCode::NOT_MODIFIED
+            {
+                // hyper sends no body for these and drops it unread: the
+                // guest's writes would fail (and many guests trap on
+                // that). The body is read and discarded instead, for as
+                // long as the guest writes it (within its deadline).
+                tokio::spawn(async move {
+                    let mut body = std::pin::pin!(body);
+                    while let Some(Ok(_)) = body.frame().await {}
+                });
+                return Response::from_parts(parts, ResponseBody::full(bytes::Bytes::new()));
+            }
+            Response::from_parts(parts, body)
         }
         Ok(Head::Failed(err)) => err.into_response(),
         Err(_) => {
@@ -227,26 +245,33 @@ async fn run(
             () = &mut deadline => Err(RequestError::Timeout(timeout)),
             () = gone.wait() => {
                 // The guest's next write fails; one busy computing is
-                // killed after a short grace.
-                match tokio::time::timeout(CLOSE_GRACE, &mut guest).await {
-                    Ok(Err(err)) => Err(err),
-                    Ok(Ok(())) | Err(_) => Err(RequestError::ClientGone),
-                }
+                // killed after a short grace. Whatever it does meanwhile
+                // (many guests trap on a failed write) is the client's
+                // doing, not a fault of the app's.
+                let _ = tokio::time::timeout(CLOSE_GRACE, &mut guest).await;
+                Err(RequestError::ClientGone)
             }
         }
     };
-    let whole = !unfinished_body(store.data_mut().table());
-    decide.decide(whole);
+    // Bodies left open end as aborts, explicitly: from here on a body's
+    // end says whether the guest finished it.
+    let unfinished = abort_unfinished(store.data_mut().table());
+    decide.decide(true);
 
-    let mut faulted = head.0.faulted.load(Ordering::Relaxed);
+    // A refused head or an error code was counted as the guest set it.
+    let counted = head.0.faulted.load(Ordering::Relaxed);
+    let mut faulted = counted;
     let failed = match outcome {
         Err(err) => Some(err),
         Ok(()) if !head.sent() => Some(RequestError::Contract(
             "wasi:http: the component returned without setting a response",
         )),
+        Ok(()) if unfinished > 0 => Some(RequestError::Contract(
+            "wasi:http: the component returned with a body neither finished nor dropped (the client's response was aborted)",
+        )),
         Ok(()) => None,
     };
-    let clean = failed.is_none() && whole && !faulted;
+    let clean = failed.is_none() && !faulted && !holds_http_resources(store.data_mut().table());
     // A request whose body failed as the guest read it failed by the
     // client's doing, whatever the guest then did (see `invoke::run`).
     let input_failed = input.get().copied();
@@ -261,7 +286,9 @@ async fn run(
                 RequestError::Input(failure)
             }
             None => {
-                count(&app, &err, store.data().limits.refused_memory());
+                if !counted {
+                    count(&app, &err, store.data().limits.refused_memory());
+                }
                 faulted |= err.is_fault();
                 err
             }
