@@ -544,3 +544,67 @@ fn proxy_apps_take_no_middleware_and_check_names_their_kind() {
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("cannot be a middleware"), "{stderr}");
 }
+
+/// examples/wstd-hello, a component written with wstd as for any host:
+/// hello, a relayed upstream under the grant, and, without it, the denial
+/// as wstd's client sees it (`HttpRequestDenied`, not a broken body: the
+/// host reads a refused call's body before it answers).
+#[test]
+fn the_wstd_example_serves_and_calls_out_under_its_grant() {
+    let up = upstream(200, "upstream for wstd");
+    let granted = serve_with_grant("wstd-hello", wasm::WSTD_HELLO, &[format!("http://{up}")]);
+    let r = granted.get("/");
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, "Hello from a wasi:http component\n")
+    );
+    let r = granted.get(&format!("/fetch?url=http://{up}/x"));
+    assert_eq!((r.status, r.text().as_str()), (200, "upstream for wstd"));
+
+    let denied = TestServer::start(wasm::WSTD_HELLO);
+    let r = denied.get(&format!("/fetch?url=http://{up}/x"));
+    assert_eq!(r.status, 502);
+    assert!(
+        r.text()
+            .contains("denied: not in this app's outbound-http grant"),
+        "{}",
+        r.text()
+    );
+}
+
+/// examples/fetch, a WSGI app calling out with the SDK's client: the
+/// upstream's answer with the grant, and the grant line to add without it.
+#[test]
+fn the_fetch_example_reports_the_upstream_or_the_grant_to_add() {
+    let up = upstream(200, "first line\nsecond line");
+    let dir = temp_dir("fetch-example");
+    let toml = |grant: &str| {
+        format!(
+            "[apps.app]\nwasm = {:?}\nroutes = [\"/\"]\nenv = {{ FETCH_URL = \"http://{up}/status\" }}\n{grant}",
+            wasm::FETCH
+        )
+    };
+    let granted = serve_toml(
+        &dir,
+        &toml(&format!(
+            "[apps.app.grants]\noutbound-http = [\"http://{up}\"]\n"
+        )),
+    );
+    let r = granted.get("/");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let text = r.text();
+    assert!(
+        text.contains("status: 200") && text.contains("second line"),
+        "{text}"
+    );
+
+    let denied = serve_toml(&temp_dir("fetch-example-denied"), &toml(""));
+    let r = denied.get("/");
+    assert_eq!(r.status, 502);
+    assert!(
+        r.text()
+            .contains(&format!("outbound-http = [\"http://{up}\"]")),
+        "{}",
+        r.text()
+    );
+}
