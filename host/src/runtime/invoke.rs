@@ -319,7 +319,8 @@ async fn run(
             // out, so the client's next request finds the instance idle.
             // An instance that kept wasi:http resources (an outbound call
             // it never finished) is not reused.
-            let reusable = !crate::proxy::response::holds_http_resources(store.data_mut().table());
+            let reusable = app.reuse.is_some()
+                && !crate::proxy::response::holds_http_resources(store.data_mut().table());
             let mut response = match (&app.reuse, instance, born) {
                 (Some(pool), Some(instance), Some(born)) if reusable => {
                     let response = store.data_mut().end();
