@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The same standard wasi:http hello component (the `proxy_hello` fixture)
-# served by wasm-gateway and by `wasmtime serve` 48, with the WSGI hello
-# example beside them, measured in alternating rounds in one run.
+# served by wasm-gateway and by `wasmtime serve` 48 (a fresh instance per
+# request in both), with the WSGI hello example and the wasi:http hello
+# with opt-in instance reuse beside them, measured in rotating rounds in
+# one run.
 #
 #   bench/wasi-http.sh [DURATION_SECONDS] [CONNECTIONS] [ROUNDS]   (PIN=0 to not pin cores)
 #
@@ -55,6 +57,12 @@ RUST_LOG=wasm_gateway::access=off start "${SERVER[@]}" target/release/wasm-gatew
   serve "$PROXY" --listen 127.0.0.1:0
 GATEWAY_PROXY=$URL
 wait_for "$GATEWAY_PROXY/" "$hello_proxy"
+# The same, with opt-in instance reuse (weaker isolation between one
+# request and the next of the same app; docs/security.md).
+RUST_LOG=wasm_gateway::access=off start "${SERVER[@]}" target/release/wasm-gateway \
+  serve "$PROXY" --listen 127.0.0.1:0 --instance-reuse 1000
+GATEWAY_REUSE=$URL
+wait_for "$GATEWAY_REUSE/" "$hello_proxy"
 RUST_LOG=wasm_gateway::access=off start "${SERVER[@]}" target/release/wasm-gateway \
   serve "$WSGI" --listen 127.0.0.1:0
 GATEWAY_WSGI=$URL
@@ -67,8 +75,8 @@ pids+=($!)
 WASMTIME_URL="http://127.0.0.1:$port"
 wait_for "$WASMTIME_URL/" "$hello_proxy"
 
-names=(gateway-proxy wasmtime-serve gateway-wsgi)
-declare -A url=([gateway-proxy]=$GATEWAY_PROXY/ [wasmtime-serve]=$WASMTIME_URL/ [gateway-wsgi]=$GATEWAY_WSGI/)
+names=(gateway-proxy wasmtime-serve gateway-wsgi gateway-reuse)
+declare -A url=([gateway-proxy]=$GATEWAY_PROXY/ [wasmtime-serve]=$WASMTIME_URL/ [gateway-wsgi]=$GATEWAY_WSGI/ [gateway-reuse]=$GATEWAY_REUSE/)
 declare -A runs
 for ((round = 1; round <= ROUNDS; round++)); do
   # Each round starts with another server: no one always runs first.
@@ -88,13 +96,14 @@ mkdir -p bench/results
   echo "|---|---|---:|---:|---:|---:|"
   mapfile -t w < <(printf '%s' "${runs[wasmtime-serve]}")
   base=$(median_of 1 "${w[@]}")
-  for name in gateway-proxy wasmtime-serve gateway-wsgi; do
+  for name in gateway-proxy wasmtime-serve gateway-wsgi gateway-reuse; do
     mapfile -t r < <(printf '%s' "${runs[$name]}")
     rps=$(median_of 1 "${r[@]}"); p50=$(median_of 2 "${r[@]}"); p99=$(median_of 3 "${r[@]}")
     case $name in
       gateway-proxy) what="wasm-gateway | proxy_hello (wasi:http)" ;;
       wasmtime-serve) what="wasmtime serve $WASMTIME_VERSION | proxy_hello (wasi:http)" ;;
       gateway-wsgi) what="wasm-gateway | hello example (WSGI)" ;;
+      gateway-reuse) what="wasm-gateway, --instance-reuse 1000 | proxy_hello (wasi:http)" ;;
     esac
     ratio=$(awk -v r="$rps" -v b="$base" 'BEGIN { printf "%.2fx", r / b }')
     echo "| $what | $rps | ${p50} ms | ${p99} ms | $ratio |"
