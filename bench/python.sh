@@ -50,7 +50,7 @@ RUST_LOG=wasm_gateway::access=off start "${SERVER[@]}" target/release/wasm-gatew
   --listen 127.0.0.1:0 --instance-reuse 100000
 REUSE=$URL
 RUST_LOG=wasm_gateway::access=off start "${SERVER[@]}" target/release/wasm-gateway serve "$WASM" \
-  --listen 127.0.0.1:0
+  --listen 127.0.0.1:0 --instance-reuse 0
 FRESH=$URL
 
 g_runs=(); r_runs=(); f_runs=()
@@ -65,7 +65,7 @@ cleanup; pids=()
 # Where a fresh instance's time goes: a light run with phase timings on.
 phases=$(mktemp)
 STDERR=$phases RUST_LOG=wasm_gateway::timing=trace,wasm_gateway::access=off \
-  start "${SERVER[@]}" target/release/wasm-gateway serve "$WASM" --listen 127.0.0.1:0
+  start "${SERVER[@]}" target/release/wasm-gateway serve "$WASM" --listen 127.0.0.1:0 --instance-reuse 0
 "${CLIENT[@]}" wrk -t1 -c2 -d3s "$URL/hello" >/dev/null
 median() { { grep -o "$1=[0-9]*" "$phases" || true; } | cut -d= -f2 | sort -n | awk '{ v[NR] = $1 } END { print (NR ? v[int((NR + 1) / 2)] : "n/a") }'; }
 p_inst=$(median instantiate_us); p_call=$(median call_us); p_body=$(median body_us); p_close=$(median close_us)

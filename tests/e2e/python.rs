@@ -253,7 +253,12 @@ fn reuse() -> Option<Reuse> {
 fn flask_seed_003_app_answers_under_the_validator() {
     let wasm = python_app("flask-app");
     for reuse in [None, reuse()] {
-        let server = TestServer::with_config(&wasm, |c| c.instance_reuse = reuse);
+        let server = TestServer::with_config(&wasm, |c| {
+            c.instance_reuse = reuse;
+            // Without reuse: a fresh instance per request (a Python
+            // component would otherwise reuse by default).
+            c.reuse_by_default = false;
+        });
         let home = server.get("/");
         assert_eq!(home.status, 200, "{}", home.text());
         assert_eq!(home.text(), "<h1>Home</h1>");
@@ -829,4 +834,43 @@ fn python_outbound_adapter_unit_tests() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// Python components keep module state between requests by default, as a
+/// gunicorn worker does (the probe counts closed bodies in a global);
+/// `--instance-reuse 0` gives each request a fresh instance again.
+#[test]
+fn python_components_reuse_instances_by_default_and_0_turns_it_off() {
+    let probe = python_app("probe");
+    let by_default = Binary::serve(&probe, &[]);
+    for _ in 0..2 {
+        let closed = crate::support::request_to(
+            by_default.addr,
+            b"GET /close HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+        );
+        assert_eq!(closed.text(), "closing body");
+    }
+    let counted = crate::support::request_to(
+        by_default.addr,
+        b"GET /closed HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(counted.text(), "2", "one instance served all three");
+    by_default.stop();
+
+    let fresh = Binary::serve(&probe, &["--instance-reuse", "0"]);
+    let closed = crate::support::request_to(
+        fresh.addr,
+        b"GET /close HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(closed.text(), "closing body");
+    let counted = crate::support::request_to(
+        fresh.addr,
+        b"GET /closed HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(
+        counted.text(),
+        "0",
+        "a fresh instance knows nothing of the last"
+    );
+    fresh.stop();
 }

@@ -417,14 +417,34 @@ instance-reuse = 10
     }
 
     #[test]
+    fn instance_reuse_0_asks_for_a_fresh_instance_per_request() {
+        let dir = std::env::temp_dir().join(format!("wg-reuse0-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("gateway.toml");
+        let apps = "[apps.off]\nwasm = \"a.wasm\"\nroutes = [\"/off\"]\n[apps.off.limits]\ninstance-reuse = 0\n\n[apps.unset]\nwasm = \"a.wasm\"\nroutes = [\"/\"]\n";
+        std::fs::write(&path, apps).unwrap();
+        let config = load(&path).unwrap();
+        let app = |name: &str| {
+            &config
+                .apps
+                .iter()
+                .find(|a| &*a.config.name == name)
+                .unwrap()
+                .config
+        };
+        // Off: no reuse, whatever the component's kind.
+        assert_eq!(app("off").instance_reuse, None);
+        assert!(!app("off").reuse_by_default);
+        // Unset: the kind decides (a Python component reuses).
+        assert_eq!(app("unset").instance_reuse, None);
+        assert!(app("unset").reuse_by_default);
+    }
+
+    #[test]
     fn bad_isolation_settings_name_the_app_and_the_fix() {
         let app = "[apps.a]\nwasm = \"a.wasm\"\nroutes = [\"/\"]\n";
         let cases = [
             ("[apps.a.limits]\nfuel = 0\n", "fuel is 0"),
-            (
-                "[apps.a.limits]\ninstance-reuse = 0\n",
-                "instance-reuse requests is 0",
-            ),
             (
                 "[apps.a.limits]\nmax-response-head = 10\n",
                 "max-response-head",

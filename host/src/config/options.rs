@@ -345,8 +345,9 @@ pub struct AppLimits {
     pub max_response_head: Option<usize>,
 
     /// Let one instance serve up to N requests (state then survives between
-    /// them; see docs/security.md) [default: a fresh instance per request].
-    /// In a file also `{ requests = N, lifetime = "60s" }`.
+    /// them; see docs/security.md); 0: a fresh instance per request
+    /// [default: 1000 for a Python component, else 0]. In a file also
+    /// `{ requests = N, lifetime = "60s" }`.
     #[arg(long, value_name = "N")]
     #[serde(default)]
     pub instance_reuse: Option<ReuseOption>,
@@ -425,7 +426,9 @@ impl AppLimits {
                 ReuseOption::Requests(requests) => (requests, None),
                 ReuseOption::Table(table) => (table.requests, table.lifetime),
             };
-            config.instance_reuse = Some(Reuse {
+            // 0: a fresh instance per request, whatever the kind.
+            config.reuse_by_default = false;
+            config.instance_reuse = (requests > 0).then(|| Reuse {
                 requests,
                 lifetime: lifetime
                     .or(self.instance_lifetime)

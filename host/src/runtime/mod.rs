@@ -732,9 +732,15 @@ pub struct AppConfig {
     /// header lines) may take;
     /// past it `start-response` refuses them.
     pub max_response_head: usize,
-    /// Opt-in reuse of instances across requests; `None`: a fresh
-    /// instance per request.
+    /// Reuse of instances across requests as the operator set it; `None`:
+    /// not set (see `reuse_by_default`).
     pub instance_reuse: Option<Reuse>,
+    /// With `instance_reuse` unset: whether the component's kind decides
+    /// (a Python component reuses its instances, [`Reuse::PYTHON_DEFAULT`];
+    /// anything else gets a fresh instance per request). `false` once the
+    /// operator asked for a fresh instance per request (`instance-reuse =
+    /// 0`).
+    pub reuse_by_default: bool,
     /// What the application may reach beyond its sandbox.
     pub grants: Grants,
     /// Most outbound HTTP connections its instances may hold open at once,
@@ -762,6 +768,7 @@ impl AppConfig {
             table_elements: DEFAULT_TABLE_ELEMENTS,
             max_response_head: crate::wsgi::start_response::MAX_RESPONSE_HEAD,
             instance_reuse: None,
+            reuse_by_default: true,
             grants: Grants::default(),
             outbound_connections: DEFAULT_OUTBOUND_CONNECTIONS,
         }
@@ -893,13 +900,17 @@ impl App {
             loaded.sandbox.log_budget.clone(),
             stats.outbound.clone(),
         ));
+        let reuse = config.instance_reuse.or_else(|| {
+            let python = loaded.compiled.profile() == Profile::Python;
+            (config.reuse_by_default && python).then_some(Reuse::PYTHON_DEFAULT)
+        });
         App {
             engine: runtime.engine.clone(),
             pre: loaded.pre,
             admission: Admission::new(config.concurrency, config.queue, config.queue_timeout),
             sandbox: loaded.sandbox,
             outbound,
-            reuse: config.instance_reuse.map(|reuse| {
+            reuse: reuse.map(|reuse| {
                 let pool = Arc::new(ReusePool::new(reuse, config.concurrency));
                 runtime.idle.register(&pool);
                 pool

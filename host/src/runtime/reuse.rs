@@ -1,9 +1,11 @@
 //! Opt-in instance reuse: an application's instances serve up to N
 //! requests or T seconds each, like gunicorn's `max_requests`.
 //!
-//! A fresh instance per request is the default and the only mode where no
-//! state can survive from one request to the next. Reuse exists for heavy
-//! runtimes such as CPython, whose instantiation costs milliseconds. The
+//! A fresh instance per request is the default for every component but a
+//! Python one, and the only mode where no state can survive from one
+//! request to the next. Reuse exists for heavy runtimes such as CPython,
+//! whose instantiation costs milliseconds: Python components reuse their
+//! instances unless the operator sets `instance-reuse = 0`. The
 //! trade-off: globals, caches and leaks of one request are visible to the
 //! next requests of the same application (never to another application: each
 //! pool belongs to one). An instance that trapped, ran past its deadline or
@@ -28,6 +30,16 @@ pub struct Reuse {
 impl Reuse {
     /// Defaults when reuse is switched on with a request count only.
     pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(60);
+
+    /// What a Python component gets unless the operator says otherwise:
+    /// a CPython instance costs milliseconds to create and Python
+    /// developers expect module state to live on between requests, as in
+    /// a gunicorn worker (whose `max_requests` this mirrors). Never across
+    /// apps; `instance-reuse = 0` turns it off.
+    pub const PYTHON_DEFAULT: Reuse = Reuse {
+        requests: 1000,
+        lifetime: Self::DEFAULT_LIFETIME,
+    };
 
     /// Checks the settings can work; the message names the setting.
     pub fn validate(&self) -> Result<(), String> {
