@@ -13,13 +13,19 @@ and how) and reads back `wasm_gateway_report.json` (what was bundled, or why
 it failed).
 """
 
-import gc
-import importlib
-import json
-import os
-import pkgutil
 import sys
-import traceback
+
+# The build imports the application from its own directory, mounted
+# writable: no `__pycache__` may be left behind in the user's tree (nor in
+# the packages' directories). Set before anything else is imported.
+sys.dont_write_bytecode = True
+
+import gc  # noqa: E402
+import importlib  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import pkgutil  # noqa: E402
+import traceback  # noqa: E402
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 

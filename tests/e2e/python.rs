@@ -874,3 +874,36 @@ fn python_components_reuse_instances_by_default_and_0_turns_it_off() {
     );
     fresh.stop();
 }
+
+/// The build leaves nothing in the user's tree: no `__pycache__` in
+/// `--app-dir` (the guest's CPython imports the app from there, writable).
+#[test]
+fn the_build_writes_nothing_into_the_app_dir() {
+    let dir = crate::support::temp_dir("python-pristine");
+    let app_dir = dir.join("app");
+    std::fs::create_dir_all(&app_dir).unwrap();
+    std::fs::copy(
+        root().join("examples/python/bare/hello_wsgi.py"),
+        app_dir.join("hello_wsgi.py"),
+    )
+    .unwrap();
+    let output = dir.join("out.wasm");
+    let status = python_build_command()
+        .args(["hello_wsgi:application", "--app-dir"])
+        .arg(&app_dir)
+        .arg("-o")
+        .arg(&output)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(output.is_file());
+    let left: Vec<_> = std::fs::read_dir(&app_dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        left,
+        ["hello_wsgi.py"],
+        "the app dir holds only what it held"
+    );
+}
