@@ -472,6 +472,9 @@ fn proxy_components_reuse_instances_only_when_asked() {
     conn.read_to_string(&mut raw).unwrap();
     assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
     assert!(raw.ends_with("\r\n\r\n"), "a head and no body: {raw}");
+    // The head left before the guest wrote its body and returned: give it
+    // a moment to go back to the pool.
+    std::thread::sleep(Duration::from_millis(300));
     assert_eq!(get_from(reused.addr, "/count").text(), "3\n");
     // A trap discards the instance: the next request starts afresh.
     assert_eq!(get_from(reused.addr, "/trap-before").status, 500);
