@@ -590,6 +590,31 @@ fn python_build_errors_say_what_to_do() {
     );
     let err = failing_build("nocall", "application = None\n", "nocall:app");
     assert!(err.contains("has no WSGI callable `app`"), "{err}");
+
+    // A requirement that exists only as a C extension is named, with why
+    // it cannot be used (pip alone said "no matching distribution").
+    let requirements = dir.join("native.txt");
+    std::fs::write(&requirements, "ujson==5.11.0\n").unwrap();
+    std::fs::write(
+        dir.join("plain.py"),
+        "def app(environ, start_response): pass\n",
+    )
+    .unwrap();
+    let output = python_build_command()
+        .args(["plain:app", "-o"])
+        .arg(&out)
+        .arg("--app-dir")
+        .arg(&dir)
+        .arg("--requirements")
+        .arg(&requirements)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        err.contains("`ujson`") && err.contains("C extensions cannot run"),
+        "{err}"
+    );
 }
 
 /// The second load of a component comes from the compile cache.

@@ -185,6 +185,14 @@ pub enum BuildError {
         /// pip's last words.
         detail: String,
     },
+    /// A requirement exists only as native code for the guest's Python.
+    #[error("`{package}`{} has no pure-Python wheel for CPython {GUEST_PYTHON} and its source distribution builds only with its C extension: C extensions cannot run in the WebAssembly sandbox. Remove it or use a pure-Python alternative (docs/python.md lists packages known to work)", required_by.as_ref().map(|p| format!(" (required by {p})")).unwrap_or_default())]
+    Native {
+        /// The package.
+        package: String,
+        /// What required it, when pip said.
+        required_by: Option<String>,
+    },
     /// The application cannot be imported, resolved or warmed up.
     #[error("{0}")]
     App(String),
@@ -340,27 +348,18 @@ pub fn build(
     let mut python_path: Vec<PathBuf> = vec![dir.to_path_buf(), options.app_dir.clone()];
     if let Some(file) = &options.requirements {
         let target = dir.join("site-packages");
-        let _ = writeln!(progress, "installing {} with pip", file.display());
-        let output = Command::new(python_beside(&componentize_py))
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-            ])
-            .arg("--target")
-            .arg(&target)
-            .arg("-r")
-            .arg(file)
-            .output()
-            .map_err(io("running pip"))?;
-        if !output.status.success() {
-            return Err(BuildError::Pip {
-                file: file.clone(),
-                detail: tail(&output, 5),
-            });
-        }
+        let _ = writeln!(
+            progress,
+            "installing {} with pip, for the component's CPython {GUEST_PYTHON}",
+            file.display()
+        );
+        install_requirements(
+            &python_beside(&componentize_py),
+            file,
+            &target,
+            &dir.join("wheels"),
+            progress,
+        )?;
         python_path.push(target);
     }
 
@@ -420,6 +419,158 @@ pub fn build(
         options.output.display()
     )))?;
     Ok(report)
+}
+
+/// The CPython the component embeds (componentize-py 0.25.1's): what
+/// requirements are resolved for, whatever Python runs pip.
+const GUEST_PYTHON: &str = "3.14";
+
+/// Requirements with no pure wheel on PyPI built from source, at most.
+const MAX_SOURCE_BUILDS: usize = 10;
+
+/// Installs the requirements `file` into `target` for the guest's Python:
+/// pure-Python wheels only (`--platform any --abi none`). A requirement
+/// with none on PyPI is built from its source distribution with its C
+/// extension off (`CC=false`, and the switches of the packages that have
+/// one), into `wheels`, and kept only if the wheel is pure; then the
+/// install is tried again. A package that stays native is named.
+fn install_requirements(
+    python: &Path,
+    file: &Path,
+    target: &Path,
+    wheels: &Path,
+    progress: &mut dyn std::io::Write,
+) -> Result<(), BuildError> {
+    std::fs::create_dir_all(wheels).map_err(io(format!("creating {}", wheels.display())))?;
+    let mut built: Vec<String> = Vec::new();
+    loop {
+        let output = Command::new(python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
+            .arg("--target")
+            .arg(target)
+            .args(["--python-version", GUEST_PYTHON])
+            .args([
+                "--implementation",
+                "py",
+                "--abi",
+                "none",
+                "--platform",
+                "any",
+            ])
+            .arg("--only-binary=:all:")
+            .arg("--find-links")
+            .arg(wheels)
+            .arg("-r")
+            .arg(file)
+            .output()
+            .map_err(io("running pip"))?;
+        if output.status.success() {
+            return Ok(());
+        }
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let Some((spec, required_by)) = no_distribution(&stderr) else {
+            return Err(BuildError::Pip {
+                file: file.to_path_buf(),
+                detail: tail(&output, 5),
+            });
+        };
+        let name = requirement_name(&spec);
+        if built.contains(&name) || built.len() >= MAX_SOURCE_BUILDS {
+            return Err(BuildError::Native {
+                package: name,
+                required_by,
+            });
+        }
+        let _ = writeln!(
+            progress,
+            "{name} has no pure-Python wheel: building one from its source, without its C extension"
+        );
+        if !pure_wheel(python, &spec, &name, wheels)? {
+            return Err(BuildError::Native {
+                package: name,
+                required_by,
+            });
+        }
+        built.push(name);
+    }
+}
+
+/// The requirement pip found nothing for, and what required it: from
+/// `No matching distribution found for markupsafe>=2.1.1 (from flask)`.
+fn no_distribution(stderr: &str) -> Option<(String, Option<String>)> {
+    let line = stderr.lines().find_map(|line| {
+        line.split_once("No matching distribution found for ")
+            .map(|(_, rest)| rest)
+    })?;
+    let (spec, from) = match line.split_once(" (from ") {
+        Some((spec, from)) => (spec, from.split([')', ',']).next()),
+        None => (line, None),
+    };
+    let spec = spec.trim().to_owned();
+    (!spec.is_empty()).then(|| (spec, from.map(|f| f.trim().to_owned())))
+}
+
+/// The distribution name of a requirement, normalized as wheel file names
+/// spell it (`MarkupSafe>=2` is `markupsafe`).
+fn requirement_name(spec: &str) -> String {
+    spec.chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .map(|c| match c {
+            '-' | '.' => '_',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect()
+}
+
+/// Builds `spec` (distribution `name`) from source into `wheels` with its
+/// C extension off; whether the wheel is pure (`-none-any`). An impure
+/// one is removed, so that pip never picks it.
+fn pure_wheel(python: &Path, spec: &str, name: &str, wheels: &Path) -> Result<bool, BuildError> {
+    let output = Command::new(python)
+        .args([
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
+        // A cached wheel may be one compiled for the host.
+        .args(["--no-cache-dir", "--no-deps", "--no-binary", name])
+        .arg("-w")
+        .arg(wheels)
+        .arg(spec)
+        // No compiler: a package with an optional extension falls back to
+        // its pure Python; these two need their own switch.
+        .env("CC", "false")
+        .env("CXX", "false")
+        .env("MSGPACK_PUREPYTHON", "1")
+        .env("PYYAML_FORCE_LIBYAML", "0")
+        .output()
+        .map_err(io("running pip wheel"))?;
+    let mut pure = false;
+    let entries = std::fs::read_dir(wheels).map_err(io(format!("reading {}", wheels.display())))?;
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let Some(stem) = file.strip_suffix(".whl") else {
+            continue;
+        };
+        // `{distribution}-{version}-...`, the distribution normalized.
+        if requirement_name(stem.split('-').next().unwrap_or_default()) != name {
+            continue;
+        }
+        if stem.ends_with("-none-any") {
+            pure = true;
+        } else {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    Ok(output.status.success() && pure)
 }
 
 /// A build failure in the application's terms: what failed, and the fix.
@@ -500,6 +651,23 @@ pub fn summary(report: &Report, output: &Path, size: u64) -> String {
 mod tests {
     use super::*;
     use crate::runtime::profile::Profile;
+
+    #[test]
+    fn pip_s_missing_distribution_is_read_with_its_parent() {
+        let stderr = "ERROR: Could not find a version that satisfies the requirement markupsafe>=2.1.1 (from flask) (from versions: none)\nERROR: No matching distribution found for markupsafe>=2.1.1 (from flask)\n";
+        assert_eq!(
+            no_distribution(stderr),
+            Some(("markupsafe>=2.1.1".into(), Some("flask".into())))
+        );
+        assert_eq!(
+            no_distribution("ERROR: No matching distribution found for ujson\n"),
+            Some(("ujson".into(), None))
+        );
+        assert_eq!(no_distribution("ERROR: ResolutionImpossible"), None);
+        assert_eq!(requirement_name("MarkupSafe>=2.1.1"), "markupsafe");
+        assert_eq!(requirement_name("zope.interface==7"), "zope_interface");
+        assert_eq!(requirement_name("PyYAML"), "pyyaml");
+    }
 
     #[test]
     fn targets_are_module_colon_callable() {
