@@ -5,7 +5,9 @@
 //! `wsgi_fetch`) are re-exported by `fixtures.rs`, where `main.rs` looks for
 //! them.
 
-use crate::support::{Binary, TestServer, read_response, request_to, serve_toml, temp_dir};
+use crate::support::{
+    Binary, TestServer, get_from, read_response, request_to, serve_toml, temp_dir,
+};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
@@ -114,12 +116,11 @@ fn proxy_no_response_is_a_500() {
 #[test]
 fn proxy_print_goes_to_the_log_when_granted() {
     let bin = Binary::serve(wasm::PROXY_BEHAVIOURS, &["--stdout", "--stderr"]);
-    let r = request_to(
-        bin.addr,
-        b"GET /print HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
-    );
+    let r = get_from(bin.addr, "/print");
     assert_eq!((r.status, r.text().as_str()), (200, "printed\n"));
-    let log = bin.stop();
+    let (access, log) = bin.stop_with_output();
+    // One access line, as for any app.
+    assert!(access.contains("\"GET /print HTTP/1.1\" 200 8"), "{access}");
     assert!(log.contains("proxy_behaviours: a line on stdout"), "{log}");
     assert!(log.contains("proxy_behaviours: a line on stderr"), "{log}");
 }
@@ -358,14 +359,6 @@ fn with_path(raw: &[u8], path: &str) -> Vec<u8> {
     let (method, rest) = text.split_once(' ').unwrap();
     let (_, rest) = rest.split_once(' ').unwrap();
     format!("{method} {path} {rest}").into_bytes()
-}
-
-/// `GET PATH` on a fresh connection to `addr`.
-fn get_from(addr: SocketAddr, path: &str) -> crate::support::Response {
-    request_to(
-        addr,
-        format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
 }
 
 /// The per-app limits hold for a wasi:http component as for a WSGI one:

@@ -752,13 +752,6 @@ fn upstream() -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
     (port, served)
 }
 
-fn get_from(bin: &Binary, path: &str) -> crate::support::Response {
-    crate::support::request_to(
-        bin.addr,
-        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
-}
-
 /// examples/python/fetch under `--outbound-http`: `urlopen` GET and POST
 /// reach the upstream and the app relays what it answered, an upstream 404
 /// comes back as `HTTPError` (relayed), the adapter's `outbound.request`
@@ -774,7 +767,7 @@ fn python_apps_call_out_with_urllib_under_the_grant() {
     let base = format!("http://127.0.0.1:{port}");
     let bin = Binary::serve(&wasm, &["--outbound-http", &base]);
 
-    let get = get_from(&bin, &format!("/get?url={base}/hello"));
+    let get = crate::support::get_from(bin.addr, &format!("/get?url={base}/hello"));
     assert_eq!(get.status, 200, "{}", get.text());
     assert_eq!(get.text(), "hello from upstream");
     assert_eq!(get.header("x-upstream-status"), Some("200"));
@@ -789,11 +782,11 @@ fn python_apps_call_out_with_urllib_under_the_grant() {
     assert_eq!(post.status, 200, "{}", post.text());
     assert_eq!(post.text(), "echo: POST ping (text/x-ping)");
 
-    let missing = get_from(&bin, &format!("/get?url={base}/nowhere"));
+    let missing = crate::support::get_from(bin.addr, &format!("/get?url={base}/nowhere"));
     assert_eq!(missing.status, 404, "{}", missing.text());
     assert_eq!(missing.text(), "nothing here");
 
-    let module = get_from(&bin, &format!("/outbound?url={base}/hello"));
+    let module = crate::support::get_from(bin.addr, &format!("/outbound?url={base}/hello"));
     assert_eq!(module.status, 200, "{}", module.text());
     assert!(
         module.text().contains(r#""status": 200"#)
@@ -803,7 +796,10 @@ fn python_apps_call_out_with_urllib_under_the_grant() {
     );
     assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 4);
 
-    let elsewhere = get_from(&bin, &format!("/get?url=http://127.0.0.1:{other}/hello"));
+    let elsewhere = crate::support::get_from(
+        bin.addr,
+        &format!("/get?url=http://127.0.0.1:{other}/hello"),
+    );
     assert_eq!(elsewhere.status, 502, "{}", elsewhere.text());
     assert!(elsewhere.text().contains("denied"), "{}", elsewhere.text());
     assert_eq!(other_served.load(std::sync::atomic::Ordering::SeqCst), 0);
@@ -821,7 +817,7 @@ fn python_outbound_without_the_grant_is_denied() {
     let base = format!("http://127.0.0.1:{port}");
     let bin = Binary::serve(&wasm, &[]);
 
-    let denied = get_from(&bin, &format!("/get?url={base}/hello"));
+    let denied = crate::support::get_from(bin.addr, &format!("/get?url={base}/hello"));
     assert_eq!(denied.status, 502, "{}", denied.text());
     assert!(
         denied.text().contains("denied")
@@ -831,7 +827,7 @@ fn python_outbound_without_the_grant_is_denied() {
         "{}",
         denied.text()
     );
-    let module = get_from(&bin, &format!("/outbound?url={base}/hello"));
+    let module = crate::support::get_from(bin.addr, &format!("/outbound?url={base}/hello"));
     assert_eq!(module.status, 502, "{}", module.text());
     assert!(
         module.text().contains("(HTTP-request-denied)"),
@@ -867,33 +863,22 @@ fn python_outbound_adapter_unit_tests() {
 #[test]
 fn python_components_reuse_instances_by_default_and_0_turns_it_off() {
     let probe = python_app("probe");
+    let get = crate::support::get_from;
     let by_default = Binary::serve(&probe, &[]);
     for _ in 0..2 {
-        let closed = crate::support::request_to(
-            by_default.addr,
-            b"GET /close HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
-        );
-        assert_eq!(closed.text(), "closing body");
+        assert_eq!(get(by_default.addr, "/close").text(), "closing body");
     }
-    let counted = crate::support::request_to(
-        by_default.addr,
-        b"GET /closed HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    assert_eq!(
+        get(by_default.addr, "/closed").text(),
+        "2",
+        "one instance served all three"
     );
-    assert_eq!(counted.text(), "2", "one instance served all three");
     by_default.stop();
 
     let fresh = Binary::serve(&probe, &["--instance-reuse", "0"]);
-    let closed = crate::support::request_to(
-        fresh.addr,
-        b"GET /close HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
-    );
-    assert_eq!(closed.text(), "closing body");
-    let counted = crate::support::request_to(
-        fresh.addr,
-        b"GET /closed HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
-    );
+    assert_eq!(get(fresh.addr, "/close").text(), "closing body");
     assert_eq!(
-        counted.text(),
+        get(fresh.addr, "/closed").text(),
         "0",
         "a fresh instance knows nothing of the last"
     );

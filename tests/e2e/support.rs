@@ -462,6 +462,14 @@ impl Drop for Binary {
 }
 
 /// Sends `raw` to `addr` and reads one response.
+/// `GET PATH` on a fresh connection to `addr`.
+pub fn get_from(addr: SocketAddr, path: &str) -> Response {
+    request_to(
+        addr,
+        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+}
+
 pub fn request_to(addr: SocketAddr, raw: &[u8]) -> Response {
     let mut conn = TcpStream::connect(addr).unwrap();
     conn.set_read_timeout(Some(Duration::from_secs(60)))
