@@ -34,19 +34,13 @@ const RUNNING: u8 = 0;
 const WHOLE: u8 = 1;
 const CUT: u8 = 2;
 
-/// Whether the guest's body is complete, decided when the guest is done
-/// and before its store is dropped.
+/// Whether the guest is done (its open bodies aborted) before its store
+/// is dropped; otherwise (the request's task dropped midway) a body whose
+/// sender went away is cut.
 #[derive(Debug, Default)]
 pub struct Verdict(AtomicU8);
 
 impl Verdict {
-    /// Records the decision: `whole` when the guest finished (or aborted
-    /// itself) every body it created.
-    pub fn decide(&self, whole: bool) {
-        self.0
-            .store(if whole { WHOLE } else { CUT }, Ordering::Release);
-    }
-
     fn get(&self) -> u8 {
         self.0.load(Ordering::Acquire)
     }
@@ -63,9 +57,10 @@ impl Verdict {
 pub struct VerdictGuard(Arc<Verdict>);
 
 impl VerdictGuard {
-    /// Decides, once.
-    pub fn decide(&self, whole: bool) {
-        self.0.decide(whole);
+    /// The guest is done and every body it left open is aborted: a body's
+    /// own end now tells whether it is whole.
+    pub fn done(&self) {
+        self.0.0.store(WHOLE, Ordering::Release);
     }
 }
 
@@ -275,7 +270,7 @@ mod tests {
         assert_eq!(verdict.get(), CUT);
         let verdict = Arc::new(Verdict::default());
         let guard = verdict.guard();
-        guard.decide(true);
+        guard.done();
         drop(guard);
         assert_eq!(verdict.get(), WHOLE);
     }

@@ -245,21 +245,7 @@ async fn run(
     environ: crate::wsgi::bindings::Environ,
     _slot: Slot,
 ) -> Ended {
-    let (mut store, mut instance, served, born) =
-        match app.reuse.as_ref().and_then(|pool| pool.take()) {
-            Some(idle) => {
-                let mut store = idle.store;
-                store.data_mut().begin(request);
-                (store, Some(idle.instance), idle.served, Some(idle.born))
-            }
-            // The clock is read only for an instance that may be reused.
-            None => (
-                new_store(&app, request),
-                None,
-                0,
-                app.reuse.is_some().then(Instant::now),
-            ),
-        };
+    let (mut store, mut instance, served, born) = checkout(&app, request);
     let deadline_at = begin(&app, &mut store);
     // A fresh request's sink is always attached to its receiver.
     let client = store.data().request.response.watch();
@@ -360,6 +346,29 @@ async fn run(
         }
     }
     Ended { app, faulted }
+}
+
+/// A store for `request`: an idle one from `app`'s reuse pool (with its
+/// instance, how many requests it served and when it was born), or a new
+/// one (no instance yet; born now only if it may be reused).
+pub(crate) fn checkout(
+    app: &App,
+    request: PerRequest,
+) -> (Store<StoreData>, Option<Instance>, u64, Option<Instant>) {
+    match app.reuse.as_ref().and_then(|pool| pool.take()) {
+        Some(idle) => {
+            let mut store = idle.store;
+            store.data_mut().begin(request);
+            (store, Some(idle.instance), idle.served, Some(idle.born))
+        }
+        // The clock is read only for an instance that may be reused.
+        None => (
+            new_store(app, request),
+            None,
+            0,
+            app.reuse.is_some().then(Instant::now),
+        ),
+    }
 }
 
 /// Starts a request in `store` (new or reused): its first time slice, its

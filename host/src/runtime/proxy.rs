@@ -7,8 +7,8 @@
 //! one poll and leaves as one buffer) and moved to the slow lane when it
 //! takes longer. Its response head goes to the client as soon as the guest
 //! sets it (`response-outparam.set`), the body streams while the guest
-//! writes it, and when the guest is done the host decides whether that
-//! body is whole (see `proxy::response`). A deadline ends the guest at
+//! writes it, and when the guest is done the host aborts whatever body it
+//! left open (see `proxy::response`). A deadline ends the guest at
 //! once; a client that leaves gives it a short grace.
 
 use crate::http::body::ResponseBody;
@@ -32,7 +32,6 @@ use hyper::http::request::Parts;
 use hyper::{Response, StatusCode};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
 use tokio::sync::oneshot;
 use wasmtime::Store;
 use wasmtime_wasi_http::WasiHttpView;
@@ -193,8 +192,8 @@ pub async fn handle(
 }
 
 /// Owns the store for the whole request (see `invoke::run`, its WSGI
-/// twin): runs the guest under the deadline, then decides whether its body
-/// is whole, counts what went wrong, and puts a clean reusable instance
+/// twin): runs the guest under the deadline, then aborts the bodies it
+/// left open, counts what went wrong, and puts a clean reusable instance
 /// back. `_slot` is the app's concurrency slot, held until the guest is
 /// done.
 async fn run(
@@ -206,32 +205,14 @@ async fn run(
     input: InputState,
     _slot: invoke::Slot,
 ) -> Ended {
-    let idle = || PerRequest {
+    let request_state = PerRequest {
         wsgi: Default::default(),
         layer: None,
     };
-    let (mut store, mut instance, served, born) =
-        match app.reuse.as_ref().and_then(|pool| pool.take()) {
-            Some(idle_instance) => {
-                let mut store = idle_instance.store;
-                store.data_mut().begin(idle());
-                (
-                    store,
-                    Some(idle_instance.instance),
-                    idle_instance.served,
-                    Some(idle_instance.born),
-                )
-            }
-            None => (
-                invoke::new_store(&app, idle()),
-                None,
-                0,
-                app.reuse.is_some().then(Instant::now),
-            ),
-        };
+    let (mut store, mut instance, served, born) = invoke::checkout(&app, request_state);
     // Declared after the store, dropped before it: a task dropped midway
     // still cuts the body rather than letting it end cleanly.
-    let decide = verdict.guard();
+    let guard = verdict.guard();
     let deadline_at = invoke::begin(&app, &mut store);
     let timeout = app.config.timeout;
 
@@ -256,7 +237,7 @@ async fn run(
     // Bodies left open end as aborts, explicitly: from here on a body's
     // end says whether the guest finished it.
     let unfinished = abort_unfinished(store.data_mut().table());
-    decide.decide(true);
+    guard.done();
 
     // A refused head or an error code was counted as the guest set it.
     let counted = head.0.faulted.load(Ordering::Relaxed);
