@@ -5,8 +5,10 @@ interpreter right after, so everything done here is done once, not per
 request: the application is imported, the modules WSGI apps tend to import
 lazily are imported too, warm-up requests run through the application, and
 the objects that now exist are frozen out of the garbage collector's sight.
-At run time nothing can be imported that was not imported here (the build's
-directories are gone), which is why the build does all this.
+At run time the build's directories are gone: a module imported later comes
+from the code store the build's first stage compiled
+(`wasm_gateway_codestore`), installed here last. Importing ahead is still
+the fast path: a module in the snapshot costs nothing per request.
 
 The build writes `wasm_gateway_build.json` beside this file (what to import
 and how) and reads back `wasm_gateway_report.json` (what was bundled, or why
@@ -26,6 +28,8 @@ import json  # noqa: E402
 import os  # noqa: E402
 import pkgutil  # noqa: E402
 import traceback  # noqa: E402
+
+import wasm_gateway_codestore  # noqa: E402
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -66,8 +70,8 @@ _STDLIB = [
 # points that run something on import.
 _SKIP_PARTS = {"__main__", "tests", "test", "conftest"}
 
-_OURS = {"wasm_gateway_entry", "wasm_gateway_wsgi", "wit_world", "componentize_py_types",
-         "componentize_py_runtime", "componentize_py_async_support", "poll_loop"}
+_OURS = {"wasm_gateway_entry", "wasm_gateway_codestore", "wasm_gateway_wsgi", "wit_world",
+         "componentize_py_types",         "componentize_py_runtime", "componentize_py_async_support", "poll_loop"}
 
 
 def _report(data):
@@ -170,7 +174,7 @@ def _build():
             importlib.import_module(name)
         except BaseException as error:  # noqa: BLE001
             skipped.append(f"{name} ({type(error).__name__})")
-    if _SETTINGS.get("import_packages", True):
+    if _SETTINGS.get("import_packages", False):
         for name in _third_party():
             skipped.extend(_walk(sys.modules[name]))
 
@@ -180,12 +184,15 @@ def _build():
         _fail("warmup")
         raise
 
+    store = wasm_gateway_codestore.install(os.path.join(_HERE, "wasm_gateway_code.bin"))
     packages = [{"name": name, "version": _version(name)} for name in _third_party()]
     stdlib = sorted({_top_level(n) for n in sys.modules if _top_level(n) in sys.stdlib_module_names})
     _report({
         "ok": True,
         "python": sys.version.split()[0],
         "modules": len(sys.modules),
+        "code_store": len(store),
+        "code_store_bytes": store.size,
         "packages": packages,
         "stdlib": stdlib,
         "skipped": skipped,

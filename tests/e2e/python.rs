@@ -114,7 +114,7 @@ fn recipe(name: &str) -> Recipe {
         "flaskapp" => r(
             "flaskapp:app",
             "examples/python/flaskapp",
-            false,
+            true,
             true,
             &["/hello"],
         ),
@@ -138,6 +138,13 @@ fn recipe(name: &str) -> Recipe {
             false,
             true,
             &[],
+        ),
+        "files" => r(
+            "files_app:app",
+            "tests/fixtures/python-files",
+            true,
+            true,
+            &["/"],
         ),
         "probe" => r(
             "probe:application",
@@ -194,6 +201,10 @@ fn build(name: &str) -> String {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     hash_dir(&root().join(recipe.dir), &mut hasher);
     hash_dir(&root().join("guest-sdk/python"), &mut hasher);
+    // How the build goes, too (pip's flags, what is packed).
+    std::fs::read(root().join("host/src/cli/python.rs"))
+        .unwrap()
+        .hash(&mut hasher);
     std::fs::read(root().join("wit/wsgi.wit"))
         .unwrap()
         .hash(&mut hasher);
@@ -886,17 +897,19 @@ fn python_components_reuse_instances_by_default_and_0_turns_it_off() {
 }
 
 /// The build leaves nothing in the user's tree: no `__pycache__` in
-/// `--app-dir` (the guest's CPython imports the app from there, writable).
+/// `--app-dir`, nor what the app writes beside itself on import (the
+/// build imports it from a copy).
 #[test]
 fn the_build_writes_nothing_into_the_app_dir() {
     let dir = crate::support::temp_dir("python-pristine");
     let app_dir = dir.join("app");
     std::fs::create_dir_all(&app_dir).unwrap();
-    std::fs::copy(
-        root().join("examples/python/bare/hello_wsgi.py"),
-        app_dir.join("hello_wsgi.py"),
-    )
-    .unwrap();
+    let mut source =
+        std::fs::read_to_string(root().join("examples/python/bare/hello_wsgi.py")).unwrap();
+    source.push_str(
+        "\nimport os\nwith open(os.path.join(os.path.dirname(__file__), 'cache.db'), 'w') as f:\n    f.write('x')\n",
+    );
+    std::fs::write(app_dir.join("hello_wsgi.py"), source).unwrap();
     let output = dir.join("out.wasm");
     let status = python_build_command()
         .args(["hello_wsgi:application", "--app-dir"])
@@ -916,4 +929,45 @@ fn the_build_writes_nothing_into_the_app_dir() {
         ["hello_wsgi.py"],
         "the app dir holds only what it held"
     );
+}
+
+/// What no build step saw is there at run time, with no grant: a module of
+/// the standard library and one of the app imported only inside a view
+/// (from the code store), a template no warm-up rendered, the app's own
+/// data file and its packages' metadata (the files the build packed,
+/// mounted read-only where the build found them); in fresh instances and
+/// reused ones.
+#[test]
+fn python_apps_import_and_read_at_run_time_what_the_build_did_not_touch() {
+    let wasm = python_app("files");
+    for fresh in [true, false] {
+        let server = TestServer::with_config(&wasm, |c| c.reuse_by_default = !fresh);
+        let stdlib = server.get("/stdlib");
+        assert_eq!(
+            (stdlib.status, stdlib.text().as_str()),
+            (200, "imported before: False; mean 2.5"),
+            "fresh: {fresh}"
+        );
+        for (path, body) in [
+            ("/own-module", "imported at run time"),
+            ("/template", "<p>rendered at run time</p>"),
+            ("/data", "notes read at run time\n"),
+            ("/metadata", "3.1.3"),
+            // Read-only: the app cannot change its own files.
+            ("/write", "PermissionError"),
+        ] {
+            let response = server.get(path);
+            assert_eq!(
+                (response.status, response.text().as_str()),
+                (200, body),
+                "{path}, fresh: {fresh}"
+            );
+        }
+        // The app's sources are there too: tracebacks show its lines.
+        let traceback = server.get("/traceback").text();
+        assert!(
+            traceback.contains("File \"/1/files_app.py\"") && traceback.contains("raise_here()"),
+            "{traceback}"
+        );
+    }
 }

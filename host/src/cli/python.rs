@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use crate::runtime::profile::PROFILE_SECTION;
+use crate::runtime::python_files::{FILES_SECTION, Packed, Packer};
 
 /// The componentize-py version the adapter is built and tested against.
 pub const COMPONENTIZE_PY_VERSION: &str = "0.25.1";
@@ -53,9 +54,17 @@ const ADAPTER: &str = include_str!("../../../guest-sdk/python/wasm_gateway_wsgi/
 const OUTBOUND: &str = include_str!("../../../guest-sdk/python/wasm_gateway_wsgi/outbound.py");
 const ENTRY: &str = include_str!("../../../guest-sdk/python/wasm_gateway_entry.py");
 const ENTRY_MODULE: &str = "wasm_gateway_entry";
+const CODESTORE: &str = include_str!("../../../guest-sdk/python/wasm_gateway_codestore.py");
+const STAGE: &str = include_str!("../../../guest-sdk/python/wasm_gateway_stage.py");
+const STAGE_MODULE: &str = "wasm_gateway_stage";
 
 /// Appends the custom section that marks `wasm` as built with `profile`.
 fn mark(wasm: &mut Vec<u8>, profile: &str) {
+    append_section(wasm, PROFILE_SECTION, profile.as_bytes());
+}
+
+/// Appends the custom section `name` holding `content` to `wasm`.
+fn append_section(wasm: &mut Vec<u8>, name: &str, content: &[u8]) {
     fn leb(out: &mut Vec<u8>, mut value: usize) {
         loop {
             let byte = (value & 0x7f) as u8;
@@ -67,13 +76,13 @@ fn mark(wasm: &mut Vec<u8>, profile: &str) {
             out.push(byte | 0x80);
         }
     }
-    let mut body = Vec::new();
-    leb(&mut body, PROFILE_SECTION.len());
-    body.extend_from_slice(PROFILE_SECTION.as_bytes());
-    body.extend_from_slice(profile.as_bytes());
+    let mut head = Vec::new();
+    leb(&mut head, name.len());
+    head.extend_from_slice(name.as_bytes());
     wasm.push(0); // custom section id
-    leb(wasm, body.len());
-    wasm.extend_from_slice(&body);
+    leb(wasm, head.len() + content.len());
+    wasm.extend_from_slice(&head);
+    wasm.extend_from_slice(content);
 }
 
 /// What `python build` was asked to do.
@@ -108,6 +117,15 @@ pub struct Report {
     /// How many modules the snapshot holds.
     #[serde(default)]
     pub modules: usize,
+    /// How many more modules the code store holds, importable at run time.
+    #[serde(default)]
+    pub code_store: usize,
+    /// The compressed size of the code it holds, in bytes.
+    #[serde(default)]
+    pub code_store_bytes: u64,
+    /// The files packed for run time: the application's, its packages'.
+    #[serde(skip)]
+    pub files: Option<(Packed, Packed, usize)>,
     /// The third-party packages bundled.
     #[serde(default)]
     pub packages: Vec<Package>,
@@ -327,6 +345,8 @@ pub fn build(
     write("wasm_gateway_wsgi/__init__.py", ADAPTER.as_bytes())?;
     write("wasm_gateway_wsgi/outbound.py", OUTBOUND.as_bytes())?;
     write(&format!("{ENTRY_MODULE}.py"), ENTRY.as_bytes())?;
+    write("wasm_gateway_codestore.py", CODESTORE.as_bytes())?;
+    write(&format!("{STAGE_MODULE}.py"), STAGE.as_bytes())?;
     #[derive(Serialize)]
     struct Settings<'a> {
         target: &'a str,
@@ -343,11 +363,20 @@ pub fn build(
     .expect("settings serialize");
     write("wasm_gateway_build.json", &settings)?;
 
-    // componentize-py mounts each -p directory at /0, /1, ... in order; the
-    // entry module finds its settings beside itself, in the first.
-    let mut python_path: Vec<PathBuf> = vec![dir.to_path_buf(), options.app_dir.clone()];
+    // The build works on a copy of the application: whatever the import or
+    // the warm-up writes (bytecode, a SQLite file) stays out of the user's
+    // tree, and the copy is what the component's files are packed from.
+    let app = dir.join("app");
+    copy_app(&options.app_dir, &app)?;
+    // Requirements go into a virtualenv-shaped directory that
+    // componentize-py is pointed at (VIRTUAL_ENV): it always adds a
+    // virtualenv's site-packages to the search path, and would otherwise
+    // add the host's own (its Python's packages, for the wrong version).
+    let env = dir.join("env");
+    let site_packages = env.join(format!("lib/python{GUEST_PYTHON}/site-packages"));
+    std::fs::create_dir_all(&site_packages)
+        .map_err(io(format!("creating {}", site_packages.display())))?;
     if let Some(file) = &options.requirements {
-        let target = dir.join("site-packages");
         let _ = writeln!(
             progress,
             "installing {} with pip, for the component's CPython {GUEST_PYTHON}",
@@ -356,12 +385,21 @@ pub fn build(
         install_requirements(
             &python_beside(&componentize_py),
             file,
-            &target,
+            &site_packages,
             &dir.join("wheels"),
             progress,
         )?;
-        python_path.push(target);
     }
+    // componentize-py mounts each -p directory at /0, /1, ... in order,
+    // then the virtualenv's site-packages: the entry module finds its
+    // settings beside itself in /0, the application is /1, packages /2.
+    let python_path = [dir.to_path_buf(), app.clone()];
+
+    let _ = writeln!(
+        progress,
+        "compiling every module the app could import at run time (~10 s)"
+    );
+    stage(&componentize_py, dir, &python_path, &env)?;
 
     let output_tmp = {
         let mut name = options.output.clone().into_os_string();
@@ -373,28 +411,14 @@ pub fn build(
         "bundling {} with componentize-py (imports the app, pre-imports, warm-up: ~20 s)",
         options.target
     );
-    let mut args: Vec<OsString> = vec![
-        "--quiet".into(),
-        "-d".into(),
-        dir.join("wit").into(),
-        "-w".into(),
-        PYTHON_WORLD.into(),
-        "componentize".into(),
-        ENTRY_MODULE.into(),
-    ];
-    for path in &python_path {
-        args.push("-p".into());
-        args.push(path.clone().into());
-    }
-    args.push("-o".into());
-    args.push(output_tmp.clone().into());
-    let output = Command::new(&componentize_py)
-        .args(&args)
-        // The application's directory is mounted writable: leave no
-        // __pycache__ behind in it.
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .output()
-        .map_err(io(format!("running {}", componentize_py.display())))?;
+    let output = componentize(
+        &componentize_py,
+        dir,
+        ENTRY_MODULE,
+        &python_path,
+        &env,
+        &output_tmp,
+    )?;
 
     let report: Option<Report> = std::fs::read(dir.join("wasm_gateway_report.json"))
         .ok()
@@ -406,19 +430,136 @@ pub fn build(
             None => BuildError::Componentize(python_error(&output)),
         });
     }
-    let report = report.ok_or_else(|| {
+    let mut report = report.ok_or_else(|| {
         BuildError::Componentize("the entry module wrote no report (is the adapter intact?)".into())
     })?;
 
     let mut wasm =
         std::fs::read(&output_tmp).map_err(io(format!("reading {}", output_tmp.display())))?;
     mark(&mut wasm, "python");
+    let (section, app_files, package_files) = pack_files(&app, &site_packages)?;
+    report.files = Some((app_files, package_files, section.len()));
+    append_section(&mut wasm, FILES_SECTION, &section);
     std::fs::write(&output_tmp, &wasm).map_err(io(format!("writing {}", output_tmp.display())))?;
     std::fs::rename(&output_tmp, &options.output).map_err(io(format!(
         "moving the component to {}",
         options.output.display()
     )))?;
     Ok(report)
+}
+
+/// Runs componentize-py on `module`, with the build's WIT and world, the
+/// `-p` directories `python_path` and the virtualenv `env`.
+fn componentize(
+    componentize_py: &Path,
+    dir: &Path,
+    module: &str,
+    python_path: &[PathBuf],
+    env: &Path,
+    output: &Path,
+) -> Result<Output, BuildError> {
+    let mut args: Vec<OsString> = vec![
+        "--quiet".into(),
+        "-d".into(),
+        dir.join("wit").into(),
+        "-w".into(),
+        PYTHON_WORLD.into(),
+        "componentize".into(),
+        module.into(),
+    ];
+    for path in python_path {
+        args.push("-p".into());
+        args.push(path.clone().into());
+    }
+    args.push("-o".into());
+    args.push(output.into());
+    Command::new(componentize_py)
+        .args(&args)
+        .env("VIRTUAL_ENV", env)
+        .output()
+        .map_err(io(format!("running {}", componentize_py.display())))
+}
+
+/// The build's first stage (`wasm_gateway_stage`): compiles every module
+/// on the component's search path into the code store, with the guest's
+/// CPython, in a componentize-py run of its own that ends on purpose
+/// before writing a component (the module says how it went in
+/// `wasm_gateway_stage.json`).
+fn stage(
+    componentize_py: &Path,
+    dir: &Path,
+    python_path: &[PathBuf],
+    env: &Path,
+) -> Result<(), BuildError> {
+    let output = componentize(
+        componentize_py,
+        dir,
+        STAGE_MODULE,
+        python_path,
+        env,
+        &dir.join("stage.wasm"),
+    )?;
+    if !(dir.join("wasm_gateway_stage.json").is_file()
+        && dir.join("wasm_gateway_code.bin").is_file())
+    {
+        return Err(BuildError::Componentize(python_error(&output)));
+    }
+    Ok(())
+}
+
+/// Copies the application directory `from` into `to`: regular files and
+/// directories, following links, without hidden entries and bytecode
+/// caches.
+fn copy_app(from: &Path, to: &Path) -> Result<(), BuildError> {
+    std::fs::create_dir_all(to).map_err(io(format!("creating {}", to.display())))?;
+    let entries = std::fs::read_dir(from).map_err(io(format!("reading {}", from.display())))?;
+    for entry in entries {
+        let entry = entry.map_err(io(format!("reading {}", from.display())))?;
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with('.') || name == "__pycache__" {
+            continue;
+        }
+        let (source, target) = (entry.path(), to.join(&name));
+        let Ok(meta) = std::fs::metadata(&source) else {
+            continue; // a dangling link
+        };
+        if meta.is_dir() {
+            // A link cycle ends at the path length limit, with an error.
+            copy_app(&source, &target)?;
+        } else if meta.is_file() && source.extension().is_none_or(|e| e != "pyc") {
+            std::fs::copy(&source, &target).map_err(io(format!("copying {}", source.display())))?;
+        }
+    }
+    Ok(())
+}
+
+/// Packs the files the component reads by path at run time: everything in
+/// the application's copy (mounted at `/1`; its sources too, for
+/// tracebacks), and the data files of its packages (`/2`: what is not code,
+/// which the code store holds, nor native code, nor translation sources,
+/// `*.po`, of which only the compiled `*.mo` are read).
+fn pack_files(app: &Path, site_packages: &Path) -> Result<(Vec<u8>, Packed, Packed), BuildError> {
+    let packing = io("packing the application's files");
+    let mut packer = Packer::new().map_err(io("packing the application's files"))?;
+    let app_files = packer
+        .add_tree("1", app, &|_| true)
+        .map_err(io("packing the application's files"))?;
+    let package_files = packer
+        .add_tree("2", site_packages, &|path| {
+            let top_bin = path
+                .components()
+                .next()
+                .is_some_and(|c| c.as_os_str() == "bin");
+            let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+            !top_bin
+                && !matches!(
+                    ext,
+                    "py" | "pyc" | "pyo" | "pyi" | "so" | "pyd" | "dylib" | "po"
+                )
+        })
+        .map_err(io("packing the packages' data files"))?;
+    let section = packer.finish().map_err(packing)?;
+    Ok((section, app_files, package_files))
 }
 
 /// The CPython the component embeds (componentize-py 0.25.1's): what
@@ -581,7 +722,7 @@ fn describe_failure(options: &BuildOptions, failure: &Failure) -> String {
         .unwrap_or((&options.target, ""));
     let fix = match (failure.stage.as_str(), &failure.missing_module) {
         (_, Some(missing)) if failure.stage == "import" || failure.stage == "warmup" => format!(
-            "module `{missing}` cannot be bundled: it is not in {} nor installed where the build looks; add it to --requirements, or install it into componentize-py's virtualenv",
+            "module `{missing}` cannot be bundled: it is neither in {} nor in the packages installed from --requirements; add the package that provides it to a requirements file given with --requirements",
             options.app_dir.display()
         ),
         ("import", None) => format!("importing `{module}` raised {}", failure.exception),
@@ -595,6 +736,15 @@ fn describe_failure(options: &BuildOptions, failure: &Failure) -> String {
         ),
     };
     format!("{fix}\n{}", failure.traceback.trim_end())
+}
+
+/// `bytes` for people: `48 kB`, `2.4 MB`.
+fn size_text(bytes: u64) -> String {
+    if bytes < 1_000_000 {
+        format!("{} kB", bytes.div_ceil(1000))
+    } else {
+        format!("{:.1} MB", bytes as f64 / 1e6)
+    }
 }
 
 /// The report as `python build` prints it.
@@ -632,15 +782,28 @@ pub fn summary(report: &Report, output: &Path, size: u64) -> String {
     );
     let _ = writeln!(
         text,
-        "  files:    none at run time; for templates or static files grant the app directory where the build saw it: --dir /1=DIR"
+        "  imports:  {} more modules importable at run time ({} of compiled code)",
+        report.code_store,
+        size_text(report.code_store_bytes)
     );
+    if let Some((app, packages, packed)) = report.files {
+        let _ = writeln!(
+            text,
+            "  files:    {} app files ({}) and {} package data files ({}), readable at run time; {} compressed",
+            app.files,
+            size_text(app.bytes),
+            packages.files,
+            size_text(packages.bytes),
+            size_text(packed as u64)
+        );
+    }
     for warm in &report.warmup {
         let _ = writeln!(text, "  warm-up:  GET {} -> {}", warm.path, warm.status);
     }
     if !report.skipped.is_empty() {
         let _ = writeln!(
             text,
-            "  not bundled (tried ahead of need; a request importing one fails): {}",
+            "  cannot be imported (tried ahead of need; a request importing one fails the same way): {}",
             report.skipped.join(", ")
         );
     }

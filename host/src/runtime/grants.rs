@@ -128,15 +128,31 @@ impl Grants {
     }
 
     /// The grants a component of `profile` runs with: a Python component
-    /// gets the filesystem interface with nothing in it when the operator
-    /// granted no directories (CPython probes paths as it starts; an
-    /// empty filesystem answers "not found" and grants nothing).
-    pub fn for_profile(&self, profile: Profile) -> std::borrow::Cow<'_, Grants> {
+    /// gets the filesystem interface, with its own `files` (the mounts its
+    /// build packed: its application directory and its packages' data,
+    /// read-only where the build found them) and the operator's
+    /// directories, which win on the same guest path. With neither, the
+    /// filesystem is empty: CPython probes paths as it starts, and "not
+    /// found" grants nothing.
+    pub fn for_profile(
+        &self,
+        profile: Profile,
+        files: &[(String, PathBuf)],
+    ) -> std::borrow::Cow<'_, Grants> {
         match profile {
-            Profile::Python if self.dirs.is_none() => std::borrow::Cow::Owned(Grants {
-                dirs: Some(Vec::new()),
-                ..self.clone()
-            }),
+            Profile::Python if self.dirs.is_none() || !files.is_empty() => {
+                let operator = self.dirs.clone().unwrap_or_default();
+                let mut dirs: Vec<(String, PathBuf)> = files
+                    .iter()
+                    .filter(|(guest, _)| operator.iter().all(|(g, _)| g != guest))
+                    .cloned()
+                    .collect();
+                dirs.extend(operator);
+                std::borrow::Cow::Owned(Grants {
+                    dirs: Some(dirs),
+                    ..self.clone()
+                })
+            }
             _ => std::borrow::Cow::Borrowed(self),
         }
     }

@@ -11,6 +11,7 @@ pub mod invoke;
 pub mod lanes;
 pub mod profile;
 pub mod proxy;
+pub mod python_files;
 pub mod quota;
 pub mod reuse;
 pub mod store;
@@ -275,6 +276,32 @@ fn swap_in_use(proc_swaps: &str) -> bool {
         .any(|line| !line.trim().is_empty())
 }
 
+/// Where Python components' files are unpacked: beside the compiled code
+/// in the compile cache, or without one, in a directory of this process's
+/// own, made on first need and removed with the runtime.
+enum FilesRoot {
+    Cache(PathBuf),
+    Temporary(std::sync::OnceLock<tempfile::TempDir>),
+}
+
+impl FilesRoot {
+    fn path(&self) -> std::io::Result<PathBuf> {
+        match self {
+            FilesRoot::Cache(dir) => Ok(dir.clone()),
+            FilesRoot::Temporary(cell) => {
+                if let Some(dir) = cell.get() {
+                    return Ok(dir.path().to_path_buf());
+                }
+                let dir = tempfile::Builder::new()
+                    .prefix("wasm-gateway-files-")
+                    .tempdir()?;
+                // Another thread may have won: either directory serves.
+                Ok(cell.get_or_init(|| dir).path().to_path_buf())
+            }
+        }
+    }
+}
+
 /// The engine every application runs in.
 pub struct Runtime {
     engine: Engine,
@@ -285,6 +312,8 @@ pub struct Runtime {
     idle: Arc<IdlePools>,
     /// The compile cache, to tell hits from misses.
     cache: Option<wasmtime::Cache>,
+    /// Where Python components' files are unpacked (see [`python_files`]).
+    files_root: FilesRoot,
     /// What the engine and its pool were sized for: a reload within these
     /// can use this runtime; beyond them it needs a restart.
     sized: Sizing,
@@ -364,7 +393,7 @@ impl Runtime {
         let cache = config.compile_cache.as_ref().and_then(|settings| {
             let mut cache = wasmtime::CacheConfig::new();
             cache
-                .with_directory(std::path::absolute(&settings.directory).ok()?)
+                .with_directory(std::path::absolute(settings.directory.join("compiled")).ok()?)
                 .with_files_total_size_soft_limit(settings.max_size);
             match wasmtime::Cache::new(cache) {
                 Ok(cache) => Some(cache),
@@ -408,6 +437,10 @@ impl Runtime {
             fuel: config.fuel,
             idle,
             cache,
+            files_root: match &config.compile_cache {
+                Some(settings) => FilesRoot::Cache(settings.directory.clone()),
+                None => FilesRoot::Temporary(std::sync::OnceLock::new()),
+            },
             sized: Sizing {
                 max_instances: config.max_instances,
                 max_memory: config.max_memory,
@@ -510,13 +543,33 @@ impl Runtime {
         } else {
             tracing::debug!(file = %path.display(), elapsed_ms, cache, "compiled component");
         }
+        let files = match profile {
+            Profile::Python => self.python_files(path, bytes)?,
+            Profile::Plain => Vec::new(),
+        };
         Ok(Compiled {
             component,
             path: path.to_path_buf(),
             profile,
+            files: files.into(),
             cached: cached == Some(true),
             digest: digest(bytes),
         })
+    }
+
+    /// The read-only mounts of a Python component's files, unpacked from
+    /// its section once per content.
+    fn python_files(&self, path: &Path, bytes: &[u8]) -> Result<Vec<(String, PathBuf)>, LoadError> {
+        let Some(section) = python_files::custom_section(bytes, python_files::FILES_SECTION) else {
+            return Ok(Vec::new());
+        };
+        let error = |reason: String| LoadError::PythonFiles {
+            file: path.to_path_buf(),
+            reason,
+        };
+        let root = self.files_root.path().map_err(|e| error(e.to_string()))?;
+        let unpacked = python_files::unpack(section, &root).map_err(|e| error(e.to_string()))?;
+        Ok(unpacked.mounts)
     }
 
     /// Links a compiled component with what `config` grants its
@@ -538,6 +591,7 @@ impl Runtime {
             component,
             path,
             profile,
+            files,
             ..
         } = compiled;
         let file = || path.clone();
@@ -571,7 +625,7 @@ impl Runtime {
                 reason: "it has a fuel limit but the engine was created without fuel (RuntimeConfig::for_apps sets it)".into(),
             });
         }
-        let grants = &config.grants.for_profile(*profile);
+        let grants = &config.grants.for_profile(*profile, files);
         let (ungranted, stubbed_by_profile) =
             grants.ungranted_for(component, &self.engine, *profile);
         if !ungranted.is_empty() && !grants.trap_unknown_imports {
@@ -654,6 +708,9 @@ pub struct Compiled {
     component: Component,
     path: PathBuf,
     profile: Profile,
+    /// A Python component's files: (guest path, host directory), mounted
+    /// read-only.
+    files: Arc<[(String, PathBuf)]>,
     cached: bool,
     /// A digest of the file's bytes: a reload keeps what was built from
     /// the same bytes.
@@ -1044,6 +1101,14 @@ pub enum LoadError {
         app: String,
         /// The ungranted imports, with versions.
         imports: Vec<String>,
+    },
+    /// A Python component's files cannot be unpacked.
+    #[error("{}: {reason}", file.display())]
+    PythonFiles {
+        /// The file.
+        file: PathBuf,
+        /// What went wrong.
+        reason: String,
     },
     /// A grant cannot be honoured (a directory cannot be opened).
     #[error("{}: {source}", file.display())]
