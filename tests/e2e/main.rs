@@ -7,6 +7,7 @@
 mod browser;
 mod cli;
 mod corpus;
+mod django;
 mod examples;
 mod fixtures;
 mod gateway;

@@ -90,16 +90,17 @@ fn python_build_command() -> Command {
 struct Recipe {
     target: &'static str,
     dir: &'static str,
-    requirements: bool,
+    /// The requirements file, from the repository's root.
+    requirements: Option<&'static str>,
     validate: bool,
     warmup: &'static [&'static str],
 }
 
 fn recipe(name: &str) -> Recipe {
-    let r = |target, dir, requirements, validate, warmup| Recipe {
+    let r = |target, dir, requirements: bool, validate, warmup| Recipe {
         target,
         dir,
-        requirements,
+        requirements: requirements.then_some("examples/python/requirements.txt"),
         validate,
         warmup,
     };
@@ -146,6 +147,13 @@ fn recipe(name: &str) -> Recipe {
             true,
             &["/"],
         ),
+        "django" => Recipe {
+            target: "mysite.wsgi:application",
+            dir: "examples/python/django",
+            requirements: Some("examples/python/django/requirements.txt"),
+            validate: true,
+            warmup: &["/"],
+        },
         "probe" => r(
             "probe:application",
             "tests/fixtures/python",
@@ -228,10 +236,8 @@ fn build(name: &str) -> String {
         .arg(&out)
         .arg("--app-dir")
         .arg(root().join(recipe.dir));
-    if recipe.requirements {
-        command
-            .arg("--requirements")
-            .arg(root().join("examples/python/requirements.txt"));
+    if let Some(requirements) = recipe.requirements {
+        command.arg("--requirements").arg(root().join(requirements));
     }
     if recipe.validate {
         command.arg("--validate");

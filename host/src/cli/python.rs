@@ -203,6 +203,17 @@ pub enum BuildError {
         /// pip's last words.
         detail: String,
     },
+    /// The pip that would install the requirements is too old to resolve
+    /// them for the guest's Python.
+    #[error(
+        "{python} -m pip is pip {version}: pip {MIN_PIP} or later is needed to resolve requirements for the component's CPython {GUEST_PYTHON} (older pips check Requires-Python against the Python running them); upgrade it with `{python} -m pip install --upgrade 'pip>={MIN_PIP}'`"
+    )]
+    OldPip {
+        /// The Python whose pip it is.
+        python: String,
+        /// Its version.
+        version: String,
+    },
     /// A requirement exists only as native code for the guest's Python.
     #[error("`{package}`{} has no pure-Python wheel for CPython {GUEST_PYTHON} and its source distribution builds only with its C extension: C extensions cannot run in the WebAssembly sandbox. Remove it or use a pure-Python alternative (docs/python.md lists packages known to work)", required_by.as_ref().map(|p| format!(" (required by {p})")).unwrap_or_default())]
     Native {
@@ -508,8 +519,9 @@ fn stage(
 }
 
 /// Copies the application directory `from` into `to`: regular files and
-/// directories, following links, without hidden entries and bytecode
-/// caches.
+/// directories, following links, without hidden entries, bytecode caches
+/// and components (a previous build's output, often written beside the
+/// app, would otherwise be packed into the next).
 fn copy_app(from: &Path, to: &Path) -> Result<(), BuildError> {
     std::fs::create_dir_all(to).map_err(io(format!("creating {}", to.display())))?;
     let entries = std::fs::read_dir(from).map_err(io(format!("reading {}", from.display())))?;
@@ -526,7 +538,11 @@ fn copy_app(from: &Path, to: &Path) -> Result<(), BuildError> {
         if meta.is_dir() {
             // A link cycle ends at the path length limit, with an error.
             copy_app(&source, &target)?;
-        } else if meta.is_file() && source.extension().is_none_or(|e| e != "pyc") {
+        } else if meta.is_file()
+            && source
+                .extension()
+                .is_none_or(|e| !matches!(e.to_str(), Some("pyc" | "wasm" | "partial")))
+        {
             std::fs::copy(&source, &target).map_err(io(format!("copying {}", source.display())))?;
         }
     }
@@ -566,6 +582,56 @@ fn pack_files(app: &Path, site_packages: &Path) -> Result<(Vec<u8>, Packed, Pack
 /// requirements are resolved for, whatever Python runs pip.
 const GUEST_PYTHON: &str = "3.14";
 
+/// The oldest pip that resolves for `--python-version` in full.
+const MIN_PIP: &str = "25.0";
+
+/// Fails unless `python`'s pip is [`MIN_PIP`] or later.
+fn check_pip(python: &Path) -> Result<(), BuildError> {
+    let output = Command::new(python)
+        .args(["-m", "pip", "--version", "--disable-pip-version-check"])
+        .output()
+        .map_err(io(format!("running {} -m pip", python.display())))?;
+    if !output.status.success() {
+        return Err(BuildError::Pip {
+            file: python.to_path_buf(),
+            detail: format!("`-m pip --version` failed: {}", tail(&output, 3)),
+        });
+    }
+    // `pip 23.2.1 from /path (python 3.11)`
+    let text = String::from_utf8_lossy(&output.stdout);
+    let version = text
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
+    if version_at_least(&version, MIN_PIP) {
+        Ok(())
+    } else {
+        Err(BuildError::OldPip {
+            python: python.display().to_string(),
+            version,
+        })
+    }
+}
+
+/// Whether dotted version `version` is `floor` or later (numeric parts
+/// compared in order; anything unreadable is too old).
+fn version_at_least(version: &str, floor: &str) -> bool {
+    let parts = |v: &str| -> Option<Vec<u64>> {
+        v.split('.')
+            .map(|p| {
+                p.trim_end_matches(|c: char| !c.is_ascii_digit())
+                    .parse()
+                    .ok()
+            })
+            .collect()
+    };
+    match (parts(version), parts(floor)) {
+        (Some(v), Some(f)) => v >= f,
+        _ => false,
+    }
+}
+
 /// Requirements with no pure wheel on PyPI built from source, at most.
 const MAX_SOURCE_BUILDS: usize = 10;
 
@@ -582,6 +648,7 @@ fn install_requirements(
     wheels: &Path,
     progress: &mut dyn std::io::Write,
 ) -> Result<(), BuildError> {
+    check_pip(python)?;
     std::fs::create_dir_all(wheels).map_err(io(format!("creating {}", wheels.display())))?;
     let mut built: Vec<String> = Vec::new();
     loop {
@@ -830,6 +897,17 @@ mod tests {
         assert_eq!(requirement_name("MarkupSafe>=2.1.1"), "markupsafe");
         assert_eq!(requirement_name("zope.interface==7"), "zope_interface");
         assert_eq!(requirement_name("PyYAML"), "pyyaml");
+    }
+
+    #[test]
+    fn pip_versions_compare_by_number() {
+        assert!(version_at_least("25.0", MIN_PIP));
+        assert!(version_at_least("26.0.1", MIN_PIP));
+        assert!(version_at_least("100.1", MIN_PIP));
+        assert!(!version_at_least("24.3.1", MIN_PIP));
+        assert!(!version_at_least("9.0", MIN_PIP));
+        assert!(!version_at_least("", MIN_PIP));
+        assert!(version_at_least("25.1rc1", MIN_PIP));
     }
 
     #[test]
