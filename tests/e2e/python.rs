@@ -916,23 +916,38 @@ fn the_build_writes_nothing_into_the_app_dir() {
         "\nimport os\nwith open(os.path.join(os.path.dirname(__file__), 'cache.db'), 'w') as f:\n    f.write('x')\n",
     );
     std::fs::write(app_dir.join("hello_wsgi.py"), source).unwrap();
+    std::fs::create_dir_all(app_dir.join("static")).unwrap();
+    std::fs::write(app_dir.join("static/site.css"), "p {}\n").unwrap();
     let output = dir.join("out.wasm");
-    let status = python_build_command()
+    let build = python_build_command()
         .args(["hello_wsgi:application", "--app-dir"])
         .arg(&app_dir)
         .arg("-o")
         .arg(&output)
-        .status()
+        .output()
         .unwrap();
-    assert!(status.success());
+    assert!(build.status.success());
     assert!(output.is_file());
-    let left: Vec<_> = std::fs::read_dir(&app_dir)
+    // The report says what the component holds for run time: the app's
+    // files as the build left them (`cache.db` was written at import, into
+    // the build's copy).
+    let report = String::from_utf8_lossy(&build.stdout);
+    assert!(
+        report.contains("more modules importable at run time"),
+        "{report}"
+    );
+    assert!(
+        report.contains("files:    3 app files (1 kB) and 0 package data files (0 kB)"),
+        "{report}"
+    );
+    let mut left: Vec<_> = std::fs::read_dir(&app_dir)
         .unwrap()
         .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
+    left.sort();
     assert_eq!(
         left,
-        ["hello_wsgi.py"],
+        ["hello_wsgi.py", "static"],
         "the app dir holds only what it held"
     );
 }
