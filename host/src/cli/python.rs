@@ -620,9 +620,9 @@ fn version_at_least(version: &str, floor: &str) -> bool {
     let parts = |v: &str| -> Option<Vec<u64>> {
         v.split('.')
             .map(|p| {
-                p.trim_end_matches(|c: char| !c.is_ascii_digit())
-                    .parse()
-                    .ok()
+                // `1rc1` counts as 1: a pre-release of 25.1 is past 25.0.
+                let digits: String = p.chars().take_while(char::is_ascii_digit).collect();
+                digits.parse().ok()
             })
             .collect()
     };
