@@ -136,6 +136,18 @@ pub fn kv() {
     let apps = Apps::serve(Backend::Sqlite, "fixture", "");
     assert_eq!(apps.ok("a", "open", ""), "ok");
     assert_eq!(apps.call("c", "open", "").0, 403);
+    // Every call is bounded, whatever the guest asks.
+    let keys: Vec<String> = (0..1001).map(|i| i.to_string()).collect();
+    let (status, body) = apps.call("a", "get_many", &format!("keys={}", keys.join(",")));
+    assert_eq!(status, 409);
+    assert!(
+        body.contains("a batch of 1001 keys; at most 1000"),
+        "{body}"
+    );
+    let long = "k".repeat(5000);
+    let (status, body) = apps.call("a", "get", &format!("key={long}"));
+    assert_eq!(status, 409);
+    assert!(body.contains("longer than any key can be"), "{body}");
 }
 
 fn every_operation_works(backend: Backend) {
@@ -576,6 +588,41 @@ fn redis_down_or_gone_fails_calls_not_the_server() {
         "{log}"
     );
     assert!(log.contains("kv store failed"), "{log}");
+}
+
+/// A store that never answers (a server that accepts and says nothing)
+/// holds no request past its deadline, nor the server: the load goes on,
+/// the request ends at its deadline, other apps are served.
+#[test]
+fn a_store_that_never_answers_is_cut_by_the_deadline() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    // Accepts connections and keeps them open, answering nothing.
+    let held = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in silent.incoming().take(8) {
+            held.push(conn);
+        }
+        held
+    });
+    let dir = temp_dir("kv-silent");
+    let server = serve_toml(
+        &dir,
+        &format!(
+            "[server]\ndata-dir = \"data\"\n[kv.slow]\ntype = \"redis\"\nurl = \"redis://127.0.0.1:{port}/0\"\n[apps.stuck]\nwasm = \"{wasm}\"\nroutes = [\"/stuck\"]\n[apps.stuck.grants]\nkv = [\"slow\"]\n[apps.stuck.limits]\ntimeout = \"1s\"\n[apps.fine]\nwasm = \"{wasm}\"\nroutes = [\"/fine\"]\n[apps.fine.grants]\nkv = [\"default\"]\n",
+            wasm = wasm::KV
+        ),
+    );
+    let r = server.get("/stuck?op=get&store=slow&key=k");
+    assert!(
+        r.status == 504 || (r.status == 409 && r.text().contains("unavailable")),
+        "{} {}",
+        r.status,
+        r.text()
+    );
+    assert_eq!(server.get("/fine?op=incr&key=n").text(), "1");
+    drop(server);
+    drop(held);
 }
 
 /// The body of `path` once it answers 200: a reconnecting client gets

@@ -205,9 +205,14 @@ impl RedisStore {
         check_url(url)?;
         let client = Client::open(url).map_err(|err| err.to_string())?;
         let shown = redacted(url);
+        // The connection's own timeouts end with its set-up: the reply to
+        // PING is waited for no longer either.
         let answer = client
             .get_connection_with_timeout(CHECK_TIMEOUT)
-            .and_then(|mut conn| redis::cmd("PING").query::<String>(&mut conn));
+            .and_then(|mut conn| {
+                conn.set_read_timeout(Some(CHECK_TIMEOUT))?;
+                redis::cmd("PING").query::<String>(&mut conn)
+            });
         if let Err(err) = answer {
             tracing::warn!(
                 server = %shown,
