@@ -150,6 +150,24 @@ pub fn kv() {
     assert!(body.contains("longer than any key can be"), "{body}");
 }
 
+/// A `wasi:http` component (as written for Spin's key-value API) gets the
+/// stores it is granted too, under the same rules.
+#[test]
+pub fn proxy_kv() {
+    let dir = temp_dir("kv-proxy");
+    let server = serve_toml(
+        &dir,
+        &format!(
+            "[server]\ndata-dir = \"data\"\n[apps.spin-like]\nwasm = \"{wasm}\"\nroutes = [\"/granted\"]\n[apps.spin-like.grants]\nkv = [\"default\"]\n[apps.other]\nwasm = \"{wasm}\"\nroutes = [\"/other\"]\n",
+            wasm = wasm::PROXY_KV
+        ),
+    );
+    assert_eq!(server.get("/granted").text(), "1");
+    assert_eq!(server.get("/granted").text(), "2");
+    let r = server.get("/other");
+    assert_eq!(r.status, 403, "{}", r.text());
+}
+
 fn every_operation_works(backend: Backend) {
     let apps = Apps::serve(backend, "ops", "");
     assert_eq!(apps.ok("a", "get", "key=k"), "(none)");
