@@ -85,10 +85,12 @@
 //! | [`urlencoded`] | query string and form parsing |
 //! | [`validate`] | a port of `wsgiref.validate`: [`validate::validated`] checks host and application against PEP 3333 |
 //! | [`http_client`] | outbound HTTP through the host (`wasi:http/outgoing-handler`), under the app's `outbound-http` grant |
+//! | [`kv`] | key-value stores (`wasi:keyvalue`): data that outlives the request, under the app's `kv` grant |
 //! | `bindings` | the `wit-bindgen` output (hidden) |
 //!
 //! Everything except the calls into the host (`start_response`, `write`,
-//! reading the body, `log`, sending an outbound request) is plain Rust
+//! reading the body, `log`, sending an outbound request, a key-value
+//! store) is plain Rust
 //! that also compiles and is tested on the build machine;
 //! [`Environ::with_body`] lets you unit-test handlers natively.
 
@@ -100,6 +102,7 @@ mod error;
 mod handler;
 pub mod http_client;
 mod input;
+pub mod kv;
 mod response;
 mod router;
 mod server;

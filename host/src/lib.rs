@@ -8,7 +8,7 @@
 //!
 //! # Layout
 //!
-//! Eleven layers, each a top-level module with one purpose. Imports point
+//! Twelve layers, each a top-level module with one purpose. Imports point
 //! down this list, never up, so the modules form no cycle (the `layering`
 //! unit test reads the sources and checks every `crate::` path):
 //!
@@ -26,12 +26,13 @@
 //! - `config`: `gateway.toml` to typed settings; every option declared once
 //!   for the command line and the file (`config::options`); sizes and
 //!   durations. Uses `runtime` (the settings types), `outbound` (the
-//!   allow-list and the CA file, checked as the file is read) and `http`.
+//!   allow-list and the CA file, checked as the file is read), `kv` (the
+//!   stores and quotas) and `http`.
 //! - `runtime`: the wasmtime engine, compiling and linking, grants, the
 //!   store, admission, instance reuse, and running one request through one
 //!   layer (`invoke`), a middleware chain (`chain`; the one cycle allowed,
 //!   inside this folder) or a `wasi:http` component (`proxy`). Uses `proxy`,
-//!   `outbound`, `wsgi` and `http`.
+//!   `outbound`, `kv`, `wsgi` and `http`.
 //! - `proxy`: the `wasi:http/proxy` world's side of a request (its
 //!   interfaces are wasmtime-wasi-http's): the request a component sees, and
 //!   its response held to the app's limits and ended honestly. Uses `wsgi`
@@ -40,6 +41,10 @@
 //!   allow-list, resolving and filtering addresses, connecting, TLS, the
 //!   per-application connection cap. Uses `wsgi` (the application's log
 //!   budget), `http` and `stats`.
+//! - `kv`: guests' key-value stores (`wasi:keyvalue`): the bindings, the
+//!   grant check, quotas, namespaces, the SQLite and Redis backends, and
+//!   the registry of open stores. Uses `wsgi` (the application's log
+//!   budget) and `stats`.
 //! - `wsgi`: the contract with the guest: WIT bindings, environ,
 //!   `start_response`, `wsgi.input`, the response sink, the application's
 //!   log, request errors. Uses `http`.
@@ -56,6 +61,7 @@ mod cli;
 mod config;
 mod gateway;
 mod http;
+mod kv;
 mod ops;
 mod outbound;
 mod proxy;
@@ -84,8 +90,8 @@ mod layering {
     use std::path::Path;
 
     /// The layers, top first: each may use only those after it.
-    const LAYERS: [&str; 11] = [
-        "cli", "ops", "server", "gateway", "config", "runtime", "proxy", "outbound", "wsgi",
+    const LAYERS: [&str; 12] = [
+        "cli", "ops", "server", "gateway", "config", "runtime", "proxy", "outbound", "kv", "wsgi",
         "http", "stats",
     ];
 

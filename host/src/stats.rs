@@ -229,6 +229,82 @@ impl OutboundStats {
     }
 }
 
+/// How an application's key-value call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KvResult {
+    /// Done.
+    Ok,
+    /// `open` of a store the application was not granted.
+    Denied,
+    /// A write its quota refused.
+    OverQuota,
+    /// Refused as malformed (not a counter, too large a batch, ...).
+    Invalid,
+    /// The store failed, could not be reached, or the deadline passed.
+    Failed,
+}
+
+impl KvResult {
+    /// Every result, in the order of the counters.
+    pub const ALL: [KvResult; 5] = [
+        KvResult::Ok,
+        KvResult::Denied,
+        KvResult::OverQuota,
+        KvResult::Invalid,
+        KvResult::Failed,
+    ];
+
+    /// The label value.
+    pub fn name(self) -> &'static str {
+        match self {
+            KvResult::Ok => "ok",
+            KvResult::Denied => "denied",
+            KvResult::OverQuota => "over_quota",
+            KvResult::Invalid => "invalid",
+            KvResult::Failed => "failed",
+        }
+    }
+}
+
+/// The key-value quotas, by the name of their limit.
+pub const KV_LIMITS: [&str; 4] = ["kv-key-size", "kv-value-size", "kv-keys", "kv-total-bytes"];
+
+/// One application's key-value calls, by result, and the writes its quota
+/// refused, by limit. Shared (an `Arc`) with the application's key-value
+/// access, which counts them.
+#[derive(Debug, Default)]
+pub struct KvStats {
+    results: [AtomicU64; KvResult::ALL.len()],
+    refused: [AtomicU64; KV_LIMITS.len()],
+}
+
+impl KvStats {
+    /// Counts one call that ended so.
+    pub fn count(&self, result: KvResult) {
+        self.results[result as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Calls so far that ended so.
+    pub fn calls(&self, result: KvResult) -> u64 {
+        self.results[result as usize].load(Ordering::Relaxed)
+    }
+
+    /// Counts one write refused by `limit` (one of [`KV_LIMITS`]).
+    pub fn refused(&self, limit: &str) {
+        if let Some(i) = KV_LIMITS.iter().position(|l| *l == limit) {
+            self.refused[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Writes refused so far by `limit`.
+    pub fn refusals(&self, limit: &str) -> u64 {
+        KV_LIMITS
+            .iter()
+            .position(|l| *l == limit)
+            .map_or(0, |i| self.refused[i].load(Ordering::Relaxed))
+    }
+}
+
 /// How many of an app's latest failures its counters keep, for the status
 /// page.
 pub const RECENT_FAILURES: usize = 5;
@@ -260,6 +336,9 @@ pub struct AppStats {
     /// Its guests' outbound HTTP calls; the runtime hands this to the
     /// application's outbound layer.
     pub outbound: std::sync::Arc<OutboundStats>,
+    /// Its guests' key-value calls; the runtime hands this to the
+    /// application's key-value access.
+    pub kv: std::sync::Arc<KvStats>,
 }
 
 impl Default for AppStats {
@@ -272,6 +351,7 @@ impl Default for AppStats {
             failures: Default::default(),
             recent: Default::default(),
             outbound: Default::default(),
+            kv: Default::default(),
         }
     }
 }

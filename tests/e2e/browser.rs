@@ -367,7 +367,7 @@ fn find_chromium() -> Option<PathBuf> {
 }
 
 /// The executable `name` on `PATH`.
-fn find_program(name: &str) -> Option<PathBuf> {
+pub fn find_program(name: &str) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
@@ -378,19 +378,31 @@ fn find_program(name: &str) -> Option<PathBuf> {
         })
 }
 
-/// Installs Debian's `chromium` package, as root or through `sudo -n`. One
-/// test process at a time (a lock file in the target directory); the others
-/// wait, then find the browser it installed.
+/// Installs Debian's `chromium` package (see [`install_package`]).
 fn install() -> PathBuf {
+    install_package(
+        "chromium",
+        &format!(
+            "the browser tests need chromium, which is not on PATH (as {})",
+            NAMES.join(", ")
+        ),
+        find_chromium,
+    )
+}
+
+/// Installs the Debian package `package`, as root or through `sudo -n`,
+/// and returns what `find` then finds; `need` says which tests need it
+/// and why it is missing, for the message when it cannot. One test
+/// process at a time (a lock file in the target directory); the others
+/// wait, then find what it installed.
+pub fn install_package(package: &str, need: &str, find: fn() -> Option<PathBuf>) -> PathBuf {
     let fail = |problem: &str| -> ! {
         panic!(
-            "the browser tests need chromium, which is not on PATH (as {}), and the \
-             test suite could not install it: {problem}\nInstall it with \
-             `apt-get install chromium` (as root) and run the tests again.",
-            NAMES.join(", ")
+            "{need}, and the test suite could not install it: {problem}\nInstall it with \
+             `apt-get install {package}` (as root) and run the tests again."
         )
     };
-    let lock_path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("chromium-install.lock");
+    let lock_path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{package}-install.lock"));
     let _ = std::fs::create_dir_all(lock_path.parent().unwrap());
     let lock = std::fs::File::create(&lock_path)
         .unwrap_or_else(|e| fail(&format!("cannot create {}: {e}", lock_path.display())));
@@ -406,7 +418,7 @@ fn install() -> PathBuf {
         }
     }
     // Another test process may have installed it meanwhile.
-    if let Some(found) = find_chromium() {
+    if let Some(found) = find() {
         return found;
     }
     if find_program("apt-get").is_none() {
@@ -419,7 +431,9 @@ fn install() -> PathBuf {
     } else {
         fail("not running as root, and there is no sudo");
     };
-    eprintln!("chromium is not installed: installing Debian's package (apt-get install chromium)");
+    eprintln!(
+        "{package} is not installed: installing Debian's package (apt-get install {package})"
+    );
     let apt_get = |args: &[&str]| {
         let mut command = if sudo {
             let mut command = Command::new("sudo");
@@ -440,8 +454,8 @@ fn install() -> PathBuf {
         );
         let scratch = tempfile::tempdir().unwrap();
         let run = Run::start(command, scratch.path()).finish(&what, INSTALL_TIMEOUT);
-        // That other apt may have been installing chromium.
-        if !run.status.success() && find_chromium().is_none() {
+        // That other apt may have been installing the package.
+        if !run.status.success() && find().is_none() {
             fail(&format!(
                 "`{what}` failed ({}):\n{}",
                 run.status, run.stderr
@@ -449,8 +463,12 @@ fn install() -> PathBuf {
         }
     };
     apt_get(&["update"]);
-    apt_get(&["install", "-y", "--no-install-recommends", "chromium"]);
-    find_chromium().unwrap_or_else(|| fail("apt-get installed chromium, yet it is not on PATH"))
+    apt_get(&["install", "-y", "--no-install-recommends", package]);
+    find().unwrap_or_else(|| {
+        fail(&format!(
+            "apt-get installed {package}, yet it is not on PATH"
+        ))
+    })
 }
 
 /// Whether this process runs as root (its effective user id, from

@@ -164,3 +164,65 @@ fn dispatch_routes_paths_like_seed_004() {
     );
     assert_eq!(monkey.header("content-type"), Some("text/plain"));
 }
+
+/// `visits` and `notes` served from one gateway file, both granted the
+/// default key-value store (in a fresh data directory).
+fn kv_examples(name: &str) -> TestServer {
+    let dir = crate::support::temp_dir(name);
+    crate::support::serve_toml(
+        &dir,
+        &format!(
+            "[server]\ndata-dir = \"data\"\n[apps.visits]\nwasm = \"{}\"\nroutes = [\"/visits\"]\n[apps.visits.grants]\nkv = [\"default\"]\n[apps.notes]\nwasm = \"{}\"\nroutes = [\"/notes\"]\n[apps.notes.grants]\nkv = [\"default\"]\n[apps.ungranted]\nwasm = \"{}\"\nroutes = [\"/ungranted\"]\n",
+            wasm::VISITS,
+            wasm::NOTES,
+            wasm::VISITS
+        ),
+    )
+}
+
+#[test]
+fn visits_counts_every_visit_in_the_store() {
+    let server = kv_examples("example-visits");
+    assert_eq!(
+        server.get("/visits/").text(),
+        "You are visitor number 1, and this page (/) has been seen 1 time.\n"
+    );
+    server.get("/visits/about");
+    assert_eq!(
+        server.get("/visits/").text(),
+        "You are visitor number 3, and this page (/) has been seen 2 times.\n"
+    );
+    // Without the grant, the page says what the operator must do.
+    let r = server.get("/ungranted/");
+    assert_eq!(r.status, 503);
+    assert!(r.text().contains("kv = [\"default\"]"), "{}", r.text());
+}
+
+#[test]
+fn notes_adds_lists_shows_and_deletes_notes() {
+    let server = kv_examples("example-notes");
+    assert!(server.get("/notes/").text().contains("no notes yet"));
+    let post = |body: &str, path: &str| {
+        server.request(format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ))
+    };
+    let r = post("text=buy+milk", "/notes/notes");
+    assert_eq!((r.status, r.header("location")), (303, Some("/notes/")));
+    post("text=%3Cb%3Ebold%3C%2Fb%3E", "/notes/notes");
+    let page = server.get("/notes/").text();
+    let milk = page.find("buy milk").expect("the first note is listed");
+    let bold = page.find("&lt;b&gt;bold&lt;/b&gt;").expect("escaped");
+    assert!(bold < milk, "newest first:\n{page}");
+    assert_eq!(server.get("/notes/notes/1").text(), "buy milk");
+    assert_eq!(post("", "/notes/notes/1/delete").status, 303);
+    assert_eq!(server.get("/notes/notes/1").status, 404);
+    assert!(!server.get("/notes/").text().contains("buy milk"));
+    assert_eq!(post("text=", "/notes/notes").status, 400);
+    // The visit counter, granted the same store, sees none of these keys.
+    assert_eq!(
+        server.get("/visits/").text(),
+        "You are visitor number 1, and this page (/) has been seen 1 time.\n"
+    );
+}

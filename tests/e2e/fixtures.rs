@@ -11,6 +11,8 @@ use wasm_gateway_test_artifacts::{RESPOND, SLEEP};
 
 // The `wasi:http` fixtures' tests live with the rest of that feature's.
 pub use crate::proxy::{proxy_behaviours, proxy_hello, wsgi_fetch};
+// So do the key-value fixture's.
+pub use crate::kv::{kv, proxy_kv};
 
 const INTERNAL_ERROR_PAGE: &str = "500 Internal Server Error\n";
 

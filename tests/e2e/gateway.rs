@@ -355,6 +355,8 @@ fn the_example_gateway_file_is_valid() {
         "dispatch",
         "site",
         "private",
+        "visits",
+        "notes",
     ] {
         assert!(names.contains(&example), "{names:?}");
     }

@@ -13,11 +13,13 @@ mod fixtures;
 mod gateway;
 mod hostile;
 mod isolation;
+mod kv;
 mod logs;
 mod middleware;
 mod ops;
 mod proxy;
 mod python;
+mod redis;
 mod support;
 
 macro_rules! assert_fixture_tested {

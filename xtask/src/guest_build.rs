@@ -24,6 +24,8 @@ pub const EXAMPLES: &[&str] = &[
     "request-id",
     "gzip",
     "fetch",
+    "visits",
+    "notes",
     "wstd-hello",
 ];
 

@@ -212,10 +212,17 @@ impl OneAppArgs {
         )
     }
 
-    /// Applies the limits and grants to the app's settings.
-    fn apply(&self, config: &mut AppConfig) {
+    /// Applies the limits and grants to the app's settings, with the
+    /// default key-value store in `data_dir` (the only one there is without
+    /// a gateway file).
+    fn apply(&self, config: &mut AppConfig, data_dir: &Path) -> Result<(), String> {
         self.limits.apply(config);
-        self.grants.apply(config, Path::new(""));
+        let stores = crate::kv::Catalog::new(Default::default(), data_dir);
+        self.grants
+            .apply(config, Path::new(""), &stores)
+            .map_err(|err| {
+                format!("{err} (with one app, only \"default\" exists; declare other stores in a gateway file)")
+            })
     }
 }
 
@@ -307,7 +314,7 @@ fn load(
         if one_app.any() {
             anyhow::bail!("{}", OneAppArgs::refused_with_a_file());
         }
-        let config = config::load(path)?;
+        let config = config::load_with(path, server)?;
         let mut settings = config.server.clone();
         server.apply(&mut settings);
         settings.validate().map_err(anyhow::Error::msg)?;
@@ -347,7 +354,9 @@ fn load(
             .unwrap_or_else(|| "app".into())
     };
     let mut config = AppConfig::new(stem(path));
-    one_app.apply(&mut config);
+    one_app
+        .apply(&mut config, &settings.data_dir)
+        .map_err(anyhow::Error::msg)?;
     one_app.grants.validate().map_err(anyhow::Error::msg)?;
     config.validate().map_err(anyhow::Error::msg)?;
     let layer_configs: Vec<AppConfig> = one_app

@@ -11,6 +11,7 @@ pub mod options;
 pub mod units;
 
 use crate::config::options::{AppGrants, AppLimits, ServerOptions, ServerSettings};
+use crate::kv::{Catalog, StoreSpec};
 use crate::runtime::AppConfig;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -40,6 +41,8 @@ pub struct GatewayConfig {
     pub apps: Vec<AppSpec>,
     /// The middleware declared in `[middleware.NAME]`, in name order.
     pub middleware: Vec<MiddlewareSpec>,
+    /// The key-value stores declared in `[kv.NAME]`, and the default one.
+    pub kv: Catalog,
 }
 
 /// One `[middleware.NAME]` table.
@@ -82,6 +85,18 @@ struct RawConfig {
     apps: BTreeMap<String, RawApp>,
     #[serde(default)]
     middleware: BTreeMap<String, RawMiddleware>,
+    #[serde(default)]
+    kv: BTreeMap<String, RawStore>,
+}
+
+/// One `[kv.NAME]` table.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+enum RawStore {
+    /// `type = "sqlite"`, `path = "data/kv.db"` (relative to the file).
+    Sqlite { path: PathBuf },
+    /// `type = "redis"`, `url = "redis://127.0.0.1:6379/0"`.
+    Redis { url: String },
 }
 
 #[derive(Debug, Deserialize)]
@@ -113,24 +128,41 @@ struct RawApp {
 
 /// Reads and checks the configuration file at `path`.
 pub fn load(path: &Path) -> Result<GatewayConfig, ConfigError> {
+    load_with(path, &ServerOptions::default())
+}
+
+/// Reads and checks the configuration file at `path`, with `overrides`
+/// (the command line's) over its `[server]` table.
+pub fn load_with(path: &Path, overrides: &ServerOptions) -> Result<GatewayConfig, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|err| {
         ConfigError(format!(
             "{}: cannot read the configuration: {err}",
             path.display()
         ))
     })?;
-    parse(&text, path)
+    parse_with(&text, path, overrides)
 }
 
 /// Checks configuration `text`, read from `path` (relative paths inside it
 /// are resolved against `path`'s folder).
+#[cfg(test)]
 pub fn parse(text: &str, path: &Path) -> Result<GatewayConfig, ConfigError> {
+    parse_with(text, path, &ServerOptions::default())
+}
+
+/// [`parse`] with `overrides` over the file's `[server]` table (they decide
+/// where the default key-value store is, which the grants name).
+pub fn parse_with(
+    text: &str,
+    path: &Path,
+    overrides: &ServerOptions,
+) -> Result<GatewayConfig, ConfigError> {
     let file = path.display();
     // Another TOML file (a Cargo.toml, say) would otherwise be reported by
     // its first key as an unknown field, which hides the real mistake.
     if let Ok(table) = text.parse::<toml::Table>()
         && !table.is_empty()
-        && !["server", "apps", "middleware"]
+        && !["server", "apps", "middleware", "kv"]
             .iter()
             .any(|key| table.contains_key(*key))
     {
@@ -145,9 +177,24 @@ pub fn parse(text: &str, path: &Path) -> Result<GatewayConfig, ConfigError> {
     std::mem::take(&mut raw.server)
         .relative_to(base)
         .apply(&mut server);
+    overrides.apply(&mut server);
     server
         .validate()
         .map_err(|problem| ConfigError(format!("{file}: [server] {problem}")))?;
+
+    let mut stores = BTreeMap::new();
+    for (name, store) in std::mem::take(&mut raw.kv) {
+        let problem = |what: String| ConfigError(format!("{file}: [kv.{name}] {what}"));
+        check_name(&name).map_err(problem)?;
+        let spec = match store {
+            RawStore::Sqlite { path } => StoreSpec::Sqlite {
+                path: std::path::absolute(base.join(&path)).unwrap_or_else(|_| base.join(path)),
+            },
+            RawStore::Redis { url } => StoreSpec::redis(&url).map_err(problem)?,
+        };
+        stores.insert(name, spec);
+    }
+    let catalog = Catalog::new(stores, &server.data_dir);
 
     if raw.apps.is_empty() {
         return Err(ConfigError(format!(
@@ -209,7 +256,14 @@ pub fn parse(text: &str, path: &Path) -> Result<GatewayConfig, ConfigError> {
                 )));
             }
         }
-        let config = app_config(&name, app.env, app.limits, app.grants, base, &problem)?;
+        let config = app_config(
+            &name,
+            app.env,
+            app.limits,
+            app.grants,
+            (base, &catalog),
+            &problem,
+        )?;
 
         // Route syntax is checked now, with the file's name, rather than
         // after every component has compiled.
@@ -235,7 +289,14 @@ pub fn parse(text: &str, path: &Path) -> Result<GatewayConfig, ConfigError> {
                 "an application is also called {name:?}: log lines could not tell them apart; rename one"
             )));
         }
-        let config = app_config(&name, layer.env, layer.limits, layer.grants, base, &problem)?;
+        let config = app_config(
+            &name,
+            layer.env,
+            layer.limits,
+            layer.grants,
+            (base, &catalog),
+            &problem,
+        )?;
         middleware.push(MiddlewareSpec {
             wasm: base.join(layer.wasm),
             config,
@@ -247,6 +308,7 @@ pub fn parse(text: &str, path: &Path) -> Result<GatewayConfig, ConfigError> {
         server,
         apps,
         middleware,
+        kv: catalog,
     })
 }
 
@@ -262,14 +324,15 @@ fn check_name(name: &str) -> Result<(), String> {
 }
 
 /// The settings of an application or middleware called `name` from its
-/// table's `env`, `[limits]` and `[grants]`; `problem` prefixes the file
+/// table's `env`, `[limits]` and `[grants]` (paths relative to `base`, the
+/// file's folder, and stores from `stores`); `problem` prefixes the file
 /// and table to a message.
 fn app_config(
     name: &str,
     env: BTreeMap<String, String>,
     limits: AppLimits,
     grants: Option<AppGrants>,
-    base: &Path,
+    (base, stores): (&Path, &Catalog),
     problem: &dyn Fn(String) -> ConfigError,
 ) -> Result<AppConfig, ConfigError> {
     for key in env.keys() {
@@ -284,7 +347,7 @@ fn app_config(
     limits.apply(&mut config);
     if let Some(grants) = grants {
         grants.validate().map_err(problem)?;
-        grants.apply(&mut config, base);
+        grants.apply(&mut config, base, stores).map_err(problem)?;
     }
     config.validate().map_err(problem)?;
     Ok(config)
@@ -574,6 +637,136 @@ routes = ["/q"]
             err.contains("outbound-connections is for applications"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn kv_stores_grants_and_quotas_parse() {
+        use crate::kv::{KvGrant, Quota, StoreSpec};
+        let config = check(
+            r#"
+[server]
+data-dir = "state"
+
+[kv.sessions]
+type = "sqlite"
+path = "data/sessions.db"
+
+[kv.cache]
+type = "redis"
+url = "redis://:secret@127.0.0.1:6379/2"
+
+[apps.shop]
+wasm = "shop.wasm"
+routes = ["/"]
+[apps.shop.grants]
+kv = ["default", "sessions", "cache"]
+[apps.shop.limits]
+kv-key-size = 128
+kv-value-size = "64KiB"
+kv-keys = 1000
+kv-total-bytes = "10MiB"
+
+[apps.blog]
+wasm = "blog.wasm"
+routes = ["/blog"]
+"#,
+        )
+        .unwrap();
+        let shop = &config.apps[1].config;
+        assert_eq!(&*shop.name, "shop");
+        assert_eq!(
+            shop.grants.kv,
+            [
+                KvGrant {
+                    name: "default".into(),
+                    store: StoreSpec::Sqlite {
+                        path: "/etc/gw/state/kv.db".into()
+                    }
+                },
+                KvGrant {
+                    name: "sessions".into(),
+                    store: StoreSpec::Sqlite {
+                        path: "/etc/gw/data/sessions.db".into()
+                    }
+                },
+                KvGrant {
+                    name: "cache".into(),
+                    store: StoreSpec::Redis {
+                        url: "redis://:secret@127.0.0.1:6379/2".into()
+                    }
+                },
+            ]
+        );
+        assert_eq!(
+            shop.kv_quota,
+            Quota {
+                key_size: 128,
+                value_size: 64 << 10,
+                keys: 1000,
+                total_bytes: 10 << 20
+            }
+        );
+        let blog = &config.apps[0].config;
+        assert!(blog.grants.kv.is_empty());
+        assert_eq!(blog.kv_quota, Quota::default());
+        // The command line's data directory wins, relative to where it runs.
+        let overrides = ServerOptions {
+            data_dir: Some("/var/lib/gw".into()),
+            ..ServerOptions::default()
+        };
+        let config = parse_with(
+            "[apps.a]\nwasm = \"a.wasm\"\nroutes = [\"/\"]\n[apps.a.grants]\nkv = [\"default\"]\n",
+            Path::new("/etc/gw/gateway.toml"),
+            &overrides,
+        )
+        .unwrap();
+        assert_eq!(
+            config.apps[0].config.grants.kv[0].store,
+            StoreSpec::Sqlite {
+                path: "/var/lib/gw/kv.db".into()
+            }
+        );
+    }
+
+    #[test]
+    fn bad_kv_settings_name_the_store_or_app_and_the_fix() {
+        let app = "[apps.a]\nwasm = \"a.wasm\"\nroutes = [\"/\"]\n";
+        for (extra, expected) in [
+            (
+                "[apps.a.grants]\nkv = [\"cache\"]\n",
+                "[apps.a] [grants] kv store \"cache\" is not declared: add a [kv.cache] table",
+            ),
+            (
+                "[kv.cache]\ntype = \"redis\"\nurl = \"127.0.0.1:6379\"\n",
+                "[kv.cache] url \"127.0.0.1:6379\" is not a Redis URL",
+            ),
+            (
+                "[kv.cache]\ntype = \"memcached\"\nurl = \"x\"\n",
+                "unknown variant `memcached`",
+            ),
+            (
+                "[kv.cache]\ntype = \"sqlite\"\npath = \"a.db\"\nurl = \"x\"\n",
+                "unknown field `url`",
+            ),
+            (
+                "[kv.\"a b\"]\ntype = \"sqlite\"\npath = \"a.db\"\n",
+                "[kv.a b] the name",
+            ),
+            (
+                "[apps.a.limits]\nkv-value-size = \"100MiB\"\n",
+                "kv-value-size is 104857600 bytes",
+            ),
+            ("[apps.a.limits]\nkv-keys = 0\n", "kv-keys is 0"),
+        ] {
+            let err = check(&format!("{app}{extra}")).unwrap_err();
+            assert!(err.contains(expected), "{extra}: {err}");
+            assert!(err.contains("gateway.toml"), "{err}");
+        }
+        let err = check(
+            "[apps.s]\nstatic = \"public\"\nroutes = [\"/\"]\n[apps.s.limits]\nkv-keys = 5\n",
+        )
+        .unwrap_err();
+        assert!(err.contains("kv-keys is for applications"), "{err}");
     }
 
     #[test]

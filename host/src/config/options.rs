@@ -150,7 +150,18 @@ pub struct ServerOptions {
     #[arg(long, value_name = "FILE")]
     #[serde(default)]
     pub outbound_ca: Option<PathBuf>,
+
+    /// Where the server keeps data: the default key-value store is SQLite
+    /// at DIR/kv.db (made at the first start that grants it); in a file,
+    /// relative to the file's folder [default: ./wasm-gateway-data].
+    #[arg(long, env = "WASM_GATEWAY_DATA_DIR", value_name = "DIR")]
+    #[serde(default)]
+    pub data_dir: Option<PathBuf>,
 }
+
+/// The data directory when none is given, relative to the working
+/// directory.
+pub const DEFAULT_DATA_DIR: &str = "wasm-gateway-data";
 
 /// Server-wide settings once the defaults, the file and the command line
 /// have had their say.
@@ -174,6 +185,8 @@ pub struct ServerSettings {
     pub caps: ComponentCaps,
     /// Extra certificate authorities for outbound HTTPS.
     pub outbound_ca: Option<PathBuf>,
+    /// Where the default key-value store lives.
+    pub data_dir: PathBuf,
 }
 
 impl Default for ServerSettings {
@@ -188,6 +201,7 @@ impl Default for ServerSettings {
             limits: HttpLimits::default(),
             caps: ComponentCaps::default(),
             outbound_ca: None,
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
         }
     }
 }
@@ -266,12 +280,14 @@ impl ServerOptions {
         if self.outbound_ca.is_some() {
             settings.outbound_ca.clone_from(&self.outbound_ca);
         }
+        set(&mut settings.data_dir, &self.data_dir);
     }
 
     /// These options with their paths resolved against `base` (the
     /// gateway file's folder), as a file's `[server]` means them.
     pub fn relative_to(mut self, base: &Path) -> Self {
         self.outbound_ca = self.outbound_ca.map(|ca| base.join(ca));
+        self.data_dir = self.data_dir.map(|dir| base.join(dir));
         self
     }
 }
@@ -358,6 +374,30 @@ pub struct AppLimits {
     #[arg(long, value_parser = humantime::parse_duration, requires = "instance_reuse")]
     #[serde(skip)]
     pub instance_lifetime: Option<Duration>,
+
+    /// Longest key the app may write to a key-value store, in bytes (at
+    /// most 4KiB) [default: 512].
+    #[arg(long, value_parser = parse_size)]
+    #[serde(default, deserialize_with = "units::size")]
+    pub kv_key_size: Option<usize>,
+
+    /// Largest value the app may write to a key-value store (suffixes KiB,
+    /// MiB; at most 8MiB) [default: 1MiB].
+    #[arg(long, value_parser = parse_size)]
+    #[serde(default, deserialize_with = "units::size")]
+    pub kv_value_size: Option<usize>,
+
+    /// Most keys the app may keep in each key-value store it is granted
+    /// [default: 100000].
+    #[arg(long)]
+    #[serde(default)]
+    pub kv_keys: Option<u64>,
+
+    /// Most bytes of keys and values the app may keep in each key-value
+    /// store it is granted (suffixes KiB, MiB, GiB) [default: 64MiB].
+    #[arg(long, value_parser = parse_size)]
+    #[serde(default, deserialize_with = "units::size")]
+    pub kv_total_bytes: Option<usize>,
 }
 
 /// `instance-reuse`: a request count, and in a file optionally a lifetime.
@@ -395,13 +435,17 @@ impl FromStr for ReuseOption {
 impl AppLimits {
     /// The limits that only mean something for code, with whether each is
     /// set: a static document root runs none.
-    pub fn code_only(&self) -> [(&'static str, bool); 5] {
+    pub fn code_only(&self) -> [(&'static str, bool); 9] {
         [
             ("fuel", self.fuel.is_some()),
             ("outbound-connections", self.outbound_connections.is_some()),
             ("table-elements", self.table_elements.is_some()),
             ("max-response-head", self.max_response_head.is_some()),
             ("instance-reuse", self.instance_reuse.is_some()),
+            ("kv-key-size", self.kv_key_size.is_some()),
+            ("kv-value-size", self.kv_value_size.is_some()),
+            ("kv-keys", self.kv_keys.is_some()),
+            ("kv-total-bytes", self.kv_total_bytes.is_some()),
         ]
     }
 
@@ -421,6 +465,14 @@ impl AppLimits {
         }
         set(&mut config.table_elements, &self.table_elements);
         set(&mut config.max_response_head, &self.max_response_head);
+        let quota = &mut config.kv_quota;
+        set(&mut quota.key_size, &self.kv_key_size);
+        set(&mut quota.value_size, &self.kv_value_size);
+        set(&mut quota.keys, &self.kv_keys);
+        set(
+            &mut quota.total_bytes,
+            &self.kv_total_bytes.map(|n| n as u64),
+        );
         if let Some(reuse) = self.instance_reuse {
             let (requests, lifetime) = match reuse {
                 ReuseOption::Requests(requests) => (requests, None),
@@ -483,6 +535,14 @@ pub struct AppGrants {
     #[arg(long = "outbound-http", value_name = "URL", value_parser = parse_outbound_rule)]
     #[serde(default)]
     pub outbound_http: Vec<String>,
+
+    /// Let the app open the key-value store NAME (repeatable): `default`
+    /// is SQLite at DATA-DIR/kv.db; a gateway file declares others in
+    /// [kv.NAME] [default: none; `open` fails with access-denied]. In a
+    /// file: `kv = ["default"]`.
+    #[arg(long = "kv", value_name = "NAME")]
+    #[serde(default)]
+    pub kv: Vec<String>,
 }
 
 impl AppGrants {
@@ -500,8 +560,15 @@ impl AppGrants {
     }
 
     /// Sets `config`'s grants to these, host directories resolved against
-    /// `base` (the gateway file's folder; empty on the command line).
-    pub fn apply(&self, config: &mut AppConfig, base: &Path) {
+    /// `base` (the gateway file's folder; empty on the command line) and
+    /// key-value stores found in `stores`; the error names a store that is
+    /// not declared.
+    pub fn apply(
+        &self,
+        config: &mut AppConfig,
+        base: &Path,
+        stores: &crate::kv::Catalog,
+    ) -> Result<(), String> {
         config.grants = Grants {
             env: self.env.clone(),
             dirs: self.dirs.as_ref().map(|dirs| {
@@ -515,7 +582,9 @@ impl AppGrants {
             // `validate` reports a bad rule before the settings are used; a
             // list that does not parse grants nothing.
             outbound_http: AllowList::parse(&self.outbound_http).unwrap_or_default(),
+            kv: stores.grant(&self.kv)?,
         };
+        Ok(())
     }
 }
 
@@ -635,8 +704,39 @@ mod tests {
         .unwrap();
         assert_eq!(from_flags, from_file);
         let mut config = AppConfig::new("a");
-        from_flags.apply(&mut config, Path::new(""));
+        from_flags
+            .apply(&mut config, Path::new(""), &Default::default())
+            .unwrap();
         assert!(!config.grants.outbound_http.is_empty());
+
+        let from_flags: AppGrants = flags(&["--kv=default", "--kv=cache"]);
+        let from_file: AppGrants = toml::from_str("kv = [\"default\", \"cache\"]\n").unwrap();
+        assert_eq!(from_flags, from_file);
+        let from_flags: AppLimits = flags(&[
+            "--kv-key-size=1KiB",
+            "--kv-value-size=2MiB",
+            "--kv-keys=10",
+            "--kv-total-bytes=1GiB",
+        ]);
+        let from_file: AppLimits = toml::from_str(
+            "kv-key-size = \"1KiB\"\nkv-value-size = \"2MiB\"\nkv-keys = 10\nkv-total-bytes = \"1GiB\"\n",
+        )
+        .unwrap();
+        assert_eq!(from_flags, from_file);
+        let mut config = AppConfig::new("a");
+        from_flags.apply(&mut config);
+        assert_eq!(
+            config.kv_quota,
+            crate::kv::Quota {
+                key_size: 1024,
+                value_size: 2 << 20,
+                keys: 10,
+                total_bytes: 1 << 30
+            }
+        );
+        let from_flags: ServerOptions = flags(&["--data-dir=/var/lib/gw"]);
+        let from_file: ServerOptions = toml::from_str("data-dir = \"/var/lib/gw\"\n").unwrap();
+        assert_eq!(from_flags, from_file);
 
         let from_flags: AppLimits = flags(&["--outbound-connections=3"]);
         let from_file: AppLimits = toml::from_str("outbound-connections = 3\n").unwrap();

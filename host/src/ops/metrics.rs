@@ -8,7 +8,9 @@
 
 use super::Ops;
 use crate::gateway::Target;
-use crate::stats::{AppStats, Failure, LATENCY_BUCKETS, OutboundResult, Rejection};
+use crate::stats::{
+    AppStats, Failure, KV_LIMITS, KvResult, LATENCY_BUCKETS, OutboundResult, Rejection,
+};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::MetricType;
@@ -146,6 +148,7 @@ impl Collector for Gateway {
         }
 
         outbound_requests(&mut encoder, &apps)?;
+        kv_calls(&mut encoder, &apps)?;
 
         let mut family = encoder.encode_descriptor(
             "wasm_gateway_app_log_lines_dropped",
@@ -265,6 +268,40 @@ fn outbound_requests(
     Ok(())
 }
 
+/// `wasm_gateway_kv_calls_total{app, result}` and
+/// `wasm_gateway_kv_quota_refusals_total{app, limit}`: the guests'
+/// key-value calls, and the writes their quota refused.
+fn kv_calls(
+    encoder: &mut DescriptorEncoder<'_>,
+    apps: &[(&str, &Arc<AppStats>)],
+) -> Result<(), std::fmt::Error> {
+    let mut family = encoder.encode_descriptor(
+        "wasm_gateway_kv_calls",
+        "Key-value calls of the app's guests, by result: ok, denied (a store not granted), over_quota, invalid (not a counter, too large a batch), failed (the store failed or the deadline passed).",
+        None,
+        MetricType::Counter,
+    )?;
+    for (app, stats) in apps {
+        for result in KvResult::ALL {
+            let labels: Labels = vec![("app", Value(app)), ("result", Value(result.name()))];
+            ConstCounter::new(stats.kv.calls(result)).encode(family.encode_family(&labels)?)?;
+        }
+    }
+    let mut family = encoder.encode_descriptor(
+        "wasm_gateway_kv_quota_refusals",
+        "Key-value writes the app's quota refused, by limit.",
+        None,
+        MetricType::Counter,
+    )?;
+    for (app, stats) in apps {
+        for limit in KV_LIMITS {
+            let labels: Labels = vec![("app", Value(app)), ("limit", Value(limit))];
+            ConstCounter::new(stats.kv.refusals(limit)).encode(family.encode_family(&labels)?)?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,6 +335,39 @@ mod tests {
             r#"wasm_gateway_outbound_requests_total{app="api",result="denied"} 2"#,
             r#"wasm_gateway_outbound_requests_total{app="api",result="failed"} 0"#,
             r#"wasm_gateway_outbound_requests_total{app="quiet",result="sent"} 0"#,
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} not in:\n{text}");
+        }
+    }
+
+    /// A collector of the key-value families alone, over fixed counters.
+    #[derive(Debug)]
+    struct Kv(Vec<(&'static str, Arc<AppStats>)>);
+
+    impl Collector for Kv {
+        fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+            let apps: Vec<(&str, &Arc<AppStats>)> =
+                self.0.iter().map(|(name, stats)| (*name, stats)).collect();
+            kv_calls(&mut encoder, &apps)
+        }
+    }
+
+    #[test]
+    fn kv_calls_and_quota_refusals_are_exported_by_app() {
+        let shop = Arc::new(AppStats::default());
+        shop.kv.count(KvResult::Ok);
+        shop.kv.count(KvResult::OverQuota);
+        shop.kv.refused("kv-keys");
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(Kv(vec![("shop", shop)])));
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        for line in [
+            r#"wasm_gateway_kv_calls_total{app="shop",result="ok"} 1"#,
+            r#"wasm_gateway_kv_calls_total{app="shop",result="over_quota"} 1"#,
+            r#"wasm_gateway_kv_calls_total{app="shop",result="denied"} 0"#,
+            r#"wasm_gateway_kv_quota_refusals_total{app="shop",limit="kv-keys"} 1"#,
+            r#"wasm_gateway_kv_quota_refusals_total{app="shop",limit="kv-value-size"} 0"#,
         ] {
             assert!(text.lines().any(|l| l == line), "{line} not in:\n{text}");
         }

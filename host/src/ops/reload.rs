@@ -130,7 +130,7 @@ impl Reloader {
         let previous = self.live.load_full();
         let (gateway, summary) = match &self.source {
             Source::File { path, overrides } => {
-                let config = crate::config::load(path)
+                let config = crate::config::load_with(path, overrides)
                     .map_err(|err| ReloadError::Invalid(err.to_string()))?;
                 let mut settings = config.server.clone();
                 overrides.apply(&mut settings);

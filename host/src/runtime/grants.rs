@@ -15,6 +15,9 @@
 //! - `outbound-http`: the destinations `wasi:http/outgoing-handler` may
 //!   reach (the interface is always linked; without the grant every call is
 //!   denied, see `crate::outbound`).
+//! - `kv`: the key-value stores `wasi:keyvalue` may open (the interfaces
+//!   are always linked, at `0.2.0-draft2`; opening a store not granted
+//!   fails with `access-denied`, see `crate::kv`).
 //!
 //! Sockets are never linked. A component that imports an interface the host
 //! does not link for it fails at load with a message naming the imports,
@@ -52,6 +55,9 @@ pub struct Grants {
     /// Where the application may send HTTP requests (`outbound-http`);
     /// empty: nowhere (every call fails with `HTTP-request-denied`).
     pub outbound_http: crate::outbound::AllowList,
+    /// The key-value stores the application may open, by the name it opens
+    /// them by; empty: none (`open` fails with `access-denied`).
+    pub kv: Vec<crate::kv::KvGrant>,
 }
 
 /// WASI interfaces every application gets, by name without version (the
@@ -109,6 +115,10 @@ impl Grants {
         };
         if bindings::INTERFACES.contains(&interface) {
             return bindings::serves_version(version);
+        }
+        // A draft: only its own version.
+        if crate::kv::bindings::INTERFACES.contains(&interface) {
+            return version == crate::kv::bindings::VERSION;
         }
         version.starts_with("0.2.")
             && (ALWAYS.contains(&interface)
@@ -395,5 +405,16 @@ mod tests {
         assert!(!none.links("wasi:cli/stdout@1.2.6"));
         assert!(!none.links("wasi:cli/stdout"));
         assert!(!none.links("wasm-gateway:wsgi/server@0.2.0"));
+    }
+
+    #[test]
+    fn keyvalue_is_linked_for_everyone_at_its_draft_version_only() {
+        let none = Grants::default();
+        assert!(none.links("wasi:keyvalue/store@0.2.0-draft2"));
+        assert!(none.links("wasi:keyvalue/atomics@0.2.0-draft2"));
+        assert!(none.links("wasi:keyvalue/batch@0.2.0-draft2"));
+        assert!(!none.links("wasi:keyvalue/store@0.2.0-draft"));
+        assert!(!none.links("wasi:keyvalue/store@0.2.0"));
+        assert!(!none.links("wasi:keyvalue/watcher@0.2.0-draft2"));
     }
 }

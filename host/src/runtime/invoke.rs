@@ -389,6 +389,7 @@ pub(crate) fn begin(app: &App, store: &mut Store<StoreData>) -> tokio::time::Ins
     }
     let deadline_at = tokio::time::Instant::now() + app.config.timeout;
     store.data_mut().hooks.set_deadline(deadline_at);
+    store.data_mut().kv.set_deadline(deadline_at);
     deadline_at
 }
 

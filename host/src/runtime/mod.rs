@@ -321,6 +321,9 @@ pub struct Runtime {
     pub stats: Arc<crate::stats::RuntimeStats>,
     /// Outbound HTTPS settings every application's calls share.
     tls: Arc<Tls>,
+    /// The key-value stores open in this process, shared by every app
+    /// granted one (and kept across reloads while one is).
+    kv: crate::kv::Registry,
 }
 
 /// What a runtime's engine and pool were built for.
@@ -450,6 +453,7 @@ impl Runtime {
             },
             stats: Arc::default(),
             tls: Arc::new(tls),
+            kv: crate::kv::Registry::default(),
             ticker: Arc::new(Ticker {
                 stop,
                 handle: Some(ticker),
@@ -649,6 +653,10 @@ impl Runtime {
             AppBindings::add_to_linker::<_, HasSelf<StoreData>>(&mut linker, |s| s)
                 .map_err(link_error)?;
         }
+        // Every app may import `wasi:keyvalue` (a Python adapter does
+        // whether or not the app uses it); without a kv grant `open` is
+        // denied.
+        crate::kv::add_to_linker(&mut linker, StoreData::kv).map_err(link_error)?;
         if !stubbed_by_profile.is_empty() {
             tracing::debug!(
                 app = %config.name,
@@ -673,6 +681,10 @@ impl Runtime {
             file: file(),
             source,
         })?;
+        let kv = self.kv.open(&grants.kv).map_err(|source| LoadError::Kv {
+            file: file(),
+            source,
+        })?;
         let pre = linker.instantiate_pre(component).map_err(link_error)?;
         let pre = match kind {
             Kind::Wsgi => Pre::Wsgi(AppBindingsPre::new(pre).map_err(link_error)?),
@@ -682,6 +694,7 @@ impl Runtime {
             pre,
             sandbox,
             outbound_http: grants.outbound_http.clone(),
+            kv,
             compiled: compiled.clone(),
         })
     }
@@ -756,6 +769,8 @@ pub struct Loaded {
     pub(crate) sandbox: Sandbox,
     /// The outbound-http grant it was linked with.
     pub(crate) outbound_http: crate::outbound::AllowList,
+    /// Its granted key-value stores, open, by the name it opens them by.
+    pub(crate) kv: Vec<(String, Arc<crate::kv::Backend>)>,
     pub(crate) compiled: Compiled,
 }
 
@@ -803,6 +818,8 @@ pub struct AppConfig {
     /// Most outbound HTTP connections its instances may hold open at once,
     /// all together; past it a call fails with `connection-limit-reached`.
     pub outbound_connections: usize,
+    /// Its key-value quota, per store it is granted.
+    pub kv_quota: crate::kv::Quota,
 }
 
 impl AppConfig {
@@ -810,7 +827,8 @@ impl AppConfig {
     /// deadline (gunicorn's default timeout), 128 MiB of memory, 100 MiB
     /// request bodies, 100 requests at once with up to 1000 more waiting 10 s,
     /// no fuel limit, 20,000 table elements, 64 KiB of response headers, a
-    /// fresh instance per request, and no grants.
+    /// fresh instance per request, the default key-value quota
+    /// ([`crate::kv::Quota::default`]), and no grants.
     pub fn new(name: impl Into<Arc<str>>) -> Self {
         AppConfig {
             name: name.into(),
@@ -828,6 +846,7 @@ impl AppConfig {
             reuse_by_default: true,
             grants: Grants::default(),
             outbound_connections: DEFAULT_OUTBOUND_CONNECTIONS,
+            kv_quota: crate::kv::Quota::default(),
         }
     }
 }
@@ -883,6 +902,9 @@ impl AppConfig {
                 .validate()
                 .map_err(|why| format!("app `{}`: {why}", self.name))?;
         }
+        self.kv_quota
+            .validate()
+            .map_err(|why| format!("app `{}`: {why}", self.name))?;
         for (guest, host) in self.grants.dirs.iter().flatten() {
             if !guest.starts_with('/') {
                 return Err(format!(
@@ -914,6 +936,8 @@ pub struct App {
     pub(crate) sandbox: Sandbox,
     /// Its way out (outbound HTTP), shared by its instances.
     pub(crate) outbound: Arc<Outbound>,
+    /// Its key-value stores, quota and counters, shared by its instances.
+    pub(crate) kv: Arc<crate::kv::AppKv>,
     /// Idle instances kept for reuse, when the application opted in.
     pub(crate) reuse: Option<Arc<ReusePool>>,
     /// Every application's idle instances, to release when no instance
@@ -957,6 +981,13 @@ impl App {
             loaded.sandbox.log_budget.clone(),
             stats.outbound.clone(),
         ));
+        let kv = Arc::new(crate::kv::AppKv::new(
+            config.name.clone(),
+            loaded.kv,
+            config.kv_quota,
+            stats.kv.clone(),
+            loaded.sandbox.log_budget.clone(),
+        ));
         let reuse = config.instance_reuse.or_else(|| {
             let python = loaded.compiled.profile() == Profile::Python;
             (config.reuse_by_default && python).then_some(Reuse::PYTHON_DEFAULT)
@@ -967,6 +998,7 @@ impl App {
             admission: Admission::new(config.concurrency, config.queue, config.queue_timeout),
             sandbox: loaded.sandbox,
             outbound,
+            kv,
             reuse: reuse.map(|reuse| {
                 let pool = Arc::new(ReusePool::new(reuse, config.concurrency));
                 runtime.idle.register(&pool);
@@ -1109,6 +1141,14 @@ pub enum LoadError {
         file: PathBuf,
         /// What went wrong.
         reason: String,
+    },
+    /// A granted key-value store cannot be opened.
+    #[error("{}: {source}", file.display())]
+    Kv {
+        /// The file.
+        file: PathBuf,
+        /// The store and what went wrong.
+        source: crate::kv::OpenError,
     },
     /// A grant cannot be honoured (a directory cannot be opened).
     #[error("{}: {source}", file.display())]

@@ -36,6 +36,9 @@ pub struct StoreData {
     /// Outbound HTTP under the application's grant, within the request's
     /// deadline.
     pub(crate) hooks: Hooks,
+    /// Key-value stores under the application's grant, within the
+    /// request's deadline.
+    pub(crate) kv: crate::kv::KvCtx,
     /// Caps the instance's memories and tables, all together; installed
     /// with `Store::limiter`.
     pub limits: InstanceQuota,
@@ -81,6 +84,7 @@ impl StoreData {
             table,
             http,
             hooks: Hooks::new(app.outbound.clone()),
+            kv: crate::kv::KvCtx::new(app.kv.clone()),
             limits: InstanceQuota::new(app.config.memory, app.config.table_elements),
             request: request.wsgi,
             layer: request.layer,
@@ -114,6 +118,14 @@ impl StoreData {
     /// The resource table (the `wasi:io` bindings need only this).
     pub fn table(&mut self) -> &mut ResourceTable {
         &mut self.table
+    }
+
+    /// What the `wasi:keyvalue` bindings work on.
+    pub fn kv(&mut self) -> crate::kv::KvView<'_> {
+        crate::kv::KvView {
+            ctx: &mut self.kv,
+            table: &mut self.table,
+        }
     }
 }
 
