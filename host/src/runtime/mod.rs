@@ -8,6 +8,7 @@ pub mod admission;
 pub mod chain;
 pub mod grants;
 pub mod invoke;
+pub mod kdf;
 pub mod lanes;
 pub mod profile;
 pub mod proxy;
@@ -645,6 +646,8 @@ impl Runtime {
         // the app calls out); without an outbound-http grant each call is
         // denied.
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(link_error)?;
+        // Password hashing, for every app (Python components import it).
+        kdf::add_to_linker(&mut linker).map_err(link_error)?;
         if kind == Kind::Wsgi {
             AppBindings::add_to_linker::<_, HasSelf<StoreData>>(&mut linker, |s| s)
                 .map_err(link_error)?;
@@ -914,6 +917,8 @@ pub struct App {
     pub(crate) sandbox: Sandbox,
     /// Its way out (outbound HTTP), shared by its instances.
     pub(crate) outbound: Arc<Outbound>,
+    /// Its share of the host's password hashing workers.
+    pub(crate) kdf: kdf::Share,
     /// Idle instances kept for reuse, when the application opted in.
     pub(crate) reuse: Option<Arc<ReusePool>>,
     /// Every application's idle instances, to release when no instance
@@ -967,6 +972,7 @@ impl App {
             admission: Admission::new(config.concurrency, config.queue, config.queue_timeout),
             sandbox: loaded.sandbox,
             outbound,
+            kdf: kdf::Share::new(),
             reuse: reuse.map(|reuse| {
                 let pool = Arc::new(ReusePool::new(reuse, config.concurrency));
                 runtime.idle.register(&pool);
