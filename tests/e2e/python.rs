@@ -1072,7 +1072,7 @@ fn python_apps_hash_passwords_with_the_host_s_kdf() {
     let started = Instant::now();
     assert_eq!(ok("/hashlib"), "pbkdf2_hmac=True scrypt=True");
     assert!(
-        started.elapsed() < Duration::from_secs(1),
+        started.elapsed() < Duration::from_secs(2),
         "a plain request waited {:?} behind the hashing",
         started.elapsed()
     );

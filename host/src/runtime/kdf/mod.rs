@@ -16,8 +16,9 @@
 //!   [`workers`] at once in the whole process, and at most half of them for
 //!   one application ([`Share`]): a tenant that hashes in every request
 //!   queues behind its own share, and the others still get workers;
-//! - PBKDF2 stops at the request's deadline, or when the request is gone
-//!   (its future dropped); scrypt, which cannot be stopped halfway, is
+//! - PBKDF2 stops when its request is gone (its future dropped: the
+//!   deadline passed, or the client left), and in any case just after the
+//!   request's deadline; scrypt, which cannot be stopped halfway, is
 //!   bounded by its caps alone (about a second of one core at most).
 //!
 //! The time is the host's, not the guest's: fuel does not count it, the
@@ -89,6 +90,14 @@ fn pool() -> &'static Arc<Semaphore> {
 /// none (a store outside a request; the runtime always sets one).
 const NO_DEADLINE: Duration = Duration::from_secs(30);
 
+/// How long after the request's deadline a call gives up on its own. The
+/// request's deadline ends the call first: the runtime drops the guest's
+/// future, which stops the thread at once ([`Gone`]), and the client gets
+/// the deadline's 504. The call's own check is a backstop, a little later,
+/// so that it never wins that race and hands the guest an error to turn
+/// into a response of its own.
+const BACKSTOP: Duration = Duration::from_millis(50);
+
 /// One application's share of the workers: half of them, at least one.
 /// Its derivations wait here first (in order), so one tenant's flood of
 /// hashing requests queues behind its own share instead of in front of
@@ -138,7 +147,8 @@ impl Kdf {
         }
         let deadline = self
             .deadline
-            .unwrap_or_else(|| Instant::now() + NO_DEADLINE);
+            .unwrap_or_else(|| Instant::now() + NO_DEADLINE)
+            + BACKSTOP;
         let permits = tokio::time::timeout_at(deadline, async {
             let own = self.share.0.clone().acquire_owned().await;
             let any = pool().clone().acquire_owned().await;
