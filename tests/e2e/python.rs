@@ -1012,14 +1012,15 @@ fn python_apps_import_and_read_at_run_time_what_the_build_did_not_touch() {
 fn python_apps_hash_passwords_with_the_host_s_kdf() {
     use std::time::{Duration, Instant};
     let wasm = python_app("passwords");
-    let server = Arc::new(TestServer::with_config(&wasm, |c| {
-        c.timeout = Duration::from_secs(3);
-    }));
-    let ok = |path: &str| {
+    // The default deadline: hashing runs at low priority, and under the
+    // load of the whole suite a 130 ms scrypt can take seconds.
+    let server = TestServer::start(&wasm);
+    let get = |server: &TestServer, path: &str| {
         let response = server.get(path);
         assert_eq!(response.status, 200, "{path}: {}", response.text());
         response.text()
     };
+    let ok = |path: &str| get(&server, path);
     assert_eq!(ok("/hashlib"), "pbkdf2_hmac=True scrypt=True");
     assert_eq!(
         ok("/pbkdf2"),
@@ -1057,11 +1058,14 @@ fn python_apps_hash_passwords_with_the_host_s_kdf() {
         started.elapsed()
     );
 
-    // Two derivations far longer than the deadline: each ends with it
+    // Two derivations far longer than a 3 s deadline: each ends with it
     // (504), while the server's threads answer other requests at once.
+    let short = Arc::new(TestServer::with_config(&wasm, |c| {
+        c.timeout = Duration::from_secs(3);
+    }));
     let long: Vec<_> = (0..2)
         .map(|_| {
-            let server = server.clone();
+            let server = short.clone();
             std::thread::spawn(move || {
                 let started = Instant::now();
                 (server.get("/pbkdf2-long").status, started.elapsed())
@@ -1070,7 +1074,7 @@ fn python_apps_hash_passwords_with_the_host_s_kdf() {
         .collect();
     std::thread::sleep(Duration::from_millis(500));
     let started = Instant::now();
-    assert_eq!(ok("/hashlib"), "pbkdf2_hmac=True scrypt=True");
+    assert_eq!(get(&short, "/hashlib"), "pbkdf2_hmac=True scrypt=True");
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "a plain request waited {:?} behind the hashing",
@@ -1081,15 +1085,9 @@ fn python_apps_hash_passwords_with_the_host_s_kdf() {
         assert_eq!(status, 504);
         assert!(took < Duration::from_secs(6), "{took:?}");
     }
-    // Their workers are free again: a derivation runs at once.
-    let started = Instant::now();
+    // Their workers are free again: a derivation runs within its deadline.
     assert_eq!(
-        ok("/pbkdf2"),
+        get(&short, "/pbkdf2"),
         "c5e478d59288c841aa530db6845c4c8d962893a001ce4e11a4963873aa98134a"
-    );
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "{:?}",
-        started.elapsed()
     );
 }
