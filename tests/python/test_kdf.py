@@ -5,7 +5,7 @@ exceptions and give the same keys. A fake host stands in for
 `wasm-gateway:python/kdf`; it derives with the machine's hashlib, so what
 is checked here is the adapter (names, defaults, argument checks, errors,
 the Python PBKDF2 of build time); the host's own derivations are checked in
-Rust (host/src/runtime/kdf) and both together end to end
+Rust (host/kdf, host/src/runtime/kdf.rs) and both together end to end
 (tests/e2e/python.rs).
 
 Run by tests/e2e/python.rs (`python3 -m unittest discover -s tests/python`).

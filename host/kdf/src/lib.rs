@@ -1,17 +1,65 @@
-//! The derivations behind `hashlib.pbkdf2_hmac` and `hashlib.scrypt`, with
-//! no knowledge of WebAssembly: CPython's argument checks (its messages,
-//! word for word, so the guest raises what CPython raises), the host's cost
-//! caps, and the computing.
+//! The password-based key derivations wasm-gateway computes for its guests,
+//! behind Python's `hashlib.pbkdf2_hmac` and `hashlib.scrypt`, with no
+//! knowledge of WebAssembly: CPython's argument checks (its messages, word
+//! for word, so the guest raises what CPython raises), the host's cost
+//! caps, and the computing. The host's side of the guest interface,
+//! scheduling and deadlines included, is `host/src/runtime/kdf.rs`.
 //!
 //! A derivation is checked in full before it starts ([`Pbkdf2::check`],
 //! [`Scrypt::check`]), on the caller's thread: a refusal costs nothing and
 //! takes no worker. [`Pbkdf2::derive`] then asks its `stop` every few
 //! thousand rounds and gives up when told; scrypt's rounds happen inside
 //! the `scrypt` crate, out of reach, so its caps are what bound it.
+//!
+//! A crate of its own, and not a module of the host's, for one reason: the
+//! rounds are generic code (HMAC over each hash) instantiated here, and the
+//! workspace optimizes this crate in debug builds too, where the host is
+//! not (a debug build runs Django's default hasher in 0.2 s, not 4 s).
 
-use super::{Digest, KdfError};
 use hmac::digest::KeyInit;
 use hmac::{Hmac, Mac};
+
+/// The hash under HMAC, by its `hashlib` name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Digest {
+    /// `md5`
+    Md5,
+    /// `sha1`
+    Sha1,
+    /// `sha224`
+    Sha224,
+    /// `sha256`
+    Sha256,
+    /// `sha384`
+    Sha384,
+    /// `sha512`
+    Sha512,
+    /// `sha512_224`
+    Sha512_224,
+    /// `sha512_256`
+    Sha512_256,
+    /// `sha3_224`
+    Sha3_224,
+    /// `sha3_256`
+    Sha3_256,
+    /// `sha3_384`
+    Sha3_384,
+    /// `sha3_512`
+    Sha3_512,
+}
+
+/// Why no key was derived.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// An argument CPython rejects with `ValueError`: CPython's message.
+    Invalid(String),
+    /// scrypt: the memory OpenSSL reckons it needs is above `maxmem`.
+    MemoryLimit,
+    /// Above the caps of this crate; the message says which.
+    TooCostly(String),
+    /// The derivation's `stop` said so.
+    Stopped,
+}
 
 /// CPython's `INT_MAX`: the largest iteration count, key length or
 /// `maxmem` it accepts.
@@ -49,8 +97,8 @@ const ROUNDS_PER_CHECK: u32 = 4096;
 /// CPython's message for scrypt arguments OpenSSL refuses.
 const SCRYPT_COMBINATION: &str = "Invalid parameter combination for n, r, p, maxmem.";
 
-fn invalid(message: &str) -> KdfError {
-    KdfError::Invalid(message.to_owned())
+fn invalid(message: &str) -> Refusal {
+    Refusal::Invalid(message.to_owned())
 }
 
 /// The output size, in bytes, of `digest`.
@@ -58,10 +106,10 @@ pub fn output_len(digest: Digest) -> u32 {
     match digest {
         Digest::Md5 => 16,
         Digest::Sha1 => 20,
-        Digest::Sha224 | Digest::Sha512224 | Digest::Sha3224 => 28,
-        Digest::Sha256 | Digest::Sha512256 | Digest::Sha3256 => 32,
-        Digest::Sha384 | Digest::Sha3384 => 48,
-        Digest::Sha512 | Digest::Sha3512 => 64,
+        Digest::Sha224 | Digest::Sha512_224 | Digest::Sha3_224 => 28,
+        Digest::Sha256 | Digest::Sha512_256 | Digest::Sha3_256 => 32,
+        Digest::Sha384 | Digest::Sha3_384 => 48,
+        Digest::Sha512 | Digest::Sha3_512 => 64,
     }
 }
 
@@ -82,7 +130,7 @@ pub struct Pbkdf2 {
 
 impl Pbkdf2 {
     /// CPython's checks, in its order, then the host's caps.
-    pub fn check(&self) -> Result<(), KdfError> {
+    pub fn check(&self) -> Result<(), Refusal> {
         if self.iterations < 1 {
             return Err(invalid("iteration value must be greater than 0."));
         }
@@ -96,14 +144,14 @@ impl Pbkdf2 {
             return Err(invalid("key length is too great."));
         }
         if self.dklen > MAX_KEY_LEN {
-            return Err(KdfError::TooCostly(format!(
+            return Err(Refusal::TooCostly(format!(
                 "a key of {} bytes is longer than the host derives (at most {MAX_KEY_LEN})",
                 self.dklen
             )));
         }
         let rounds = self.rounds();
         if rounds > MAX_PBKDF2_ROUNDS {
-            return Err(KdfError::TooCostly(format!(
+            return Err(Refusal::TooCostly(format!(
                 "{} iterations for {} bytes of key are {rounds} HMAC rounds, more than the host's cap of {MAX_PBKDF2_ROUNDS}",
                 self.iterations, self.dklen
             )));
@@ -118,8 +166,8 @@ impl Pbkdf2 {
     }
 
     /// Derives the key (the call must have passed [`Pbkdf2::check`]);
-    /// `Err(Deadline)` as soon as `stop` says so.
-    pub fn derive(&self, stop: &dyn Fn() -> bool) -> Result<Vec<u8>, KdfError> {
+    /// `Err(Stopped)` as soon as `stop` says so.
+    pub fn derive(&self, stop: &dyn Fn() -> bool) -> Result<Vec<u8>, Refusal> {
         let mut key = vec![0; self.dklen as usize];
         let (p, s, i, out) = (
             &self.password[..],
@@ -134,12 +182,12 @@ impl Pbkdf2 {
             Digest::Sha256 => pbkdf2::<Hmac<sha2::Sha256>>(p, s, i, out, stop),
             Digest::Sha384 => pbkdf2::<Hmac<sha2::Sha384>>(p, s, i, out, stop),
             Digest::Sha512 => pbkdf2::<Hmac<sha2::Sha512>>(p, s, i, out, stop),
-            Digest::Sha512224 => pbkdf2::<Hmac<sha2::Sha512_224>>(p, s, i, out, stop),
-            Digest::Sha512256 => pbkdf2::<Hmac<sha2::Sha512_256>>(p, s, i, out, stop),
-            Digest::Sha3224 => pbkdf2::<Hmac<sha3::Sha3_224>>(p, s, i, out, stop),
-            Digest::Sha3256 => pbkdf2::<Hmac<sha3::Sha3_256>>(p, s, i, out, stop),
-            Digest::Sha3384 => pbkdf2::<Hmac<sha3::Sha3_384>>(p, s, i, out, stop),
-            Digest::Sha3512 => pbkdf2::<Hmac<sha3::Sha3_512>>(p, s, i, out, stop),
+            Digest::Sha512_224 => pbkdf2::<Hmac<sha2::Sha512_224>>(p, s, i, out, stop),
+            Digest::Sha512_256 => pbkdf2::<Hmac<sha2::Sha512_256>>(p, s, i, out, stop),
+            Digest::Sha3_224 => pbkdf2::<Hmac<sha3::Sha3_224>>(p, s, i, out, stop),
+            Digest::Sha3_256 => pbkdf2::<Hmac<sha3::Sha3_256>>(p, s, i, out, stop),
+            Digest::Sha3_384 => pbkdf2::<Hmac<sha3::Sha3_384>>(p, s, i, out, stop),
+            Digest::Sha3_512 => pbkdf2::<Hmac<sha3::Sha3_512>>(p, s, i, out, stop),
         }?;
         Ok(key)
     }
@@ -155,12 +203,12 @@ fn pbkdf2<M: Mac + KeyInit + Clone>(
     iterations: u32,
     out: &mut [u8],
     stop: &dyn Fn() -> bool,
-) -> Result<(), KdfError> {
+) -> Result<(), Refusal> {
     let prf = <M as KeyInit>::new_from_slice(password).expect("HMAC takes a key of any length");
     let len = <M as hmac::digest::OutputSizeUser>::output_size();
     for (index, block) in out.chunks_mut(len).enumerate() {
         if stop() {
-            return Err(KdfError::Deadline);
+            return Err(Refusal::Stopped);
         }
         let number = u32::try_from(index + 1).expect("keys are capped far below 2^32 blocks");
         let mut mac = prf.clone();
@@ -170,7 +218,7 @@ fn pbkdf2<M: Mac + KeyInit + Clone>(
         let mut t = u.clone();
         for round in 1..iterations {
             if round % ROUNDS_PER_CHECK == 0 && stop() {
-                return Err(KdfError::Deadline);
+                return Err(Refusal::Stopped);
             }
             let mut mac = prf.clone();
             mac.update(&u);
@@ -206,18 +254,18 @@ pub struct Scrypt {
 impl Scrypt {
     /// CPython's checks and OpenSSL's (`EVP_PBE_scrypt`), in their order,
     /// then the host's caps.
-    pub fn check(&self) -> Result<(), KdfError> {
+    pub fn check(&self) -> Result<(), Refusal> {
         let (n, r, p) = (self.n, u64::from(self.r), u64::from(self.p));
         if n < 2 || !n.is_power_of_two() {
             return Err(invalid("n must be a power of 2."));
         }
         if self.maxmem > INT_MAX {
-            return Err(KdfError::Invalid(format!(
+            return Err(Refusal::Invalid(format!(
                 "maxmem must be positive and smaller than {INT_MAX}"
             )));
         }
         if self.dklen < 1 || u64::from(self.dklen) > INT_MAX {
-            return Err(KdfError::Invalid(format!(
+            return Err(Refusal::Invalid(format!(
                 "dklen must be greater than 0 and smaller than {INT_MAX}"
             )));
         }
@@ -232,21 +280,21 @@ impl Scrypt {
             maxmem => maxmem,
         };
         if memory > u128::from(allowed) {
-            return Err(KdfError::MemoryLimit);
+            return Err(Refusal::MemoryLimit);
         }
         if memory > u128::from(MAX_SCRYPT_MEMORY) {
-            return Err(KdfError::TooCostly(format!(
+            return Err(Refusal::TooCostly(format!(
                 "scrypt with n={n}, r={r}, p={p} needs {memory} bytes of memory, more than the host's cap of {MAX_SCRYPT_MEMORY}"
             )));
         }
         let work = u128::from(n) * u128::from(r) * u128::from(p);
         if work > u128::from(MAX_SCRYPT_WORK) {
-            return Err(KdfError::TooCostly(format!(
+            return Err(Refusal::TooCostly(format!(
                 "scrypt with n={n}, r={r}, p={p} is {work} block mixes (n·r·p), more than the host's cap of {MAX_SCRYPT_WORK}"
             )));
         }
         if self.dklen > MAX_KEY_LEN {
-            return Err(KdfError::TooCostly(format!(
+            return Err(Refusal::TooCostly(format!(
                 "a key of {} bytes is longer than the host derives (at most {MAX_KEY_LEN})",
                 self.dklen
             )));
@@ -265,9 +313,9 @@ impl Scrypt {
     /// Derives the key (the call must have passed [`Scrypt::check`]); the
     /// `scrypt` crate's loop cannot be stopped, so `stop` is asked only
     /// before it starts.
-    pub fn derive(&self, stop: &dyn Fn() -> bool) -> Result<Vec<u8>, KdfError> {
+    pub fn derive(&self, stop: &dyn Fn() -> bool) -> Result<Vec<u8>, Refusal> {
         if stop() {
-            return Err(KdfError::Deadline);
+            return Err(Refusal::Stopped);
         }
         let log_n = u8::try_from(self.n.trailing_zeros()).expect("a u64 has 64 bits");
         // The `len` of `Params` is only for the crate's password-hash
@@ -417,34 +465,34 @@ mod tests {
                 theirs::<Hmac<sha2::Sha512>>(p, s, i, n)
             );
             assert_eq!(
-                ours(Digest::Sha512224),
+                ours(Digest::Sha512_224),
                 theirs::<Hmac<sha2::Sha512_224>>(p, s, i, n)
             );
             assert_eq!(
-                ours(Digest::Sha512256),
+                ours(Digest::Sha512_256),
                 theirs::<Hmac<sha2::Sha512_256>>(p, s, i, n)
             );
             assert_eq!(
-                ours(Digest::Sha3224),
+                ours(Digest::Sha3_224),
                 theirs::<Hmac<sha3::Sha3_224>>(p, s, i, n)
             );
             assert_eq!(
-                ours(Digest::Sha3256),
+                ours(Digest::Sha3_256),
                 theirs::<Hmac<sha3::Sha3_256>>(p, s, i, n)
             );
             assert_eq!(
-                ours(Digest::Sha3384),
+                ours(Digest::Sha3_384),
                 theirs::<Hmac<sha3::Sha3_384>>(p, s, i, n)
             );
             assert_eq!(
-                ours(Digest::Sha3512),
+                ours(Digest::Sha3_512),
                 theirs::<Hmac<sha3::Sha3_512>>(p, s, i, n)
             );
         }
         // CPython (OpenSSL) for HMAC-SHA3 and MD5, to be sure the crates'
         // block sizes are OpenSSL's.
         assert_eq!(
-            pbkdf2_hex(Digest::Sha3256, b"password", b"salt", 4096, None),
+            pbkdf2_hex(Digest::Sha3_256, b"password", b"salt", 4096, None),
             "778b6e237a0f49621549ff70d218d2080756b9fb38d71b5d7ef447fa2254af61"
         );
         assert_eq!(
@@ -485,8 +533,8 @@ mod tests {
     /// CPython's messages for the arguments it refuses, in its order.
     #[test]
     fn arguments_are_refused_with_cpython_s_messages() {
-        let message = |e: KdfError| match e {
-            KdfError::Invalid(m) => m,
+        let message = |e: Refusal| match e {
+            Refusal::Invalid(m) => m,
             other => panic!("{other:?}"),
         };
         let pbkdf2 = |iterations, dklen| {
@@ -579,27 +627,21 @@ mod tests {
             .check()
         };
         // werkzeug's default needs just over 32 MiB.
-        assert!(matches!(
-            check(1 << 15, 8, 1, 0),
-            Err(KdfError::MemoryLimit)
-        ));
+        assert!(matches!(check(1 << 15, 8, 1, 0), Err(Refusal::MemoryLimit)));
         assert!(check(1 << 15, 8, 1, 132 * (1 << 15) * 8).is_ok());
         // n=2^14, r=8: 16 MiB, within the default.
         assert!(check(1 << 14, 8, 1, 0).is_ok());
         // The hostile case of the tests: a GiB.
-        assert!(matches!(
-            check(1 << 20, 8, 1, 0),
-            Err(KdfError::MemoryLimit)
-        ));
+        assert!(matches!(check(1 << 20, 8, 1, 0), Err(Refusal::MemoryLimit)));
         // Allowed by maxmem, refused by the host: 128 MiB.
         assert!(matches!(
             check(1 << 17, 8, 1, INT_MAX),
-            Err(KdfError::TooCostly(_))
+            Err(Refusal::TooCostly(_))
         ));
         // Memory within the caps, time not: n·r·p = 2^22.
         assert!(matches!(
             check(1 << 14, 8, 32, INT_MAX),
-            Err(KdfError::TooCostly(_))
+            Err(Refusal::TooCostly(_))
         ));
         assert!(check(1 << 14, 8, 16, INT_MAX).is_ok());
     }
@@ -621,20 +663,20 @@ mod tests {
         assert!(check(Digest::Sha256, MAX_PBKDF2_ROUNDS as u32, 32).is_ok());
         assert!(matches!(
             check(Digest::Sha256, MAX_PBKDF2_ROUNDS as u32 + 1, 32),
-            Err(KdfError::TooCostly(_))
+            Err(Refusal::TooCostly(_))
         ));
         // Rounds count every block: 33 bytes of SHA-256 are two.
         assert!(matches!(
             check(Digest::Sha256, MAX_PBKDF2_ROUNDS as u32 / 2 + 1, 33),
-            Err(KdfError::TooCostly(_))
+            Err(Refusal::TooCostly(_))
         ));
         assert!(matches!(
             check(Digest::Sha256, 1, MAX_KEY_LEN + 1),
-            Err(KdfError::TooCostly(_))
+            Err(Refusal::TooCostly(_))
         ));
         assert!(matches!(
             check(Digest::Sha256, i32::MAX as u32, 32),
-            Err(KdfError::TooCostly(_))
+            Err(Refusal::TooCostly(_))
         ));
     }
 
@@ -655,7 +697,7 @@ mod tests {
             asked.set(asked.get() + 1);
             asked.get() > 3
         };
-        assert!(matches!(job.derive(&stop), Err(KdfError::Deadline)));
+        assert!(matches!(job.derive(&stop), Err(Refusal::Stopped)));
         assert_eq!(
             asked.get(),
             4,
@@ -664,6 +706,6 @@ mod tests {
         assert!(started.elapsed() < std::time::Duration::from_secs(1));
 
         let scrypt = scrypt_job(b"", b"", 16, 1, 1);
-        assert!(matches!(scrypt.derive(&|| true), Err(KdfError::Deadline)));
+        assert!(matches!(scrypt.derive(&|| true), Err(Refusal::Stopped)));
     }
 }

@@ -7,7 +7,8 @@
 //! host computes them natively, and must keep a guest from turning that
 //! into unbounded host work:
 //!
-//! - a call is checked in full before anything runs ([`derive`]): CPython's
+//! - a call is checked in full before anything runs (by
+//!   `wasm_gateway_kdf`, the derivations' own crate in host/kdf): CPython's
 //!   argument checks, then caps on its cost (PBKDF2's rounds, scrypt's
 //!   `n·r·p` and memory, the key's length), so a hostile call is refused at
 //!   once, taking no worker;
@@ -24,16 +25,14 @@
 //! The time is the host's, not the guest's: fuel does not count it, the
 //! request's deadline does (docs/limits.md).
 
-pub mod derive;
-
 use crate::runtime::lanes;
 use crate::runtime::store::StoreData;
-use derive::{Pbkdf2, Scrypt};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
+use wasm_gateway_kdf::{Pbkdf2, Refusal, Scrypt};
 use wasmtime::component::{HasSelf, Linker};
 
 mod generated {
@@ -50,6 +49,36 @@ mod generated {
 }
 
 pub use generated::wasm_gateway::python::kdf::{Digest, Host, KdfError};
+
+/// The derivations crate's name for `digest`.
+fn hash(digest: Digest) -> wasm_gateway_kdf::Digest {
+    use wasm_gateway_kdf::Digest as D;
+    match digest {
+        Digest::Md5 => D::Md5,
+        Digest::Sha1 => D::Sha1,
+        Digest::Sha224 => D::Sha224,
+        Digest::Sha256 => D::Sha256,
+        Digest::Sha384 => D::Sha384,
+        Digest::Sha512 => D::Sha512,
+        Digest::Sha512224 => D::Sha512_224,
+        Digest::Sha512256 => D::Sha512_256,
+        Digest::Sha3224 => D::Sha3_224,
+        Digest::Sha3256 => D::Sha3_256,
+        Digest::Sha3384 => D::Sha3_384,
+        Digest::Sha3512 => D::Sha3_512,
+    }
+}
+
+/// The guest's error for a refusal: `Stopped` is the deadline (or a
+/// request that is gone, which reads nothing).
+fn guest_error(refusal: Refusal) -> KdfError {
+    match refusal {
+        Refusal::Invalid(message) => KdfError::Invalid(message),
+        Refusal::MemoryLimit => KdfError::MemoryLimit,
+        Refusal::TooCostly(message) => KdfError::TooCostly(message),
+        Refusal::Stopped => KdfError::Deadline,
+    }
+}
 
 /// The interface, without its version, as a component imports it.
 pub const INTERFACE: &str = "wasm-gateway:python/kdf";
@@ -143,7 +172,7 @@ impl Kdf {
     /// there. `Err` is a trap: the worker's thread failed.
     async fn run(&self, job: Job) -> wasmtime::Result<Result<Vec<u8>, KdfError>> {
         if let Err(refused) = job.check() {
-            return Ok(Err(refused));
+            return Ok(Err(guest_error(refused)));
         }
         let deadline = self
             .deadline
@@ -175,7 +204,9 @@ impl Kdf {
         // `gone` is dropped with this future, telling the thread to stop.
         let result = task.await;
         drop(gone);
-        result.map_err(|err| wasmtime::format_err!("password hashing failed on the host: {err}"))
+        result
+            .map(|derived| derived.map_err(guest_error))
+            .map_err(|err| wasmtime::format_err!("password hashing failed on the host: {err}"))
     }
 }
 
@@ -197,14 +228,14 @@ enum Job {
 }
 
 impl Job {
-    fn check(&self) -> Result<(), KdfError> {
+    fn check(&self) -> Result<(), Refusal> {
         match self {
             Job::Pbkdf2(job) => job.check(),
             Job::Scrypt(job) => job.check(),
         }
     }
 
-    fn derive(&self, stop: &dyn Fn() -> bool) -> Result<Vec<u8>, KdfError> {
+    fn derive(&self, stop: &dyn Fn() -> bool) -> Result<Vec<u8>, Refusal> {
         match self {
             Job::Pbkdf2(job) => job.derive(stop),
             Job::Scrypt(job) => job.derive(stop),
@@ -222,7 +253,7 @@ impl Host for StoreData {
         dklen: u32,
     ) -> wasmtime::Result<Result<Vec<u8>, KdfError>> {
         let job = Job::Pbkdf2(Pbkdf2 {
-            digest: hash,
+            digest: self::hash(hash),
             password,
             salt,
             iterations,
@@ -260,7 +291,7 @@ mod tests {
 
     fn sha256(iterations: u32) -> Job {
         Job::Pbkdf2(Pbkdf2 {
-            digest: Digest::Sha256,
+            digest: wasm_gateway_kdf::Digest::Sha256,
             password: b"password".to_vec(),
             salt: b"salt".to_vec(),
             iterations,
@@ -274,7 +305,7 @@ mod tests {
 
     #[test]
     fn the_interface_is_served_for_the_python_package_s_0_1_series() {
-        let wit = include_str!("../../../../guest-sdk/python/wit/python.wit");
+        let wit = include_str!("../../../guest-sdk/python/wit/python.wit");
         assert!(wit.contains("package wasm-gateway:python@0.1.0;"));
         assert!(wit.contains("interface kdf {") && wit.contains("    import kdf;"));
         assert!(serves_version("0.1.0") && serves_version("0.1.3"));
@@ -328,7 +359,9 @@ mod tests {
         let mut kdf = Kdf::new(share.clone());
         kdf.set_deadline(Instant::now() + Duration::from_millis(100));
         let started = std::time::Instant::now();
-        let result = kdf.run(sha256(derive::MAX_PBKDF2_ROUNDS as u32)).await;
+        let result = kdf
+            .run(sha256(wasm_gateway_kdf::MAX_PBKDF2_ROUNDS as u32))
+            .await;
         assert!(matches!(result, Ok(Err(KdfError::Deadline))), "{result:?}");
         assert!(
             started.elapsed() < Duration::from_secs(1),
@@ -357,7 +390,7 @@ mod tests {
     async fn a_dropped_call_stops_its_thread() {
         let share = Share::new();
         let kdf = Kdf::new(share.clone());
-        let call = kdf.run(sha256(derive::MAX_PBKDF2_ROUNDS as u32));
+        let call = kdf.run(sha256(wasm_gateway_kdf::MAX_PBKDF2_ROUNDS as u32));
         // Polled long enough to start its thread, then dropped.
         assert!(
             tokio::time::timeout(Duration::from_millis(50), call)
