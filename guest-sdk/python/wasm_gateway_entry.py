@@ -2,11 +2,12 @@
 
 componentize-py imports this module at build time and snapshots the
 interpreter right after, so everything done here is done once, not per
-request: the application is imported, the modules WSGI apps tend to import
-lazily are imported too, warm-up requests run through the application, and
-the objects that now exist are frozen out of the garbage collector's sight.
-At run time the build's directories are gone: a module imported later comes
-from the code store the build's first stage compiled
+request: `hashlib.pbkdf2_hmac` and `hashlib.scrypt` are installed (the
+host derives them), the application is imported, the modules WSGI apps
+tend to import lazily are imported too, warm-up requests run through the
+application, and the objects that now exist are frozen out of the garbage
+collector's sight. At run time the build's directories are gone: a module
+imported later comes from the code store the build's first stage compiled
 (`wasm_gateway_codestore`), installed here last. Importing ahead is still
 the fast path: a module in the snapshot costs nothing per request.
 
@@ -142,6 +143,11 @@ def _version(name):
 
 def _build():
     module_name, _, callable_path = _SETTINGS["target"].partition(":")
+    # `hashlib.pbkdf2_hmac` and `hashlib.scrypt` (the host's), before the
+    # application looks for them: some code checks at import.
+    from wasm_gateway_wsgi import kdf
+
+    kdf.install()
     try:
         module = importlib.import_module(module_name)
     except BaseException:
@@ -201,6 +207,12 @@ def _build():
 
 
 _build()
+
+# The snapshot comes next: from now on password hashing is the host's (at
+# build time PBKDF2 was derived in Python, and scrypt refused).
+from wasm_gateway_wsgi import kdf  # noqa: E402
+
+kdf.built()
 
 # Everything imported so far lives as long as the instance: keep the cyclic
 # collector from walking it (and touching its pages) on every collection.

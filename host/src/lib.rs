@@ -29,9 +29,10 @@
 //!   allow-list and the CA file, checked as the file is read), `kv` (the
 //!   stores and quotas) and `http`.
 //! - `runtime`: the wasmtime engine, compiling and linking, grants, the
-//!   store, admission, instance reuse, and running one request through one
-//!   layer (`invoke`), a middleware chain (`chain`; the one cycle allowed,
-//!   inside this folder) or a `wasi:http` component (`proxy`). Uses `proxy`,
+//!   store, admission, instance reuse, the host's password hashing for
+//!   guests (`kdf`), and running one request through one layer (`invoke`),
+//!   a middleware chain (`chain`; the one cycle allowed, inside this
+//!   folder) or a `wasi:http` component (`proxy`). Uses `proxy`,
 //!   `outbound`, `kv`, `wsgi` and `http`.
 //! - `proxy`: the `wasi:http/proxy` world's side of a request (its
 //!   interfaces are wasmtime-wasi-http's): the request a component sees, and

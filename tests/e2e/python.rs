@@ -168,6 +168,13 @@ fn recipe(name: &str) -> Recipe {
             true,
             &[],
         ),
+        "passwords" => r(
+            "passwords:app",
+            "tests/fixtures/python",
+            true,
+            true,
+            &["/pbkdf2"],
+        ),
         other => panic!("no Python app {other}"),
     }
 }
@@ -856,8 +863,9 @@ fn python_outbound_without_the_grant_is_denied() {
 }
 
 /// The adapter's outbound module and urllib opener under the machine's
-/// CPython against a fake wasi:http (tests/python/test_outbound.py): no
-/// component build needed.
+/// CPython against a fake wasi:http (tests/python/test_outbound.py), and
+/// its `hashlib.pbkdf2_hmac` and `hashlib.scrypt` against the machine's
+/// (tests/python/test_kdf.py): no component build needed.
 #[test]
 fn python_outbound_adapter_unit_tests() {
     let output = Command::new("python3")
@@ -991,4 +999,95 @@ fn python_apps_import_and_read_at_run_time_what_the_build_did_not_touch() {
             "{traceback}"
         );
     }
+}
+
+/// Password hashing (issue 17, point 6): `hashlib.pbkdf2_hmac` and
+/// `hashlib.scrypt`, which CPython has only with OpenSSL, exist in the
+/// component, derived by the host with CPython's results: werkzeug's
+/// `generate_password_hash` (scrypt by default) and `check_password_hash`
+/// work. A hostile call is refused at once with CPython's `ValueError`, and
+/// one that runs long ends at the request's deadline, giving its worker
+/// back, while the server answers everything else.
+#[test]
+fn python_apps_hash_passwords_with_the_host_s_kdf() {
+    use std::time::{Duration, Instant};
+    let wasm = python_app("passwords");
+    // The default deadline: hashing runs at low priority, and under the
+    // load of the whole suite a 130 ms scrypt can take seconds.
+    let server = TestServer::start(&wasm);
+    let get = |server: &TestServer, path: &str| {
+        let response = server.get(path);
+        assert_eq!(response.status, 200, "{path}: {}", response.text());
+        response.text()
+    };
+    let ok = |path: &str| get(&server, path);
+    assert_eq!(ok("/hashlib"), "pbkdf2_hmac=True scrypt=True");
+    assert_eq!(
+        ok("/pbkdf2"),
+        "c5e478d59288c841aa530db6845c4c8d962893a001ce4e11a4963873aa98134a"
+    );
+    // RFC 7914's third vector.
+    assert_eq!(
+        ok("/scrypt"),
+        "7023bdcb3afd7348461c06cd81fd38ebfda8fbba904f8e3ea9b543f6545da1f2d5432955613f0fcf62d49705242a9af9e61e85dc0d651e40dfcf017b45575887"
+    );
+    assert_eq!(
+        ok("/werkzeug?password=s3cret"),
+        "scrypt:32768:8:1 right=True wrong=False"
+    );
+    assert_eq!(
+        ok("/werkzeug?password=s3cret&method=pbkdf2:sha256:1000"),
+        "pbkdf2:sha256:1000 right=True wrong=False"
+    );
+
+    // Refused before anything runs: quickly, with CPython's exception.
+    let started = Instant::now();
+    let huge = ok("/scrypt-huge");
+    assert!(
+        huge.starts_with("ValueError: memory limit exceeded"),
+        "{huge}"
+    );
+    let huge = ok("/pbkdf2-huge");
+    assert!(
+        huge.starts_with("ValueError: pbkdf2_hmac: ") && huge.contains("wasm-gateway's limit"),
+        "{huge}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // Two derivations far longer than a 3 s deadline: each ends with it
+    // (504), while the server's threads answer other requests at once.
+    let short = Arc::new(TestServer::with_config(&wasm, |c| {
+        c.timeout = Duration::from_secs(3);
+    }));
+    let long: Vec<_> = (0..2)
+        .map(|_| {
+            let server = short.clone();
+            std::thread::spawn(move || {
+                let started = Instant::now();
+                (server.get("/pbkdf2-long").status, started.elapsed())
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let started = Instant::now();
+    assert_eq!(get(&short, "/hashlib"), "pbkdf2_hmac=True scrypt=True");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "a plain request waited {:?} behind the hashing",
+        started.elapsed()
+    );
+    for thread in long {
+        let (status, took) = thread.join().unwrap();
+        assert_eq!(status, 504);
+        assert!(took < Duration::from_secs(6), "{took:?}");
+    }
+    // Their workers are free again: a derivation runs within its deadline.
+    assert_eq!(
+        get(&short, "/pbkdf2"),
+        "c5e478d59288c841aa530db6845c4c8d962893a001ce4e11a4963873aa98134a"
+    );
 }

@@ -25,6 +25,10 @@ Outbound HTTP: `wasm_gateway_wsgi.outbound` sends requests through
 importing this package installs a `urllib.request` opener that uses it, so
 `urlopen` works for plain http and https.
 
+Password hashing: `wasm_gateway_wsgi.kdf` gives `hashlib` the
+`pbkdf2_hmac` and `scrypt` CPython has only with OpenSSL, derived by the
+host; the entry module installs them before it imports the application.
+
 This module is imported at build time, where the host's functions do not
 exist yet; it touches them only while a request is being served.
 """

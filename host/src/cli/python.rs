@@ -5,7 +5,8 @@
 //! the application's modules into a component and snapshots the interpreter
 //! after the entry module ran. This module prepares what it runs on: a build
 //! directory holding our WIT packages (the `app` world plus
-//! `wasi:http/outgoing-handler`, for outbound HTTP), the Python adapter
+//! `wasi:http/outgoing-handler`, for outbound HTTP, and the host's password
+//! hashing), the Python adapter
 //! (`guest-sdk/python/wasm_gateway_wsgi`), the entry module that imports the
 //! application, pre-imports what WSGI apps touch lazily and runs warm-up
 //! requests, and the application's requirements installed with pip. It then
@@ -28,7 +29,7 @@ pub const COMPONENTIZE_PY_VERSION: &str = "0.25.1";
 
 const WIT: &str = include_str!("../../../wit/wsgi.wit");
 /// The world Python apps are built against: WSGI's `app` plus
-/// `wasi:http/outgoing-handler` (guest-sdk/python/wit/README.md).
+/// `wasi:http/outgoing-handler` and `kdf` (guest-sdk/python/wit/README.md).
 const PYTHON_WIT: &str = include_str!("../../../guest-sdk/python/wit/python.wit");
 const PYTHON_WORLD: &str = "wasm-gateway:python/app@0.1.0";
 /// The WASI 0.2 packages `wasi:http` needs, as the build lays them out
@@ -52,6 +53,7 @@ const WASI_WIT: &[(&str, &str)] = wasi_wit!(
 );
 const ADAPTER: &str = include_str!("../../../guest-sdk/python/wasm_gateway_wsgi/__init__.py");
 const OUTBOUND: &str = include_str!("../../../guest-sdk/python/wasm_gateway_wsgi/outbound.py");
+const KDF: &str = include_str!("../../../guest-sdk/python/wasm_gateway_wsgi/kdf.py");
 const ENTRY: &str = include_str!("../../../guest-sdk/python/wasm_gateway_entry.py");
 const ENTRY_MODULE: &str = "wasm_gateway_entry";
 const CODESTORE: &str = include_str!("../../../guest-sdk/python/wasm_gateway_codestore.py");
@@ -355,6 +357,7 @@ pub fn build(
     }
     write("wasm_gateway_wsgi/__init__.py", ADAPTER.as_bytes())?;
     write("wasm_gateway_wsgi/outbound.py", OUTBOUND.as_bytes())?;
+    write("wasm_gateway_wsgi/kdf.py", KDF.as_bytes())?;
     write(&format!("{ENTRY_MODULE}.py"), ENTRY.as_bytes())?;
     write("wasm_gateway_codestore.py", CODESTORE.as_bytes())?;
     write(&format!("{STAGE_MODULE}.py"), STAGE.as_bytes())?;
@@ -921,9 +924,14 @@ mod tests {
     }
 
     #[test]
-    fn the_python_world_is_the_wsgi_app_world_plus_outbound_http() {
+    fn the_python_world_is_the_wsgi_app_world_plus_outbound_http_and_kdf() {
         assert!(PYTHON_WIT.contains(&format!("package {};", PYTHON_WORLD.replace("/app", ""))));
         assert!(PYTHON_WIT.contains("include wasm-gateway:wsgi/app@0.1.0;"));
+        // The adapter's password hashing imports the interface the host
+        // links (runtime/kdf).
+        assert!(PYTHON_WIT.contains("    import kdf;"));
+        assert!(KDF.contains("from wit_world.imports import kdf as _host"));
+        assert!(ENTRY.contains("kdf.install()") && ENTRY.contains("kdf.built()"));
         assert!(WIT.contains("package wasm-gateway:wsgi@0.1.0;") && WIT.contains("world app {"));
         // The wasi:http version it imports is the one vendored beside it.
         let http = WASI_WIT.iter().find(|(name, _)| *name == "http").unwrap().1;

@@ -1,8 +1,9 @@
 //! What an application may reach outside its sandbox, and nothing more.
 //!
-//! Deny by default: an application gets clocks, randomness and the
-//! wasm-gateway interface; everything else is a grant the operator writes in
-//! `[apps.NAME.grants]`:
+//! Deny by default: an application gets clocks, randomness, the
+//! wasm-gateway interface and the host's password hashing
+//! (`wasm-gateway:python/kdf`, see `crate::runtime::kdf`); everything else
+//! is a grant the operator writes in `[apps.NAME.grants]`:
 //!
 //! - `env`: WASI environment variables (never the host's own);
 //! - `dirs`: read-only preopened directories (without it the
@@ -24,6 +25,7 @@
 //! unless the operator opts in to trapping stubs (`trap-unknown-imports`):
 //! then it loads, and a call to one of them traps that request (500).
 
+use crate::runtime::kdf;
 use crate::runtime::profile::Profile;
 use crate::wsgi::app_log::{Capture, Captured, LogBudget};
 use crate::wsgi::bindings;
@@ -119,6 +121,9 @@ impl Grants {
         // A draft: only its own version.
         if crate::kv::bindings::INTERFACES.contains(&interface) {
             return version == crate::kv::bindings::VERSION;
+        }
+        if interface == kdf::INTERFACE {
+            return kdf::serves_version(version);
         }
         version.starts_with("0.2.")
             && (ALWAYS.contains(&interface)

@@ -372,8 +372,8 @@ pub(crate) fn checkout(
 }
 
 /// Starts a request in `store` (new or reused): its first time slice, its
-/// fuel, and its deadline, which is returned (outbound calls are held to
-/// it too).
+/// fuel, and its deadline, which is returned (outbound calls and password
+/// hashing are held to it too).
 pub(crate) fn begin(app: &App, store: &mut Store<StoreData>) -> tokio::time::Instant {
     // A new store's deadline is epoch 0, already in the past: without this
     // the guest would yield at its very first epoch check, every request.
@@ -390,6 +390,7 @@ pub(crate) fn begin(app: &App, store: &mut Store<StoreData>) -> tokio::time::Ins
     let deadline_at = tokio::time::Instant::now() + app.config.timeout;
     store.data_mut().hooks.set_deadline(deadline_at);
     store.data_mut().kv.set_deadline(deadline_at);
+    store.data_mut().kdf.set_deadline(deadline_at);
     deadline_at
 }
 

@@ -63,20 +63,41 @@ impl SlowLane {
     }
 }
 
-/// Runs `task` to its end on the slow lane (on the current runtime if the
-/// lane's threads could not be started, which is said once).
-pub fn spawn_slow(task: impl Future<Output = ()> + Send + 'static) {
+/// The slow lane, started on first use; `None` if its threads could not be
+/// started (which is said once).
+fn lane() -> Option<&'static SlowLane> {
     static LANE: OnceLock<Option<SlowLane>> = OnceLock::new();
-    let lane = LANE.get_or_init(|| {
+    LANE.get_or_init(|| {
         SlowLane::start()
             .inspect_err(|err| {
                 tracing::warn!(%err, "cannot start the slow lane's threads; long guests share the server's")
             })
             .ok()
-    });
-    match lane {
+    })
+    .as_ref()
+}
+
+/// Runs `task` to its end on the slow lane (on the current runtime if the
+/// lane's threads could not be started).
+pub fn spawn_slow(task: impl Future<Output = ()> + Send + 'static) {
+    match lane() {
         Some(lane) => drop(lane.0.spawn(task)),
         None => drop(tokio::spawn(task)),
+    }
+}
+
+/// Runs the blocking `work` on a thread of the slow lane's blocking pool,
+/// at its lower priority (the runtime lowers every thread it starts): host
+/// work done for a guest that takes long, such as deriving a password hash,
+/// yields the CPU to the server's threads, and does not take a thread of
+/// the server's own blocking pool (static files). On the current runtime's
+/// pool if the lane could not be started.
+pub fn spawn_blocking_slow<R: Send + 'static>(
+    work: impl FnOnce() -> R + Send + 'static,
+) -> tokio::task::JoinHandle<R> {
+    match lane() {
+        Some(lane) => lane.0.spawn_blocking(work),
+        None => tokio::task::spawn_blocking(work),
     }
 }
 
@@ -235,6 +256,22 @@ mod tests {
         });
         let (name, nice) = rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
         assert_eq!(name.as_deref(), Some("guest-slow"));
+        assert_eq!(nice, Some(SLOW_NICE));
+    }
+
+    #[test]
+    fn blocking_work_on_the_slow_lane_runs_at_its_lower_priority() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let nice = runtime
+            .block_on(spawn_blocking_slow(|| {
+                #[cfg(target_os = "linux")]
+                return rustix::process::getpriority_process(Some(rustix::thread::gettid())).ok();
+                #[cfg(not(target_os = "linux"))]
+                return Some(SLOW_NICE);
+            }))
+            .unwrap();
         assert_eq!(nice, Some(SLOW_NICE));
     }
 

@@ -8,6 +8,7 @@ pub mod admission;
 pub mod chain;
 pub mod grants;
 pub mod invoke;
+pub mod kdf;
 pub mod lanes;
 pub mod profile;
 pub mod proxy;
@@ -649,6 +650,8 @@ impl Runtime {
         // the app calls out); without an outbound-http grant each call is
         // denied.
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(link_error)?;
+        // Password hashing, for every app (Python components import it).
+        kdf::add_to_linker(&mut linker).map_err(link_error)?;
         if kind == Kind::Wsgi {
             AppBindings::add_to_linker::<_, HasSelf<StoreData>>(&mut linker, |s| s)
                 .map_err(link_error)?;
@@ -938,6 +941,8 @@ pub struct App {
     pub(crate) outbound: Arc<Outbound>,
     /// Its key-value stores, quota and counters, shared by its instances.
     pub(crate) kv: Arc<crate::kv::AppKv>,
+    /// Its share of the host's password hashing workers.
+    pub(crate) kdf: kdf::Share,
     /// Idle instances kept for reuse, when the application opted in.
     pub(crate) reuse: Option<Arc<ReusePool>>,
     /// Every application's idle instances, to release when no instance
@@ -999,6 +1004,7 @@ impl App {
             sandbox: loaded.sandbox,
             outbound,
             kv,
+            kdf: kdf::Share::new(),
             reuse: reuse.map(|reuse| {
                 let pool = Arc::new(ReusePool::new(reuse, config.concurrency));
                 runtime.idle.register(&pool);

@@ -10,6 +10,7 @@
 use crate::outbound::Hooks;
 use crate::runtime::App;
 use crate::runtime::chain::LayerRef;
+use crate::runtime::kdf::Kdf;
 use crate::runtime::quota::InstanceQuota;
 use crate::wsgi::app_log::{self, Captured, LogBudget};
 use crate::wsgi::bindings::{Header, InputError, ServerHost, StartResponseError, WriteError};
@@ -39,6 +40,9 @@ pub struct StoreData {
     /// Key-value stores under the application's grant, within the
     /// request's deadline.
     pub(crate) kv: crate::kv::KvCtx,
+    /// Password hashing (`wasm-gateway:python/kdf`) within the request's
+    /// deadline and the application's share of the workers.
+    pub(crate) kdf: Kdf,
     /// Caps the instance's memories and tables, all together; installed
     /// with `Store::limiter`.
     pub limits: InstanceQuota,
@@ -85,6 +89,7 @@ impl StoreData {
             http,
             hooks: Hooks::new(app.outbound.clone()),
             kv: crate::kv::KvCtx::new(app.kv.clone()),
+            kdf: Kdf::new(app.kdf.clone()),
             limits: InstanceQuota::new(app.config.memory, app.config.table_elements),
             request: request.wsgi,
             layer: request.layer,
