@@ -474,7 +474,12 @@ GET /?header=ETag:second&body=ok HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\
         assert!(raw.contains(line), "{line:?} in {raw}");
     }
     assert_eq!(raw.matches("HTTP/1.1 200 OK\r\n").count(), 3, "{raw}");
-    assert!(raw.ends_with("\r\n\r\nok"), "{raw}");
+    // The last body is framed by its length, or chunked when it was not
+    // whole yet as the head went out (under load): the same two bytes.
+    assert!(
+        raw.ends_with("\r\n\r\nok") || raw.ends_with("\r\n\r\n2\r\nok\r\n0\r\n\r\n"),
+        "{raw}"
+    );
 }
 
 /// A component of eleven core instances with a memory each is refused at
