@@ -71,8 +71,9 @@ _STDLIB = [
 # points that run something on import.
 _SKIP_PARTS = {"__main__", "tests", "test", "conftest"}
 
-_OURS = {"wasm_gateway_entry", "wasm_gateway_codestore", "wasm_gateway_wsgi", "wit_world",
-         "componentize_py_types",         "componentize_py_runtime", "componentize_py_async_support", "poll_loop"}
+_OURS = {"wasm_gateway_entry", "wasm_gateway_codestore", "wasm_gateway_wsgi", "wasm_gateway",
+         "wit_world", "componentize_py_types", "componentize_py_runtime",
+         "componentize_py_async_support", "poll_loop"}
 
 
 def _report(data):
@@ -148,6 +149,10 @@ def _build():
     from wasm_gateway_wsgi import kdf
 
     kdf.install()
+    # The host's key-value stores are not there during the build.
+    import wasm_gateway
+
+    wasm_gateway._building = True
     try:
         module = importlib.import_module(module_name)
     except BaseException:
@@ -213,6 +218,9 @@ _build()
 from wasm_gateway_wsgi import kdf  # noqa: E402
 
 kdf.built()
+import wasm_gateway  # noqa: E402
+
+wasm_gateway._building = False
 
 # Everything imported so far lives as long as the instance: keep the cyclic
 # collector from walking it (and touching its pages) on every collection.

@@ -36,12 +36,19 @@ _PRUNE = {"__pycache__", "test", "tests", "idlelib", "tkinter", "turtledemo", "e
           "venv", "site-packages", "lib2to3", "pydoc_data"}
 
 
+# What of the build's own directory (this module's) goes into the store: the
+# adapter and the SDK, which an app may import lazily (`wasm_gateway.kv`).
+# The rest there is the build's (the app's copy, the packages, the WIT) or
+# never imported again.
+_OURS = {"wasm_gateway", "wasm_gateway_wsgi", "wasm_gateway_codestore"}
+
+
 def _roots():
     """The search path entries to walk, in the order the interpreter
     searches them: the first module of a name wins, as at run time."""
     roots = []
     for entry in sys.path:
-        if entry == _HERE or not os.path.isdir(entry) or entry in roots:
+        if not os.path.isdir(entry) or entry in roots:
             continue
         roots.append(entry)
     return roots
@@ -82,7 +89,7 @@ def _stage():
     for root in _roots():
         count = size = 0
         for name, path, is_package in _modules(root):
-            if name in store:
+            if name in store or (root == _HERE and name.partition(".")[0] not in _OURS):
                 continue
             if is_package is None:
                 # A namespace package: no code, its directory to search.

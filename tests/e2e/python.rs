@@ -154,6 +154,20 @@ fn recipe(name: &str) -> Recipe {
             validate: true,
             warmup: &["/"],
         },
+        "kv-notes" => r(
+            "notes_app:application",
+            "examples/python/kv-notes",
+            false,
+            true,
+            &[],
+        ),
+        "kv-probe" => r(
+            "kv_probe:application",
+            "tests/fixtures/python-kv",
+            false,
+            true,
+            &[],
+        ),
         "probe" => r(
             "probe:application",
             "tests/fixtures/python",
@@ -1090,4 +1104,111 @@ fn python_apps_hash_passwords_with_the_host_s_kdf() {
         get(&short, "/pbkdf2"),
         "c5e478d59288c841aa530db6845c4c8d962893a001ce4e11a4963873aa98134a"
     );
+}
+
+/// `wasm_gateway.kv` on both backends: every operation, a store that is not
+/// granted, a write over the quota, and the notes example's counter and
+/// notes surviving fresh instances and a restart of the server.
+#[test]
+fn python_apps_keep_data_in_key_value_stores() {
+    let probe = python_app("kv-probe");
+    let notes = python_app("kv-notes");
+    for redis in [false, true] {
+        let tag = if redis { "redis" } else { "sqlite" };
+        let dir = temp_dir(&format!("python-kv-{tag}"));
+        // Unique app names: the Redis server is the whole test process's.
+        let store = if redis {
+            format!(
+                "[kv.default]\ntype = \"redis\"\nurl = \"{}\"\n",
+                crate::redis::shared().url(0)
+            )
+        } else {
+            String::new()
+        };
+        let toml = format!(
+            r#"
+[server]
+data-dir = "data"
+{store}
+[apps.py-probe-{tag}]
+wasm = "{probe}"
+routes = ["/probe"]
+[apps.py-probe-{tag}.grants]
+kv = ["default"]
+[apps.py-probe-{tag}.limits]
+kv-value-size = "1KiB"
+instance-reuse = 0
+
+[apps.py-notes-{tag}]
+wasm = "{notes}"
+routes = ["/"]
+[apps.py-notes-{tag}.grants]
+kv = ["default"]
+[apps.py-notes-{tag}.limits]
+instance-reuse = 0
+
+[apps.py-denied-{tag}]
+wasm = "{notes}"
+routes = ["/denied"]
+"#
+        );
+        let server = crate::support::serve_toml(&dir, &toml);
+        let ops = server.get("/probe/ops");
+        assert_eq!(ops.status, 200, "{tag}: {}", ops.text());
+        let ops: serde_json::Value = serde_json::from_slice(&ops.body).unwrap();
+        let expected = serde_json::json!({
+            "missing": null,
+            "get": "bytes",
+            "get_text": "text \u{e9}",
+            "exists": [true, false],
+            "increment": [1, 42, "42"],
+            "cas_create": true,
+            "cas_stale": false,
+            "cas_ok": true,
+            "update": "v2+",
+            "get_many": {"ops:m1": "1", "ops:m2": "2", "ops:m3": null},
+            "keys": ["ops:b", "ops:c", "ops:m2", "ops:n"],
+        });
+        for (key, value) in expected.as_object().unwrap() {
+            assert_eq!(&ops[key], value, "{tag}: {key} in {ops}");
+        }
+        assert_eq!(ops["denied"][0], "access-denied", "{tag}: {ops}");
+        assert_eq!(ops["denied"][1], true, "{tag}: {ops}");
+        let big = server.get("/probe/big?size=2048");
+        let big: serde_json::Value = serde_json::from_slice(&big.body).unwrap();
+        assert_eq!(big["error"], "other", "{tag}: {big}");
+        assert!(
+            big["message"].as_str().unwrap().contains("kv-value-size"),
+            "{tag}: {big}"
+        );
+
+        // The example: the counter and the notes outlive every (fresh)
+        // instance, and the server.
+        assert!(server.get("/").text().contains("visit 1"));
+        let post = |server: &TestServer, text: &str| {
+            server.request(format!(
+                "POST /notes HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\ntext={text}",
+                text.len() + 5
+            ))
+        };
+        let added = post(&server, "buy+milk");
+        assert_eq!(added.status, 303, "{tag}: {}", added.text());
+        assert_eq!(added.header("location"), Some("/notes/000001"));
+        assert_eq!(server.get("/notes/000001").text(), "buy milk");
+        let denied = server.get("/denied/");
+        assert_eq!(denied.status, 503);
+        assert!(denied.text().contains("not granted"), "{}", denied.text());
+        drop(server);
+
+        let server = crate::support::serve_toml(&dir, &toml);
+        let page = server.get("/").text();
+        assert!(
+            page.contains("visit 2") && page.contains("buy milk"),
+            "{tag}: after a restart: {page}"
+        );
+        assert_eq!(
+            post(&server, "call+mum").header("location"),
+            Some("/notes/000002")
+        );
+    }
 }

@@ -54,6 +54,12 @@ const WASI_WIT: &[(&str, &str)] = wasi_wit!(
 const ADAPTER: &str = include_str!("../../../guest-sdk/python/wasm_gateway_wsgi/__init__.py");
 const OUTBOUND: &str = include_str!("../../../guest-sdk/python/wasm_gateway_wsgi/outbound.py");
 const KDF: &str = include_str!("../../../guest-sdk/python/wasm_gateway_wsgi/kdf.py");
+/// `wasm_gateway`, the Python SDK package: `wasm_gateway.kv`.
+const SDK: &str = include_str!("../../../guest-sdk/python/wasm_gateway/__init__.py");
+const SDK_KV: &str = include_str!("../../../guest-sdk/python/wasm_gateway/kv.py");
+/// `wasi:keyvalue@0.2.0-draft2`, which the Python world imports for
+/// `wasm_gateway.kv`: the host's own copy.
+const KEYVALUE_WIT: &str = include_str!("../../../wit/deps/keyvalue.wit");
 const ENTRY: &str = include_str!("../../../guest-sdk/python/wasm_gateway_entry.py");
 const ENTRY_MODULE: &str = "wasm_gateway_entry";
 const CODESTORE: &str = include_str!("../../../guest-sdk/python/wasm_gateway_codestore.py");
@@ -358,6 +364,9 @@ pub fn build(
     write("wasm_gateway_wsgi/__init__.py", ADAPTER.as_bytes())?;
     write("wasm_gateway_wsgi/outbound.py", OUTBOUND.as_bytes())?;
     write("wasm_gateway_wsgi/kdf.py", KDF.as_bytes())?;
+    write("wasm_gateway/__init__.py", SDK.as_bytes())?;
+    write("wasm_gateway/kv.py", SDK_KV.as_bytes())?;
+    write("wit/deps/keyvalue.wit", KEYVALUE_WIT.as_bytes())?;
     write(&format!("{ENTRY_MODULE}.py"), ENTRY.as_bytes())?;
     write("wasm_gateway_codestore.py", CODESTORE.as_bytes())?;
     write(&format!("{STAGE_MODULE}.py"), STAGE.as_bytes())?;
