@@ -25,7 +25,12 @@ CONNECTIONS=${2:-16}
 ROUNDS=${3:-3}
 ensure_wrk
 
-PYTHON=${PYTHON:-$(command -v python3.14 || command -v python3.13 || command -v python3.12 || command -v python3)}
+# The first that runs (a pyenv shim exists whether or not it may run).
+if [ -z "${PYTHON:-}" ]; then
+  for candidate in python3.14 python3.13 python3.12 python3; do
+    if "$candidate" -c 'import venv' 2>/dev/null; then PYTHON=$(command -v "$candidate"); break; fi
+  done
+fi
 VENV=target/bench-python-venv
 stamp="$(cat bench/python/requirements.txt guest-sdk/python/requirements-build.txt) $PYTHON"
 if [ "$(cat "$VENV/stamp" 2>/dev/null)" != "$stamp" ]; then
@@ -54,18 +59,18 @@ export WASM_GATEWAY_CACHE_DIR=$PWD/target/bench/compile-cache
 rm -rf "$WASM_GATEWAY_CACHE_DIR"
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-# gunicorn DIR TARGET PATH: prints its URL once it answers (it prints no
-# address line of its own).
+# gunicorn DIR TARGET PATH: sets $URL once it answers (it prints no address
+# line of its own).
 gunicorn_at() {
   local port; port=$(free_port)
   "${SERVER[@]}" gunicorn -w 2 -k sync --chdir "$1" -b "127.0.0.1:$port" \
-    --log-level warning "$2" 2>/dev/null &
+    --log-level warning "$2" >/dev/null 2>&1 &
   pids+=($!)
   for _ in $(seq 200); do curl -sf -o /dev/null "http://127.0.0.1:$port$3" && break; sleep 0.1; done
-  echo "http://127.0.0.1:$port"
+  URL="http://127.0.0.1:$port"
 }
-G_FLASK=$(gunicorn_at examples/python/flaskapp flaskapp:app /hello)
-G_DJANGO=$(gunicorn_at examples/python/django mysite.wsgi:application /thanks/)
+gunicorn_at examples/python/flaskapp flaskapp:app /hello; G_FLASK=$URL
+gunicorn_at examples/python/django mysite.wsgi:application /thanks/; G_DJANGO=$URL
 
 # First starts compile and fill the cache (access logs off, as gunicorn's).
 serve() {
