@@ -44,6 +44,10 @@ pub(crate) const CLOSE_GRACE: Duration = Duration::from_millis(500);
 /// to the runtime; then it yields at every tick.
 const FIRST_SLICE_TICKS: u64 = 5;
 
+/// The time a request's guest may be polled on the server's threads, in
+/// all, before it moves to the slow lane: its first slice.
+const IN_PLACE: Duration = Duration::from_millis(FIRST_SLICE_TICKS);
+
 /// Roughly the most bytes a guest may hand the host in one call (strings
 /// and lists it passes to an import): what the host copies out of guest
 /// memory on its behalf per call (wasmtime's default is 128 MiB).
@@ -189,10 +193,14 @@ pub(crate) fn open_request(
 /// The guest is polled right here first. A small response is usually
 /// complete after this one poll: then no task is spawned, nothing wakes
 /// anyone, and the head and the whole body leave in a single write. A guest
-/// not done after it (its first slice ran out, or it waits on the request
-/// body) carries on in a task of the slow lane ([`super::lanes`]), so that
-/// long guests never hold the server's own threads. A `heavy` request (its
-/// route's application has been costly lately) starts there, unpolled.
+/// that waits (on a key-value store, an outbound call, the request body)
+/// is polled here again when its wait ends: waiting holds no thread, and a
+/// hop to another runtime would cost more than the wait. A guest still
+/// running once it has been polled for [`IN_PLACE`] in all, or whose head
+/// is out while its body is not done, carries on in a task of the slow lane
+/// ([`super::lanes`]), so that long guests never hold the server's own
+/// threads. A `heavy` request (its route's application has been costly
+/// lately) starts there, unpolled.
 pub(crate) async fn launch(
     app: Arc<App>,
     heavy: bool,
@@ -212,12 +220,42 @@ pub(crate) async fn launch_task<H>(
     head_rx: oneshot::Receiver<H>,
 ) -> Result<H, oneshot::error::RecvError> {
     let mut task = Metered::new(task);
-    let finished = !heavy
-        && std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut task).poll(cx).is_ready())).await;
-    if !finished {
+    let mut head_rx = head_rx;
+    if heavy {
         lanes::spawn_slow(task.instrument(tracing::Span::current()));
+        return head_rx.await;
     }
-    head_rx.await
+    enum First<H> {
+        Done,
+        Head(Result<H, oneshot::error::RecvError>),
+        Move,
+    }
+    let first = std::future::poll_fn(|cx| {
+        if Pin::new(&mut task).poll(cx).is_ready() {
+            return Poll::Ready(First::Done);
+        }
+        if let Poll::Ready(head) = Pin::new(&mut head_rx).poll(cx) {
+            return Poll::Ready(First::Head(head));
+        }
+        if task.busy() >= IN_PLACE {
+            return Poll::Ready(First::Move);
+        }
+        // Waiting (on its host calls, or yielding at a tick within its
+        // time here): polled again here when woken.
+        Poll::Pending
+    })
+    .await;
+    match first {
+        First::Done => head_rx.await,
+        First::Head(head) => {
+            lanes::spawn_slow(task.instrument(tracing::Span::current()));
+            head
+        }
+        First::Move => {
+            lanes::spawn_slow(task.instrument(tracing::Span::current()));
+            head_rx.await
+        }
+    }
 }
 
 /// A new store for `app`, serving `request` first: the application's

@@ -188,6 +188,11 @@ impl<F: Future<Output = Ended>> Metered<F> {
             busy: Duration::ZERO,
         }
     }
+
+    /// The time spent polling the task so far.
+    pub fn busy(&self) -> Duration {
+        self.busy
+    }
 }
 
 impl<F: Future<Output = Ended>> Future for Metered<F> {
