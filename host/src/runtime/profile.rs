@@ -22,25 +22,9 @@ pub enum Profile {
 impl Profile {
     /// The profile a component's custom section names, if any.
     pub fn of(wasm: &[u8]) -> Profile {
-        use wasmtime::wasmparser::{Parser, Payload};
-        let mut depth = 0usize;
-        for payload in Parser::new(0).parse_all(wasm) {
-            let Ok(payload) = payload else {
-                return Profile::Plain;
-            };
-            match payload {
-                Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => depth += 1,
-                Payload::End(_) => depth = depth.saturating_sub(1),
-                Payload::CustomSection(section)
-                    if depth == 0
-                        && section.name() == PROFILE_SECTION
-                        && section.data() == b"python" =>
-                {
-                    return Profile::Python;
-                }
-                _ => {}
-            }
+        match crate::runtime::python_files::custom_section(wasm, PROFILE_SECTION) {
+            Some(b"python") => Profile::Python,
+            _ => Profile::Plain,
         }
-        Profile::Plain
     }
 }
