@@ -487,6 +487,47 @@ fn an_app_whose_requests_fault_starts_them_on_the_slow_lane() {
     }
 }
 
+/// The first request of an instance kept for more carries the instance's
+/// start (CPython's lazy set-up: 10-30 ms for Django, the next requests
+/// under 1 ms), so it cannot alone send the app to the slow lane, where
+/// every request would pay a hop between threads and a lower priority:
+/// here four instances start at once, each first request computing for
+/// 40 ms, and the app stays on the server's threads.
+#[test]
+fn new_instances_first_requests_do_not_send_a_reusing_app_to_the_slow_lane() {
+    let (server, app) = reusing(runtime(), 100, Duration::from_secs(60), None);
+    let addr = server.addr;
+    let barrier = Arc::new(std::sync::Barrier::new(4));
+    let firsts = (0..4)
+        .map(|_| {
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                get(addr, "/?warm=40")
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .inspect(|(status, _)| assert_eq!(*status, 200))
+        .filter(|(_, body)| body == "count=1")
+        .count();
+    assert!(
+        firsts >= 3,
+        "only {firsts} new instances: the requests did not overlap"
+    );
+    // Counted as each task ends, just after its response went out: three
+    // first requests at most HEAVY (2 ms) each make an average of 660 µs.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while app.cost.average_us() < 600 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert!(app.cost.average_us() >= 600, "{} µs", app.cost.average_us());
+    // Counted in full (or as any other long request, at most
+    // `lanes::SPIKE`), three of them would have made it heavy.
+    assert!(!app.cost.heavy(), "{} µs", app.cost.average_us());
+}
+
 /// The move is said once in the log (and again when the app comes back).
 #[test]
 fn the_move_to_the_slow_lane_is_logged_once() {

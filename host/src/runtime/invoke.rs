@@ -284,6 +284,8 @@ async fn run(
     _slot: Slot,
 ) -> Ended {
     let (mut store, mut instance, served, born) = checkout(&app, request);
+    // The first request of an instance kept for more pays for its start.
+    let warming = born.is_some() && served == 0;
     let deadline_at = begin(&app, &mut store);
     // A fresh request's sink is always attached to its receiver.
     let client = store.data().request.response.watch();
@@ -383,7 +385,11 @@ async fn run(
             }
         }
     }
-    Ended { app, faulted }
+    Ended {
+        app,
+        faulted,
+        warming,
+    }
 }
 
 /// A store for `request`: an idle one from `app`'s reuse pool (with its

@@ -210,6 +210,8 @@ async fn run(
         layer: None,
     };
     let (mut store, mut instance, served, born) = invoke::checkout(&app, request_state);
+    // The first request of an instance kept for more pays for its start.
+    let warming = born.is_some() && served == 0;
     // Declared after the store, dropped before it: a task dropped midway
     // still cuts the body rather than letting it end cleanly.
     let guard = verdict.guard();
@@ -290,7 +292,11 @@ async fn run(
             born,
         });
     }
-    Ended { app, faulted }
+    Ended {
+        app,
+        faulted,
+        warming,
+    }
 }
 
 /// Instantiates (unless the instance is reused) and calls the guest's
