@@ -321,3 +321,99 @@ fn one_sqlite_file_is_opened_once_while_it_is_used() {
     let second = registry.open(&grants).unwrap();
     assert!(Arc::ptr_eq(&first[0].1, &second[0].1));
 }
+
+/// Two stores on one file stand for two processes sharing it (the old and
+/// the new server during a restart): each sees the other's writes in the
+/// quota, since the usage is counted again after another connection wrote.
+#[test]
+fn sqlite_quotas_hold_across_connections_to_one_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kv.db");
+    let one = Arc::new(sqlite::SqliteStore::open(&path).unwrap());
+    let two = Arc::new(sqlite::SqliteStore::open(&path).unwrap());
+    let a1 = sqlite::Namespace::new(one, "a", "default");
+    let a2 = sqlite::Namespace::new(two, "a", "default");
+    let quota = Quota {
+        keys: 5,
+        total_bytes: 100,
+        ..Quota::default()
+    };
+    runtime().block_on(async {
+        for i in 0..3 {
+            a1.set(format!("k{i}"), vec![1; 10], quota).await.unwrap();
+        }
+        for i in 3..5 {
+            a2.set(format!("k{i}"), vec![1; 10], quota).await.unwrap();
+        }
+        // Five keys in all: neither may add a sixth.
+        assert!(matches!(
+            a1.set("k5".into(), vec![], quota).await,
+            Err(KvError::Quota(Exceeded::Keys { max: 5 }))
+        ));
+        assert!(matches!(
+            a2.set("k5".into(), vec![], quota).await,
+            Err(KvError::Quota(Exceeded::Keys { max: 5 }))
+        ));
+        // One deletes; the other may add one, and its bytes count.
+        a2.delete("k0".into()).await.unwrap();
+        a1.set("k5".into(), vec![1; 48], quota).await.unwrap();
+        // 4 * (2 + 10) + (2 + 48) = 98 bytes: two more is too many.
+        assert!(matches!(
+            a2.set("k1".into(), vec![1; 13], quota).await,
+            Err(KvError::Quota(Exceeded::TotalBytes {
+                bytes: 101,
+                max: 100
+            }))
+        ));
+        a2.set("k1".into(), vec![1; 12], quota).await.unwrap();
+    });
+}
+
+/// A file written by the previous schema (a usage row per namespace) opens
+/// as the current one: the rows are kept, the usage is counted from them.
+#[test]
+fn a_sqlite_file_of_schema_1_is_upgraded_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kv.db");
+    {
+        let old = rusqlite::Connection::open(&path).unwrap();
+        old.execute_batch(
+            "CREATE TABLE kv (ns TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, PRIMARY KEY (ns, key));
+             CREATE TABLE kv_usage (ns TEXT PRIMARY KEY, keys INTEGER NOT NULL, bytes INTEGER NOT NULL);
+             INSERT INTO kv VALUES ('a/default', 'one', x'0102'), ('a/default', 'two', x'03');
+             INSERT INTO kv_usage VALUES ('a/default', 2, 9);
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+    }
+    let store = Arc::new(sqlite::SqliteStore::open(&path).unwrap());
+    let a = sqlite::Namespace::new(store, "a", "default");
+    let quota = Quota {
+        keys: 3,
+        ..Quota::default()
+    };
+    runtime().block_on(async {
+        assert_eq!(
+            a.get("one".into()).await.unwrap().as_deref(),
+            Some(&[1u8, 2][..])
+        );
+        a.set("three".into(), vec![], quota).await.unwrap();
+        assert!(matches!(
+            a.set("four".into(), vec![], quota).await,
+            Err(KvError::Quota(Exceeded::Keys { max: 3 }))
+        ));
+    });
+    let check = rusqlite::Connection::open(&path).unwrap();
+    let version: i64 = check
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
+    let usage_table: i64 = check
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'kv_usage'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(usage_table, 0);
+}
