@@ -8,28 +8,15 @@
 //!   wait for the writer, writers wait for each other (SQLite has one writer
 //!   at a time anyway). Waiting for a connection is async; the SQL runs on
 //!   the blocking pool, never on a thread that serves requests.
-//! - Every write is one `BEGIN IMMEDIATE` transaction that checks the
-//!   quota against the namespace's usage and writes the value: two
-//!   concurrent writes cannot both pass the quota. The usage (keys, bytes)
-//!   is derived from the rows, counted once per namespace and then kept
-//!   in memory by the writer; `PRAGMA data_version` tells the writer when
-//!   another connection (another process on the same file, say the old
-//!   server during a restart) committed, and then it counts again. So a
-//!   write changes one page of the file, not two (a usage row beside each
-//!   value doubled what each commit writes: about 10 µs of a 20 µs
-//!   increment), and the usage cannot drift from the rows.
-//! - The write-ahead log is checkpointed into the file by SQLite itself,
-//!   by the write that fills it (1000 pages): that write takes a few
-//!   milliseconds (it copies the log and syncs the file), about one in a
-//!   thousand. A checkpoint in the background, beside the writer, never
-//!   finishes under a steady stream of writes, so the log would never
-//!   start over.
+//! - Every write is one `BEGIN IMMEDIATE` transaction that reads the
+//!   namespace's usage row, checks the quota, writes the value and the new
+//!   usage: two concurrent writes cannot both pass the quota.
 //!
-//! Schema (version 2, in `PRAGMA user_version`; version 1 also had a
-//! `kv_usage` table, dropped when a version 1 file is opened):
+//! Schema (version 1, in `PRAGMA user_version`):
 //!
 //! ```sql
 //! kv       (ns TEXT, key TEXT, value BLOB, PRIMARY KEY (ns, key))
+//! kv_usage (ns TEXT PRIMARY KEY, keys INTEGER, bytes INTEGER)
 //! ```
 //!
 //! `ns` is `APP/STORE`: app and store names are letters, digits, `-` and
@@ -41,7 +28,6 @@ use crate::kv::{
 use rusqlite::{
     Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
 };
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -52,7 +38,7 @@ const READERS: usize = 4;
 /// How long a connection waits for another process's lock on the file.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// The schema this host writes.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 1;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS kv (
@@ -61,7 +47,11 @@ CREATE TABLE IF NOT EXISTS kv (
     value BLOB NOT NULL,
     PRIMARY KEY (ns, key)
 );
-DROP TABLE IF EXISTS kv_usage;
+CREATE TABLE IF NOT EXISTS kv_usage (
+    ns TEXT PRIMARY KEY,
+    keys INTEGER NOT NULL,
+    bytes INTEGER NOT NULL
+);
 ";
 
 /// An open SQLite store.
@@ -69,21 +59,11 @@ pub struct SqliteStore {
     path: PathBuf,
     /// The one connection that writes; a write holds `write_gate`'s permit
     /// first, so the lock is never contended.
-    writer: Mutex<Writer>,
+    writer: Mutex<Connection>,
     write_gate: Arc<Semaphore>,
     /// Connections that only read, one per permit of `read_gate`.
     readers: Mutex<Vec<Connection>>,
     read_gate: Arc<Semaphore>,
-}
-
-/// The writer connection and what it knows of the namespaces.
-struct Writer {
-    conn: Connection,
-    /// Each namespace's usage as of this connection's last commit.
-    usage: HashMap<Arc<str>, Usage>,
-    /// `PRAGMA data_version` as of then: it changes when another
-    /// connection commits, and then `usage` is stale.
-    data_version: i64,
 }
 
 /// Opens a connection to `path` (read-write, made if missing).
@@ -120,7 +100,6 @@ impl SqliteStore {
         writer
             .pragma_update(None, "synchronous", "NORMAL")
             .map_err(fail)?;
-
         let version: i64 = writer
             .query_row("PRAGMA user_version", [], |row| row.get(0))
             .map_err(fail)?;
@@ -144,11 +123,7 @@ impl SqliteStore {
             .map_err(fail)?;
         Ok(SqliteStore {
             path: path.to_owned(),
-            writer: Mutex::new(Writer {
-                conn: writer,
-                usage: HashMap::new(),
-                data_version: 0,
-            }),
+            writer: Mutex::new(writer),
             write_gate: Arc::new(Semaphore::new(1)),
             readers: Mutex::new(readers),
             read_gate: Arc::new(Semaphore::new(READERS)),
@@ -167,44 +142,49 @@ pub struct Namespace {
     ns: Arc<str>,
 }
 
-/// What `ns` holds, counted from its rows: once per namespace, and again
-/// after another connection wrote.
-fn count_usage(tx: &Transaction<'_>, ns: &str) -> rusqlite::Result<Usage> {
-    tx.prepare_cached(
-        "SELECT count(*), coalesce(sum(length(CAST(key AS BLOB)) + length(value)), 0)
-         FROM kv WHERE ns = ?1",
-    )?
-    .query_row([ns], |row| {
-        Ok(Usage {
-            keys: row.get::<_, i64>(0)? as u64,
-            bytes: row.get::<_, i64>(1)? as u64,
-        })
-    })
-}
-
-/// The size of `key`'s value, if it is there.
-fn old_size(tx: &Transaction<'_>, ns: &str, key: &str) -> rusqlite::Result<Option<u64>> {
+/// The usage row of `ns`.
+fn usage(tx: &Transaction<'_>, ns: &str) -> rusqlite::Result<Usage> {
     Ok(tx
-        .prepare_cached("SELECT length(value) FROM kv WHERE ns = ?1 AND key = ?2")?
-        .query_row(params![ns, key], |row| row.get::<_, i64>(0))
+        .prepare_cached("SELECT keys, bytes FROM kv_usage WHERE ns = ?1")?
+        .query_row([ns], |row| {
+            Ok(Usage {
+                keys: row.get::<_, i64>(0)? as u64,
+                bytes: row.get::<_, i64>(1)? as u64,
+            })
+        })
         .optional()?
-        .map(|n| n as u64))
+        .unwrap_or_default())
 }
 
-/// Writes `value` under `key` (whose value is `old` bytes now, if it is
-/// there) within the quota, and counts it in `usage`; the outer error is
-/// the database's, the inner the quota's.
+fn save_usage(tx: &Transaction<'_>, ns: &str, usage: Usage) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO kv_usage (ns, keys, bytes) VALUES (?1, ?2, ?3)
+         ON CONFLICT (ns) DO UPDATE SET keys = excluded.keys, bytes = excluded.bytes",
+    )?
+    .execute(params![ns, usage.keys as i64, usage.bytes as i64])?;
+    Ok(())
+}
+
+/// Writes `value` under `key` within the quota; the outer error is the
+/// database's, the inner the quota's.
 fn put(
     tx: &Transaction<'_>,
     ns: &str,
-    usage: &mut Usage,
     key: &str,
-    old: Option<u64>,
     value: &[u8],
     quota: &Quota,
 ) -> rusqlite::Result<Result<(), KvError>> {
-    let after = match quota.charge(*usage, key.len(), old, value.len()) {
-        Ok(after) => after,
+    let old: Option<i64> = tx
+        .prepare_cached("SELECT length(value) FROM kv WHERE ns = ?1 AND key = ?2")?
+        .query_row(params![ns, key], |row| row.get(0))
+        .optional()?;
+    let usage = match quota.charge(
+        usage(tx, ns)?,
+        key.len(),
+        old.map(|n| n as u64),
+        value.len(),
+    ) {
+        Ok(usage) => usage,
         Err(exceeded) => return Ok(Err(KvError::Quota(exceeded))),
     };
     tx.prepare_cached(
@@ -212,19 +192,26 @@ fn put(
          ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value",
     )?
     .execute(params![ns, key, value])?;
-    *usage = after;
+    save_usage(tx, ns, usage)?;
     Ok(Ok(()))
 }
 
-/// Deletes `key`, if it is there, and uncounts it from `usage`.
-fn remove(tx: &Transaction<'_>, ns: &str, usage: &mut Usage, key: &str) -> rusqlite::Result<()> {
+/// Deletes `key`, if it is there.
+fn remove(tx: &Transaction<'_>, ns: &str, key: &str) -> rusqlite::Result<()> {
     let removed: Option<i64> = tx
         .prepare_cached("DELETE FROM kv WHERE ns = ?1 AND key = ?2 RETURNING length(value)")?
         .query_row(params![ns, key], |row| row.get(0))
         .optional()?;
     if let Some(size) = removed {
-        usage.keys = usage.keys.saturating_sub(1);
-        usage.bytes = usage.bytes.saturating_sub(key.len() as u64 + size as u64);
+        let before = usage(tx, ns)?;
+        save_usage(
+            tx,
+            ns,
+            Usage {
+                keys: before.keys.saturating_sub(1),
+                bytes: before.bytes.saturating_sub(key.len() as u64 + size as u64),
+            },
+        )?;
     }
     Ok(())
 }
@@ -308,16 +295,13 @@ impl Namespace {
         }
     }
 
-    /// Runs `op` in a write transaction, on the blocking pool, with the
-    /// namespace's usage for it to keep up to date. The transaction commits
-    /// when `op` returns `Ok` (whatever the inner result: a batch keeps
-    /// what it wrote before a refusal), and rolls back on a database
-    /// error; the usage is kept only once committed.
+    /// Runs `op` in a write transaction, on the blocking pool. The
+    /// transaction commits when `op` returns `Ok` (whatever the inner
+    /// result: a batch keeps what it wrote before a refusal), and rolls
+    /// back on a database error.
     async fn write<T: Send + 'static>(
         &self,
-        op: impl FnOnce(&Transaction<'_>, &str, &mut Usage) -> rusqlite::Result<Result<T, KvError>>
-        + Send
-        + 'static,
+        op: impl FnOnce(&Transaction<'_>, &str) -> rusqlite::Result<Result<T, KvError>> + Send + 'static,
     ) -> Result<T, KvError> {
         let permit = self
             .store
@@ -330,25 +314,10 @@ impl Namespace {
         let ns = self.ns.clone();
         let task = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            let mut writer = store.writer.lock().unwrap_or_else(|e| e.into_inner());
-            let Writer {
-                conn,
-                usage,
-                data_version,
-            } = &mut *writer;
+            let mut conn = store.writer.lock().unwrap_or_else(|e| e.into_inner());
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let version: i64 = tx.query_row("PRAGMA data_version", [], |row| row.get(0))?;
-            if version != *data_version {
-                usage.clear();
-                *data_version = version;
-            }
-            let mut now = match usage.get(&ns) {
-                Some(known) => *known,
-                None => count_usage(&tx, &ns)?,
-            };
-            let result = op(&tx, &ns, &mut now)?;
+            let result = op(&tx, &ns)?;
             tx.commit()?;
-            usage.insert(ns, now);
             Ok::<_, rusqlite::Error>(result)
         });
         match task.await {
@@ -396,39 +365,33 @@ impl Namespace {
     }
 
     pub async fn set(&self, key: String, value: Vec<u8>, quota: Quota) -> Result<(), KvError> {
-        self.write(move |tx, ns, usage| {
-            let old = old_size(tx, ns, &key)?;
-            put(tx, ns, usage, &key, old, &value, &quota)
-        })
-        .await
-    }
-
-    pub async fn delete(&self, key: String) -> Result<(), KvError> {
-        self.write(move |tx, ns, usage| remove(tx, ns, usage, &key).map(Ok))
+        self.write(move |tx, ns| put(tx, ns, &key, &value, &quota))
             .await
     }
 
+    pub async fn delete(&self, key: String) -> Result<(), KvError> {
+        self.write(move |tx, ns| remove(tx, ns, &key).map(Ok)).await
+    }
+
     pub async fn increment(&self, key: String, delta: i64, quota: Quota) -> Result<i64, KvError> {
-        self.write(move |tx, ns, usage| {
-            let old: Option<(i64, Option<Vec<u8>>)> = tx
+        self.write(move |tx, ns| {
+            let old: Option<Option<Vec<u8>>> = tx
                 .prepare_cached(
-                    "SELECT length(value), CASE WHEN length(value) <= 20 THEN value END
-                     FROM kv WHERE ns = ?1 AND key = ?2",
+                    "SELECT CASE WHEN length(value) <= 20 THEN value END FROM kv WHERE ns = ?1 AND key = ?2",
                 )?
-                .query_row(params![ns, key], |row| Ok((row.get(0)?, row.get(1)?)))
+                .query_row(params![ns, key], |row| row.get(0))
                 .optional()?;
-            let (size, old) = match old {
-                None => (None, 0),
-                Some((size, bytes)) => match bytes.as_deref().and_then(parse_counter) {
-                    Some(n) => (Some(size as u64), n),
+            let old = match old {
+                None => 0,
+                Some(bytes) => match bytes.as_deref().and_then(parse_counter) {
+                    Some(n) => n,
                     None => return Ok(Err(not_a_counter())),
                 },
             };
             let Some(new) = old.checked_add(delta) else {
                 return Ok(Err(overflow()));
             };
-            let value = new.to_string();
-            Ok(put(tx, ns, usage, &key, size, value.as_bytes(), &quota)?.map(|()| new))
+            Ok(put(tx, ns, &key, new.to_string().as_bytes(), &quota)?.map(|()| new))
         })
         .await
     }
@@ -440,27 +403,24 @@ impl Namespace {
         value: Vec<u8>,
         quota: Quota,
     ) -> Result<bool, KvError> {
-        self.write(move |tx, ns, usage| {
+        self.write(move |tx, ns| {
             // The comparison runs in SQLite: the stored value is not copied.
-            let same: Option<(bool, i64)> = tx
-                .prepare_cached(
-                    "SELECT value = ?3, length(value) FROM kv WHERE ns = ?1 AND key = ?2",
-                )?
+            let same: Option<bool> = tx
+                .prepare_cached("SELECT value = ?3 FROM kv WHERE ns = ?1 AND key = ?2")?
                 .query_row(
                     params![ns, key, expected.as_deref().unwrap_or_default()],
-                    |row| Ok((row.get(0)?, row.get(1)?)),
+                    |row| row.get(0),
                 )
                 .optional()?;
             let unchanged = match (&expected, same) {
                 (None, None) => true,
-                (Some(_), Some((same, _))) => same,
+                (Some(_), Some(same)) => same,
                 _ => false,
             };
             if !unchanged {
                 return Ok(Ok(false));
             }
-            let old = same.map(|(_, size)| size as u64);
-            Ok(put(tx, ns, usage, &key, old, &value, &quota)?.map(|()| true))
+            Ok(put(tx, ns, &key, &value, &quota)?.map(|()| true))
         })
         .await
     }
@@ -493,10 +453,9 @@ impl Namespace {
         pairs: Vec<(String, Vec<u8>)>,
         quota: Quota,
     ) -> Result<(), KvError> {
-        self.write(move |tx, ns, usage| {
+        self.write(move |tx, ns| {
             for (key, value) in &pairs {
-                let old = old_size(tx, ns, key)?;
-                if let Err(err) = put(tx, ns, usage, key, old, value, &quota)? {
+                if let Err(err) = put(tx, ns, key, value, &quota)? {
                     return Ok(Err(err));
                 }
             }
@@ -506,9 +465,9 @@ impl Namespace {
     }
 
     pub async fn delete_many(&self, keys: Vec<String>) -> Result<(), KvError> {
-        self.write(move |tx, ns, usage| {
+        self.write(move |tx, ns| {
             for key in &keys {
-                remove(tx, ns, usage, key)?;
+                remove(tx, ns, key)?;
             }
             Ok(Ok(()))
         })
