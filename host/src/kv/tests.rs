@@ -321,3 +321,50 @@ fn one_sqlite_file_is_opened_once_while_it_is_used() {
     let second = registry.open(&grants).unwrap();
     assert!(Arc::ptr_eq(&first[0].1, &second[0].1));
 }
+
+/// Two stores on one file stand for two processes sharing it (the old and
+/// the new server during a restart): each sees the other's writes in the
+/// quota, since the usage row is read in the write's transaction.
+#[test]
+fn sqlite_quotas_hold_across_connections_to_one_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kv.db");
+    let one = Arc::new(sqlite::SqliteStore::open(&path).unwrap());
+    let two = Arc::new(sqlite::SqliteStore::open(&path).unwrap());
+    let a1 = sqlite::Namespace::new(one, "a", "default");
+    let a2 = sqlite::Namespace::new(two, "a", "default");
+    let quota = Quota {
+        keys: 5,
+        total_bytes: 100,
+        ..Quota::default()
+    };
+    runtime().block_on(async {
+        for i in 0..3 {
+            a1.set(format!("k{i}"), vec![1; 10], quota).await.unwrap();
+        }
+        for i in 3..5 {
+            a2.set(format!("k{i}"), vec![1; 10], quota).await.unwrap();
+        }
+        // Five keys in all: neither may add a sixth.
+        assert!(matches!(
+            a1.set("k5".into(), vec![], quota).await,
+            Err(KvError::Quota(Exceeded::Keys { max: 5 }))
+        ));
+        assert!(matches!(
+            a2.set("k5".into(), vec![], quota).await,
+            Err(KvError::Quota(Exceeded::Keys { max: 5 }))
+        ));
+        // One deletes; the other may add one, and its bytes count.
+        a2.delete("k0".into()).await.unwrap();
+        a1.set("k5".into(), vec![1; 48], quota).await.unwrap();
+        // 4 * (2 + 10) + (2 + 48) = 98 bytes: two more is too many.
+        assert!(matches!(
+            a2.set("k1".into(), vec![1; 13], quota).await,
+            Err(KvError::Quota(Exceeded::TotalBytes {
+                bytes: 101,
+                max: 100
+            }))
+        ));
+        a2.set("k1".into(), vec![1; 12], quota).await.unwrap();
+    });
+}
