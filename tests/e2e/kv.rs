@@ -657,3 +657,105 @@ fn until_ok(addr: std::net::SocketAddr, path: &str) -> String {
     }
     panic!("{path} never succeeded; last: {last}");
 }
+
+/// A reload applies a changed store: the app's next calls go to the new
+/// SQLite file or Redis database (its data stays in the old one), and the
+/// status page names the stores each app is granted. A changed `data-dir` would move the `default` store the
+/// same way unseen, so it needs a restart: the reload is refused.
+#[test]
+fn a_reload_moves_apps_to_a_changed_store_and_refuses_a_changed_data_dir() {
+    let dir = temp_dir("kv-reload");
+    let redis = crate::redis::shared();
+    let toml = dir.join("gateway.toml");
+    let write = |data_dir: &str, file: &str, db: u8| {
+        let url = redis.url(db);
+        let tmp = dir.join("gateway.toml.tmp");
+        std::fs::write(
+            &tmp,
+            format!(
+                "[server]\ndata-dir = \"{data_dir}\"\n\
+                 [kv.notes]\ntype = \"sqlite\"\npath = \"{file}\"\n\
+                 [kv.cache]\ntype = \"redis\"\nurl = \"{url}\"\n\
+                 [apps.kv-reload]\nwasm = \"{wasm}\"\nroutes = [\"/\"]\n\
+                 [apps.kv-reload.grants]\nkv = [\"notes\", \"cache\", \"default\"]\n",
+                wasm = wasm::KV
+            ),
+        )
+        .unwrap();
+        std::fs::rename(&tmp, &toml).unwrap();
+    };
+    write("data", "one.db", 0);
+    let mut bin = Binary::spawn(
+        &[
+            "serve",
+            toml.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+        ],
+        &[],
+    );
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut bin.stdout, &mut line).unwrap();
+    let admin: std::net::SocketAddr = line
+        .trim()
+        .strip_prefix("admin: http://")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let call = |query: &str| {
+        let r = get_from(bin.addr, &format!("/?{query}"));
+        assert_eq!(r.status, 200, "{query}: {}", r.text());
+        r.text()
+    };
+    let reload = || {
+        let r = crate::support::request_to(
+            admin,
+            b"POST /reload HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        );
+        (r.status, r.text())
+    };
+    call("op=delete&store=cache&key=k");
+    call("op=set&store=notes&key=k&value=one");
+    call("op=set&store=cache&key=k&value=db0");
+    call("op=set&store=default&key=k&value=d");
+
+    write("data", "two.db", 1);
+    let (status, text) = reload();
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(call("op=get&store=notes&key=k"), "(none)");
+    assert_eq!(call("op=get&store=cache&key=k"), "(none)");
+    assert_eq!(call("op=get&store=default&key=k"), "d");
+    call("op=set&store=notes&key=k&value=two");
+    let status_page = get_from(admin, "/").text();
+    for granted in [
+        format!("kv notes (SQLite {})", dir.join("two.db").display()),
+        format!(
+            "kv cache (Redis {})",
+            redis.url(1).trim_start_matches("redis://")
+        ),
+    ] {
+        assert!(
+            status_page.contains(&granted),
+            "{granted} not in\n{status_page}"
+        );
+    }
+
+    write("elsewhere", "two.db", 1);
+    let (status, text) = reload();
+    assert_eq!(status, 409, "{text}");
+    assert!(text.contains("data-dir"), "{text}");
+    assert_eq!(call("op=get&store=default&key=k"), "d");
+    assert_eq!(call("op=get&store=notes&key=k"), "two");
+    drop(bin);
+    // The first file kept what was written to it (read as bytes, in the
+    // file or its log: the tests do not link SQLite).
+    let one = std::fs::read(dir.join("one.db")).unwrap();
+    assert!(one.starts_with(b"SQLite format 3\0"));
+    let log = std::fs::read(dir.join("one.db-wal")).unwrap_or_default();
+    assert!(
+        [one, log].iter().any(|b| b.windows(3).any(|w| w == b"one")),
+        "one.db lost its value"
+    );
+}

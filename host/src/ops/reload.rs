@@ -232,6 +232,12 @@ impl Reloader {
         if new.outbound_ca != old.outbound_ca {
             changed.push("outbound-ca");
         }
+        // Apps granted the store `default` would find it empty, their data
+        // left in the old folder: a move the operator makes with the
+        // server stopped.
+        if new.data_dir != old.data_dir {
+            changed.push("data-dir");
+        }
         if changed.is_empty() {
             Ok(())
         } else {

@@ -96,6 +96,17 @@ fn settings(entry: &Entry) -> String {
             if c.grants.stderr {
                 grants.push("stderr".into());
             }
+            for rule in c.grants.outbound_http.rules() {
+                grants.push(format!("outbound-http {}", esc(rule.text())));
+            }
+            // Redis URLs without their passwords.
+            for kv in &c.grants.kv {
+                grants.push(format!(
+                    "kv {} ({})",
+                    esc(&kv.name),
+                    esc(&kv.store.describe())
+                ));
+            }
             let grants = if grants.is_empty() {
                 "none".to_owned()
             } else {

@@ -140,6 +140,11 @@ impl AllowList {
         self.rules.is_empty()
     }
 
+    /// The rules, in the operator's order.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
     /// The first rule that lets a call reach `scheme://host:port`.
     pub fn allows(&self, scheme: Scheme, host: &Host, port: u16) -> Option<&Rule> {
         self.rules
