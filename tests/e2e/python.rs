@@ -476,6 +476,33 @@ fn generator_bodies_stream_and_write_goes_first() {
     assert_eq!(write.text(), "written first, then returned");
 }
 
+/// The variables the operator grants reach `os.environ` (as a gunicorn
+/// worker has its process's environment), in each new instance and on every
+/// request of a reused one; nothing else does (not the build's). The
+/// snapshot holds the build's `os.environ`; componentize-py's runtime
+/// replaces it with `wasi:cli/environment`'s at an instance's first call.
+#[test]
+fn granted_environment_variables_reach_os_environ() {
+    let probe = python_app("probe");
+    for reused in [true, false] {
+        let server = TestServer::with_config(&probe, |c| {
+            c.reuse_by_default = reused;
+            c.grants.env.push(("GREETING".into(), "bonjour".into()));
+        });
+        for _ in 0..3 {
+            let r = server.get("/os-environ?GREETING");
+            assert_eq!(
+                (r.status, r.text().as_str()),
+                (200, "bonjour"),
+                "reused: {reused}"
+            );
+        }
+        assert_eq!(server.get("/os-environ?HOME").text(), "(unset)");
+    }
+    let bare = TestServer::start(&probe);
+    assert_eq!(bare.get("/os-environ?GREETING").text(), "(unset)");
+}
+
 /// An exception before the headers is a 500, never a trap: the same
 /// instance serves on (reuse mode), and the traceback is logged.
 #[test]
