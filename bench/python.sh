@@ -63,7 +63,8 @@ free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1
 # line of its own).
 gunicorn_at() {
   local port; port=$(free_port)
-  "${SERVER[@]}" gunicorn -w 2 -k sync --chdir "$1" -b "127.0.0.1:$port" \
+  # -m: the venv may have moved (its scripts' #! lines name the old path).
+  "${SERVER[@]}" "$VENV/bin/python" -m gunicorn -w 2 -k sync --chdir "$1" -b "127.0.0.1:$port" \
     --log-level warning "$2" >/dev/null 2>&1 &
   pids+=($!)
   for _ in $(seq 200); do curl -sf -o /dev/null "http://127.0.0.1:$port$3" && break; sleep 0.1; done
