@@ -31,8 +31,10 @@ if [ -z "${PYTHON:-}" ]; then
     if "$candidate" -c 'import venv' 2>/dev/null; then PYTHON=$(command -v "$candidate"); break; fi
   done
 fi
-VENV=target/bench-python-venv
-stamp="$(cat bench/python/requirements.txt guest-sdk/python/requirements-build.txt) $PYTHON"
+# By its real path: its scripts' #! lines stay right in any worktree that
+# shares the target directory through a link.
+VENV=$(realpath -m target/bench-python-venv)
+stamp="$(cat bench/python/requirements.txt guest-sdk/python/requirements-build.txt) $PYTHON $VENV"
 if [ "$(cat "$VENV/stamp" 2>/dev/null)" != "$stamp" ]; then
   rm -rf "$VENV"
   "$PYTHON" -m venv "$VENV"
@@ -40,7 +42,7 @@ if [ "$(cat "$VENV/stamp" 2>/dev/null)" != "$stamp" ]; then
     -r guest-sdk/python/requirements-build.txt -r bench/python/requirements.txt
   echo "$stamp" > "$VENV/stamp"
 fi
-export PATH="$PWD/$VENV/bin:$PATH" VIRTUAL_ENV="$PWD/$VENV"
+export PATH="$VENV/bin:$PATH" VIRTUAL_ENV="$VENV"
 native=$("$VENV/bin/python" -c 'import sys; print(sys.version.split()[0])')
 
 cargo build --release --quiet -p wasm-gateway
