@@ -2,30 +2,13 @@
 //! reload, status page), reloads under load, drain, `--watch`.
 
 use crate::support::{Binary, read_response, request_to, temp_dir};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use wasm_gateway_test_artifacts as wasm;
-
-/// `wasm-gateway serve ARGS --admin-listen 127.0.0.1:0`: the server and its
-/// admin address (the line after the `http://` one).
-fn serve_with_admin(args: &[&str]) -> (Binary, SocketAddr) {
-    let mut all = args.to_vec();
-    all.extend(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"]);
-    let mut bin = Binary::spawn(&all, &[]);
-    let mut line = String::new();
-    bin.stdout.read_line(&mut line).unwrap();
-    let admin = line
-        .trim()
-        .strip_prefix("admin: http://")
-        .unwrap_or_else(|| panic!("expected the admin line, got {line:?}"))
-        .parse()
-        .unwrap();
-    (bin, admin)
-}
 
 fn call(addr: SocketAddr, method: &str, target: &str) -> (u16, String) {
     let r = request_to(
@@ -81,7 +64,7 @@ fn the_admin_listener_reports_health_readiness_and_metrics() {
             + &app("hog", wasm::HOG, "/hog")
             + "[apps.hog.limits]\nmemory = \"16MiB\"\n"),
     );
-    let (bin, admin) = serve_with_admin(&["serve", file.to_str().unwrap()]);
+    let (bin, admin) = Binary::serve_with_admin(&["serve", file.to_str().unwrap()]);
     assert_eq!(get(admin, "/healthz"), (200, "ok\n".into()));
     // Allocates until its memory limit refuses: a trap, counted as memory.
     assert_eq!(get(bin.addr, "/hog").0, 500);
@@ -257,7 +240,7 @@ fn reloads_under_load_drop_no_request_and_no_connection() {
     let hello = app("hello", wasm::HELLO, "/");
     let counter = app("counter", wasm::COUNTER, "/c");
     let file = write_gateway(&dir, &(hello.clone() + &counter));
-    let (bin, admin) = serve_with_admin(&["serve", file.to_str().unwrap()]);
+    let (bin, admin) = Binary::serve_with_admin(&["serve", file.to_str().unwrap()]);
     assert_eq!(get(bin.addr, "/c").1, "count=1");
     let load = Load::start(bin.addr);
     std::thread::sleep(Duration::from_millis(300));
@@ -364,7 +347,8 @@ fn reloads_under_load_drop_no_request_and_no_connection() {
 
 #[test]
 fn a_stop_signal_turns_readiness_off_then_drains_and_exits_0() {
-    let (mut bin, admin) = serve_with_admin(&["serve", wasm::SLEEP, "--shutdown-delay", "2s"]);
+    let (mut bin, admin) =
+        Binary::serve_with_admin(&["serve", wasm::SLEEP, "--shutdown-delay", "2s"]);
     assert_eq!(get(admin, "/readyz").0, 200);
     // A slow request in flight when the drain begins still completes.
     let addr = bin.addr;
@@ -434,7 +418,7 @@ fn the_status_page_renders_in_a_real_browser() {
             + &app("trap", wasm::TRAP, "/trap")
             + "[apps.site]\nstatic = \"public\"\nroutes = [\"/site\"]\n"),
     );
-    let (bin, admin) = serve_with_admin(&["serve", file.to_str().unwrap()]);
+    let (bin, admin) = Binary::serve_with_admin(&["serve", file.to_str().unwrap()]);
     for _ in 0..5 {
         assert_eq!(get(bin.addr, "/").0, 200);
     }
@@ -525,7 +509,7 @@ fn a_request_in_flight_finishes_on_the_app_a_reload_removed() {
     let dir = temp_dir("ops-in-flight");
     let hello = app("hello", wasm::HELLO, "/");
     let file = write_gateway(&dir, &(hello.clone() + &app("sleep", wasm::SLEEP, "/s")));
-    let (bin, admin) = serve_with_admin(&["serve", file.to_str().unwrap()]);
+    let (bin, admin) = Binary::serve_with_admin(&["serve", file.to_str().unwrap()]);
     let addr = bin.addr;
     let slow = std::thread::spawn(move || get(addr, "/s?ms=1500"));
     std::thread::sleep(Duration::from_millis(300));
@@ -545,7 +529,7 @@ fn metric_labels_are_escaped() {
     let dir = temp_dir("ops-labels");
     let path = dir.join("we\"ird\\name.wasm");
     std::fs::copy(wasm::HELLO, &path).unwrap();
-    let (bin, admin) = serve_with_admin(&["serve", path.to_str().unwrap()]);
+    let (bin, admin) = Binary::serve_with_admin(&["serve", path.to_str().unwrap()]);
     assert_eq!(get(bin.addr, "/").0, 200);
     wait_metric(
         admin,
@@ -565,7 +549,7 @@ fn metric_labels_are_escaped() {
 fn watch_ignores_other_files_in_the_directory() {
     let dir = temp_dir("ops-watch-other");
     let file = write_gateway(&dir, &app("hello", wasm::HELLO, "/"));
-    let (bin, admin) = serve_with_admin(&["serve", file.to_str().unwrap(), "--watch"]);
+    let (bin, admin) = Binary::serve_with_admin(&["serve", file.to_str().unwrap(), "--watch"]);
     for i in 0..10 {
         std::fs::write(dir.join("server.log"), format!("line {i}\n")).unwrap();
         std::thread::sleep(Duration::from_millis(100));
@@ -584,7 +568,7 @@ fn watch_ignores_other_files_in_the_directory() {
 /// the client's doing: counted as a rejection, not as the guest's failure.
 #[test]
 fn a_client_body_failure_is_a_rejection_not_a_guest_failure() {
-    let (bin, admin) = serve_with_admin(&["serve", wasm::ECHO, "--max-body", "10"]);
+    let (bin, admin) = Binary::serve_with_admin(&["serve", wasm::ECHO, "--max-body", "10"]);
     let r = request_to(
         bin.addr,
         b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n40\r\n0123456789012345678901234567890123456789012345678901234567890123\r\n0\r\n\r\n",
@@ -608,7 +592,7 @@ fn a_client_body_failure_is_a_rejection_not_a_guest_failure() {
 fn wasi_http_apps_are_counted_like_any_other() {
     let dir = temp_dir("ops-proxy");
     let file = write_gateway(&dir, &app("api", wasm::PROXY_BEHAVIOURS, "/"));
-    let (bin, admin) = serve_with_admin(&["serve", file.to_str().unwrap()]);
+    let (bin, admin) = Binary::serve_with_admin(&["serve", file.to_str().unwrap()]);
     assert_eq!(get(bin.addr, "/status?code=201").0, 201);
     assert_eq!(get(bin.addr, "/trap-before").0, 500);
     assert_eq!(get(bin.addr, "/no-response").0, 500);

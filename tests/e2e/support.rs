@@ -386,6 +386,24 @@ impl Binary {
         }
     }
 
+    /// `wasm-gateway ARGS... --listen 127.0.0.1:0 --admin-listen
+    /// 127.0.0.1:0`: the server and its admin address (the line after the
+    /// `http://` one).
+    pub fn serve_with_admin(args: &[&str]) -> (Binary, SocketAddr) {
+        let mut all = args.to_vec();
+        all.extend(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"]);
+        let mut bin = Binary::spawn(&all, &[]);
+        let mut line = String::new();
+        bin.stdout.read_line(&mut line).unwrap();
+        let admin = line
+            .trim()
+            .strip_prefix("admin: http://")
+            .unwrap_or_else(|| panic!("expected the admin line, got {line:?}"))
+            .parse()
+            .unwrap();
+        (bin, admin)
+    }
+
     /// Stops the server (SIGTERM, so it shuts down gracefully) and returns
     /// everything it wrote to stderr.
     pub fn stop(self) -> String {
