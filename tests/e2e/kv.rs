@@ -436,28 +436,12 @@ fn a_refused_write_is_logged_and_counted() {
         ),
     )
     .unwrap();
-    let bin = Binary::spawn(
-        &[
-            "serve",
-            toml.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-            "--admin-listen",
-            "127.0.0.1:0",
-            "--data-dir",
-            dir.join("data").to_str().unwrap(),
-        ],
-        &[],
-    );
-    let mut bin = bin;
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut bin.stdout, &mut line).unwrap();
-    let admin: std::net::SocketAddr = line
-        .trim()
-        .strip_prefix("admin: http://")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let (bin, admin) = Binary::serve_with_admin(&[
+        "serve",
+        toml.to_str().unwrap(),
+        "--data-dir",
+        dir.join("data").to_str().unwrap(),
+    ]);
     assert_eq!(get_from(bin.addr, "/?op=set&key=k&size=11").status, 409);
     assert_eq!(get_from(bin.addr, "/?op=set&key=k&size=10").status, 200);
     let metrics = get_from(admin, "/metrics").text();
@@ -685,25 +669,7 @@ fn a_reload_moves_apps_to_a_changed_store_and_refuses_a_changed_data_dir() {
         std::fs::rename(&tmp, &toml).unwrap();
     };
     write("data", "one.db", 0);
-    let mut bin = Binary::spawn(
-        &[
-            "serve",
-            toml.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-            "--admin-listen",
-            "127.0.0.1:0",
-        ],
-        &[],
-    );
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut bin.stdout, &mut line).unwrap();
-    let admin: std::net::SocketAddr = line
-        .trim()
-        .strip_prefix("admin: http://")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let (bin, admin) = Binary::serve_with_admin(&["serve", toml.to_str().unwrap()]);
     let call = |query: &str| {
         let r = get_from(bin.addr, &format!("/?{query}"));
         assert_eq!(r.status, 200, "{query}: {}", r.text());
