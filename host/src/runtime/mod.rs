@@ -281,14 +281,19 @@ fn swap_in_use(proc_swaps: &str) -> bool {
 /// in the compile cache, or without one, in a directory of this process's
 /// own, made on first need and removed with the runtime.
 enum FilesRoot {
-    Cache(PathBuf),
+    /// The compile cache's directory, and its size bound, which the
+    /// unpacked copies are trimmed to as well.
+    Cache {
+        dir: PathBuf,
+        max_size: u64,
+    },
     Temporary(std::sync::OnceLock<tempfile::TempDir>),
 }
 
 impl FilesRoot {
     fn path(&self) -> std::io::Result<PathBuf> {
         match self {
-            FilesRoot::Cache(dir) => Ok(dir.clone()),
+            FilesRoot::Cache { dir, .. } => Ok(dir.clone()),
             FilesRoot::Temporary(cell) => {
                 if let Some(dir) = cell.get() {
                     return Ok(dir.path().to_path_buf());
@@ -442,7 +447,10 @@ impl Runtime {
             idle,
             cache,
             files_root: match &config.compile_cache {
-                Some(settings) => FilesRoot::Cache(settings.directory.clone()),
+                Some(settings) => FilesRoot::Cache {
+                    dir: settings.directory.clone(),
+                    max_size: settings.max_size,
+                },
                 None => FilesRoot::Temporary(std::sync::OnceLock::new()),
             },
             sized: Sizing {
@@ -548,15 +556,16 @@ impl Runtime {
         } else {
             tracing::debug!(file = %path.display(), elapsed_ms, cache, "compiled component");
         }
-        let files = match profile {
+        let (files, files_in_use) = match profile {
             Profile::Python => self.python_files(path, bytes)?,
-            Profile::Plain => Vec::new(),
+            Profile::Plain => (Vec::new(), None),
         };
         Ok(Compiled {
             component,
             path: path.to_path_buf(),
             profile,
             files: files.into(),
+            _files_in_use: files_in_use,
             cached: cached == Some(true),
             digest: digest(bytes),
         })
@@ -564,9 +573,9 @@ impl Runtime {
 
     /// The read-only mounts of a Python component's files, unpacked from
     /// its section once per content.
-    fn python_files(&self, path: &Path, bytes: &[u8]) -> Result<Vec<(String, PathBuf)>, LoadError> {
+    fn python_files(&self, path: &Path, bytes: &[u8]) -> Result<FilesInUse, LoadError> {
         let Some(section) = python_files::custom_section(bytes, python_files::FILES_SECTION) else {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), None));
         };
         let error = |reason: String| LoadError::PythonFiles {
             file: path.to_path_buf(),
@@ -574,7 +583,16 @@ impl Runtime {
         };
         let root = self.files_root.path().map_err(|e| error(e.to_string()))?;
         let unpacked = python_files::unpack(section, &root).map_err(|e| error(e.to_string()))?;
-        Ok(unpacked.mounts)
+        if let (true, FilesRoot::Cache { max_size, .. }) = (unpacked.new, &self.files_root) {
+            let removed = python_files::trim(&root, *max_size);
+            if removed > 0 {
+                tracing::info!(
+                    removed_mib = removed >> 20,
+                    "removed the least recently used Python files from the cache, to its size bound"
+                );
+            }
+        }
+        Ok((unpacked.mounts, Some(Arc::new(unpacked.in_use))))
     }
 
     /// Links a compiled component with what `config` grants its
@@ -718,6 +736,9 @@ impl Runtime {
     }
 }
 
+/// A Python component's mounts, and the hold on their unpacked copy.
+type FilesInUse = (Vec<(String, PathBuf)>, Option<Arc<python_files::InUse>>);
+
 /// A compiled component, not yet linked.
 #[derive(Clone)]
 pub struct Compiled {
@@ -727,6 +748,9 @@ pub struct Compiled {
     /// A Python component's files: (guest path, host directory), mounted
     /// read-only.
     files: Arc<[(String, PathBuf)]>,
+    /// Keeps those files from being trimmed from the cache while the
+    /// component (and every app linked from it) lives.
+    _files_in_use: Option<Arc<python_files::InUse>>,
     cached: bool,
     /// A digest of the file's bytes: a reload keeps what was built from
     /// the same bytes.
@@ -1242,6 +1266,69 @@ mod tests {
         );
         assert_eq!(kind(&["wasi:cli/run@0.2.0"]), Err(false));
         assert_eq!(kind(&["wasi:http/incoming-handler@0.3.0"]), Err(false));
+    }
+
+    /// Appends a custom section to a component's bytes.
+    fn with_section(bytes: &mut Vec<u8>, name: &str, data: &[u8]) {
+        fn leb(out: &mut Vec<u8>, mut n: usize) {
+            loop {
+                let byte = (n & 0x7f) as u8;
+                n >>= 7;
+                out.push(if n == 0 { byte } else { byte | 0x80 });
+                if n == 0 {
+                    break;
+                }
+            }
+        }
+        let mut body = Vec::new();
+        leb(&mut body, name.len());
+        body.extend_from_slice(name.as_bytes());
+        body.extend_from_slice(data);
+        bytes.push(0);
+        leb(bytes, body.len());
+        bytes.extend_from_slice(&body);
+    }
+
+    /// The unpacked files of a Python component stay in the cache while
+    /// anything compiled from it lives, whatever the size bound; then the
+    /// next trim removes them.
+    #[test]
+    fn a_python_component_holds_its_unpacked_files_while_it_lives() {
+        use super::{CompileCache, Runtime, RuntimeConfig, python_files};
+        let cache = tempfile::tempdir().unwrap();
+        let runtime = Runtime::new(&RuntimeConfig {
+            compile_cache: Some(CompileCache {
+                directory: cache.path().to_owned(),
+                max_size: 0,
+            }),
+            ..RuntimeConfig::default()
+        })
+        .unwrap();
+        let app = tempfile::tempdir().unwrap();
+        std::fs::write(app.path().join("data.txt"), "kept").unwrap();
+        let mut packer = python_files::Packer::new().unwrap();
+        packer.add_tree("1", app.path(), &|_| true).unwrap();
+        let mut bytes = wat::parse_str("(component)").unwrap();
+        with_section(&mut bytes, super::profile::PROFILE_SECTION, b"python");
+        with_section(
+            &mut bytes,
+            python_files::FILES_SECTION,
+            &packer.finish().unwrap(),
+        );
+        let path = app.path().join("app.wasm");
+        std::fs::write(&path, &bytes).unwrap();
+
+        let compiled = runtime.compile(&path).unwrap();
+        let dir = compiled.files[0].1.clone();
+        // The load trimmed to a bound of 0, but not the copy it holds.
+        assert!(dir.join("data.txt").is_file());
+        let copy = compiled.clone();
+        drop(compiled);
+        assert_eq!(python_files::trim(cache.path(), 0), 0);
+        assert!(dir.join("data.txt").is_file());
+        drop(copy);
+        assert_eq!(python_files::trim(cache.path(), 0), 4);
+        assert!(!dir.exists());
     }
 
     #[test]

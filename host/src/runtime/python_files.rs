@@ -13,6 +13,14 @@
 //! a template rendered for the first time at run time is found where the
 //! build saw it, with no `--dir` from the operator.
 //!
+//! The unpacked copies are bounded like the compiled code beside them: after
+//! a load unpacks a new copy, the least recently used copies go until all
+//! of them fit the cache's size bound ([`trim`]). A copy in use is never
+//! removed, by this server or another one sharing the directory: each
+//! process holds a shared lock (`flock`) on the copy's lock file for as long
+//! as a loaded component uses it, and a copy is removed only under an
+//! exclusive lock, taken without waiting.
+//!
 //! A component comes from a tenant: the section is hostile input. Only
 //! regular files and directories are unpacked, under mounts named by digits,
 //! with no `..`, absolute path or link, within [`MAX_FILES`] and
@@ -140,15 +148,74 @@ pub enum FilesError {
 }
 
 /// Files unpacked for one component content.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Unpacked {
     /// Guest path (`/1`) and host directory of each mount, in order.
     pub mounts: Vec<(String, PathBuf)>,
+    /// Keeps the copy from being trimmed while it is held.
+    pub in_use: InUse,
+    /// Whether this call unpacked it (a new copy: time to trim).
+    pub new: bool,
+}
+
+/// A shared lock on a copy's lock file: while any process holds one, no
+/// server removes the copy.
+#[derive(Debug)]
+pub struct InUse {
+    _lock: std::fs::File,
+}
+
+/// The lock file of the copy named `name`: beside it, so that removing the
+/// copy and creating it again never races with its lock.
+fn lock_path(parent: &Path, name: &str) -> PathBuf {
+    parent.join(format!("{name}.lock"))
+}
+
+/// Whether `file` is still the file at `path` (a trimmer may have removed
+/// it, and another server created a new one, between an open and a lock).
+fn still_at(file: &std::fs::File, path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (file.metadata(), std::fs::metadata(path)) {
+            (Ok(held), Ok(there)) => held.dev() == there.dev() && held.ino() == there.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (file, path);
+        true
+    }
+}
+
+/// Takes a shared lock on the copy `name` and marks it used now (the lock
+/// file's modification time is its last use, which [`trim`] goes by).
+fn hold(parent: &Path, name: &str) -> std::io::Result<InUse> {
+    let path = lock_path(parent, name);
+    // Each retry follows a removal by another server: a few at most.
+    for _ in 0..100 {
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)?;
+        lock.lock_shared()?;
+        if still_at(&lock, &path) {
+            lock.set_modified(std::time::SystemTime::now())?;
+            return Ok(InUse { _lock: lock });
+        }
+    }
+    Err(std::io::Error::other(format!(
+        "its lock file {} keeps being replaced",
+        path.display()
+    )))
 }
 
 /// Unpacks `section` under `root/python-files/<sha256>/` unless it is there
 /// already (a rename makes each copy appear whole, so concurrent servers
-/// never see half of one); returns its mounts.
+/// never see half of one); returns its mounts, held in use.
 pub fn unpack(section: &[u8], root: &Path) -> Result<Unpacked, FilesError> {
     let hash = Sha256::digest(section);
     let name: String = hash.iter().map(|b| format!("{b:02x}")).collect();
@@ -158,21 +225,23 @@ pub fn unpack(section: &[u8], root: &Path) -> Result<Unpacked, FilesError> {
         let dir = dir.to_path_buf();
         move |source| FilesError::Io { dir, source }
     };
-    if !dir.is_dir() {
-        std::fs::create_dir_all(&parent).map_err(io(&parent))?;
-        let staging = tempfile::Builder::new()
-            .prefix(".unpacking-")
-            .tempdir_in(&parent)
-            .map_err(io(&parent))?;
-        unpack_into(section, staging.path())?;
-        let staged = staging.keep();
-        if let Err(source) = std::fs::rename(&staged, &dir) {
-            let _ = std::fs::remove_dir_all(&staged);
-            // Another server unpacked the same content first.
-            if !dir.is_dir() {
-                return Err(FilesError::Io { dir, source });
-            }
+    std::fs::create_dir_all(&parent).map_err(io(&parent))?;
+    // Held before the copy is looked at: it cannot be trimmed from now on.
+    let in_use = hold(&parent, &name).map_err(io(&parent))?;
+    let new = !dir.is_dir();
+    let unpacked = if new {
+        unpack_new(section, &parent, &dir)
+    } else {
+        Ok(())
+    };
+    if let Err(err) = unpacked {
+        // A refused section leaves nothing behind, not even its lock file
+        // (unless another server holds it too).
+        let lock = in_use._lock;
+        if lock.try_lock().is_ok() {
+            let _ = std::fs::remove_file(lock_path(&parent, &name));
         }
+        return Err(err);
     }
     let mut mounts = Vec::new();
     for entry in std::fs::read_dir(&dir).map_err(io(&dir))? {
@@ -183,7 +252,136 @@ pub fn unpack(section: &[u8], root: &Path) -> Result<Unpacked, FilesError> {
         }
     }
     mounts.sort();
-    Ok(Unpacked { mounts })
+    Ok(Unpacked {
+        mounts,
+        in_use,
+        new,
+    })
+}
+
+/// Unpacks `section` into a staging directory under `parent`, then renames
+/// it to `dir` (unless another server's copy got there first).
+fn unpack_new(section: &[u8], parent: &Path, dir: &Path) -> Result<(), FilesError> {
+    let staging = tempfile::Builder::new()
+        .prefix(".unpacking-")
+        .tempdir_in(parent)
+        .map_err(|source| FilesError::Io {
+            dir: parent.to_path_buf(),
+            source,
+        })?;
+    unpack_into(section, staging.path())?;
+    let staged = staging.keep();
+    if let Err(source) = std::fs::rename(&staged, dir) {
+        let _ = std::fs::remove_dir_all(&staged);
+        // Another server unpacked the same content first.
+        if !dir.is_dir() {
+            return Err(FilesError::Io {
+                dir: dir.to_path_buf(),
+                source,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Removes the least recently used copies under `root/python-files` until
+/// the copies take at most `max_size` bytes, skipping any copy a process
+/// holds (see [`InUse`]); also what a crash left behind (a half-unpacked
+/// staging directory over an hour old, a removal cut short). Returns the
+/// bytes removed. Failures are skipped: trimming is housekeeping.
+pub fn trim(root: &Path, max_size: u64) -> u64 {
+    let parent = root.join("python-files");
+    let Ok(entries) = std::fs::read_dir(&parent) else {
+        return 0;
+    };
+    let mut copies = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = entry.path();
+        if name.starts_with(".trash-") {
+            let _ = std::fs::remove_dir_all(&path);
+        } else if name.starts_with(".unpacking-") {
+            let stale = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().is_ok_and(|age| age.as_secs() > 3600));
+            if stale {
+                let _ = std::fs::remove_dir_all(&path);
+            }
+        } else if let Some(copy) = name.strip_suffix(".lock") {
+            // The lock file of a copy gone (or not unpacked yet: then its
+            // server holds it, and it stays).
+            if !parent.join(copy).exists()
+                && let Ok(lock) = std::fs::File::open(&path)
+                && lock.try_lock().is_ok()
+                && still_at(&lock, &path)
+            {
+                let _ = std::fs::remove_file(&path);
+            }
+        } else if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            let used = std::fs::metadata(lock_path(&parent, &name))
+                .or_else(|_| entry.metadata())
+                .and_then(|m| m.modified())
+                .unwrap_or(std::time::SystemTime::UNIX_EPOCH);
+            copies.push((used, tree_size(&path), name));
+        }
+    }
+    let mut total: u64 = copies.iter().map(|(_, size, _)| size).sum();
+    copies.sort();
+    let mut removed = 0;
+    for (_, size, name) in copies {
+        if total <= max_size {
+            break;
+        }
+        if remove_unless_held(&parent, &name) {
+            total -= size;
+            removed += size;
+        }
+    }
+    removed
+}
+
+/// Removes the copy `name` if no process holds it: under an exclusive lock
+/// on its lock file, taken without waiting, the copy is renamed away (gone
+/// at once for any later look), then deleted, and the lock file with it.
+fn remove_unless_held(parent: &Path, name: &str) -> bool {
+    let path = lock_path(parent, name);
+    let Ok(lock) = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+    else {
+        return false;
+    };
+    if lock.try_lock().is_err() || !still_at(&lock, &path) {
+        return false;
+    }
+    let trash = parent.join(format!(".trash-{name}-{}", std::process::id()));
+    if std::fs::rename(parent.join(name), &trash).is_err() {
+        return false;
+    }
+    // A server that opened the lock file before this and locks it after
+    // finds it gone (`still_at`) and takes the new one.
+    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_dir_all(&trash);
+    true
+}
+
+/// The bytes of the files under `dir`.
+fn tree_size(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|entry| match entry.file_type() {
+            Ok(t) if t.is_dir() => tree_size(&entry.path()),
+            Ok(_) => entry.metadata().map_or(0, |m| m.len()),
+            Err(_) => 0,
+        })
+        .sum()
 }
 
 /// A top-level directory of the archive: a componentize-py mount, `/1`...
@@ -307,8 +505,69 @@ mod tests {
         assert!(!unpacked.mounts[1].1.join("pkg/mod.py").exists());
         // A second load finds the copy and writes nothing.
         std::fs::write(one.join("marker"), "kept").unwrap();
-        assert_eq!(unpack(&section, cache.path()).unwrap(), unpacked);
+        let again = unpack(&section, cache.path()).unwrap();
+        assert_eq!(again.mounts, unpacked.mounts);
+        assert!(unpacked.new && !again.new);
         assert!(one.join("marker").is_file());
+    }
+
+    /// A section of one file, `1/NAME`, of `size` bytes.
+    fn section_of(name: &str, size: usize) -> Vec<u8> {
+        let dir = tree(&[(name, &"x".repeat(size))]);
+        let mut packer = Packer::new().unwrap();
+        packer.add_tree("1", dir.path(), &|_| true).unwrap();
+        packer.finish().unwrap()
+    }
+
+    #[test]
+    fn copies_no_one_holds_are_trimmed_least_recently_used_first() {
+        let cache = tempfile::tempdir().unwrap();
+        let parent = cache.path().join("python-files");
+        let copies: Vec<Unpacked> = ["a", "b", "c"]
+            .iter()
+            .map(|name| unpack(&section_of(name, 10_000), cache.path()).unwrap())
+            .collect();
+        let dirs: Vec<PathBuf> = copies
+            .iter()
+            .map(|c| c.mounts[0].1.parent().unwrap().to_path_buf())
+            .collect();
+        // Last used: a ten minutes ago, b five, c now.
+        for (dir, minutes) in dirs.iter().zip([10, 5, 0]) {
+            let name = dir.file_name().unwrap().to_str().unwrap();
+            std::fs::File::options()
+                .write(true)
+                .open(lock_path(&parent, name))
+                .unwrap()
+                .set_modified(
+                    std::time::SystemTime::now() - std::time::Duration::from_secs(60 * minutes),
+                )
+                .unwrap();
+        }
+        // Leftovers of a crash go; copies in use stay, whatever the bound.
+        std::fs::create_dir_all(parent.join(".trash-x-1/1")).unwrap();
+        assert_eq!(trim(cache.path(), 0), 0);
+        assert!(!parent.join(".trash-x-1").exists());
+        assert!(dirs.iter().all(|d| d.is_dir()));
+
+        // Let go of all but c: a goes first, then b.
+        let c = copies.into_iter().nth(2).unwrap();
+        assert_eq!(trim(cache.path(), 25_000), 10_000);
+        assert!(!dirs[0].exists() && dirs[1].is_dir() && dirs[2].is_dir());
+        assert_eq!(trim(cache.path(), 0), 10_000);
+        assert!(!dirs[1].exists() && dirs[2].is_dir());
+        assert!(c.mounts[0].1.join("c").is_file());
+        // Only c's lock file is left.
+        let left: Vec<_> = std::fs::read_dir(&parent)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.ends_with(".lock"))
+            .collect();
+        assert_eq!(left.len(), 1, "{left:?}");
+
+        // A trimmed copy is unpacked again when a component needs it.
+        let a = unpack(&section_of("a", 10_000), cache.path()).unwrap();
+        assert!(a.new);
+        assert!(a.mounts[0].1.join("a").is_file());
     }
 
     fn archive(build: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> Vec<u8> {
