@@ -12,10 +12,10 @@ use crate::support::{Response, TestServer, serve_toml, temp_dir};
 use std::path::Path;
 
 /// The example's gateway file, with its component and static root where
-/// this test put them.
-fn serve_example() -> TestServer {
+/// this test put them, in a folder of the test's own (tests run at once).
+fn serve_example(test: &str) -> TestServer {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/python/django");
-    let dir = temp_dir("django");
+    let dir = temp_dir(&format!("django-{test}"));
     std::fs::copy(python_app("django"), dir.join("mysite.wasm")).unwrap();
     let toml = std::fs::read_to_string(example.join("gateway.toml"))
         .unwrap()
@@ -68,7 +68,7 @@ fn post(server: &TestServer, path: &str, cookies: &str, extra: &str, form: &str)
 
 #[test]
 fn the_django_example_serves_its_pages_forms_sessions_and_static_files() {
-    let server = serve_example();
+    let server = serve_example("pages");
 
     // A function view, template inheritance, a signed-cookie session.
     let home = server.get("/");
@@ -145,7 +145,7 @@ fn the_django_example_serves_its_pages_forms_sessions_and_static_files() {
 /// hashes and verifies inside the sandbox.
 #[test]
 fn the_django_example_hashes_passwords_with_its_default_hasher() {
-    let server = serve_example();
+    let server = serve_example("passwords");
     let form = server.get("/account/");
     let csrf = cookie(&form, "csrftoken");
     let token = form_token(&form.text());
