@@ -363,8 +363,10 @@ fn remove_unless_held(parent: &Path, name: &str) -> bool {
         return false;
     }
     // A server that opened the lock file before this and locks it after
-    // finds it gone (`still_at`) and takes the new one.
+    // finds it gone (`still_at`) and takes the new one. The copy is out of
+    // sight already: no server waits for its deletion.
     let _ = std::fs::remove_file(&path);
+    drop(lock);
     let _ = std::fs::remove_dir_all(&trash);
     true
 }
