@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use crate::runtime::profile::PROFILE_SECTION;
-use crate::runtime::python_files::{FILES_SECTION, Packed, Packer};
+use crate::runtime::python_files::{FILES_SECTION, Packed, Packer, append_section};
 
 /// The componentize-py version the adapter is built and tested against.
 pub const COMPONENTIZE_PY_VERSION: &str = "0.25.1";
@@ -69,28 +69,6 @@ const STAGE_MODULE: &str = "wasm_gateway_stage";
 /// Appends the custom section that marks `wasm` as built with `profile`.
 fn mark(wasm: &mut Vec<u8>, profile: &str) {
     append_section(wasm, PROFILE_SECTION, profile.as_bytes());
-}
-
-/// Appends the custom section `name` holding `content` to `wasm`.
-fn append_section(wasm: &mut Vec<u8>, name: &str, content: &[u8]) {
-    fn leb(out: &mut Vec<u8>, mut value: usize) {
-        loop {
-            let byte = (value & 0x7f) as u8;
-            value >>= 7;
-            if value == 0 {
-                out.push(byte);
-                return;
-            }
-            out.push(byte | 0x80);
-        }
-    }
-    let mut head = Vec::new();
-    leb(&mut head, name.len());
-    head.extend_from_slice(name.as_bytes());
-    wasm.push(0); // custom section id
-    leb(wasm, head.len() + content.len());
-    wasm.extend_from_slice(&head);
-    wasm.extend_from_slice(content);
 }
 
 /// What `python build` was asked to do.

@@ -1268,27 +1268,6 @@ mod tests {
         assert_eq!(kind(&["wasi:http/incoming-handler@0.3.0"]), Err(false));
     }
 
-    /// Appends a custom section to a component's bytes.
-    fn with_section(bytes: &mut Vec<u8>, name: &str, data: &[u8]) {
-        fn leb(out: &mut Vec<u8>, mut n: usize) {
-            loop {
-                let byte = (n & 0x7f) as u8;
-                n >>= 7;
-                out.push(if n == 0 { byte } else { byte | 0x80 });
-                if n == 0 {
-                    break;
-                }
-            }
-        }
-        let mut body = Vec::new();
-        leb(&mut body, name.len());
-        body.extend_from_slice(name.as_bytes());
-        body.extend_from_slice(data);
-        bytes.push(0);
-        leb(bytes, body.len());
-        bytes.extend_from_slice(&body);
-    }
-
     /// The unpacked files of a Python component stay in the cache while
     /// anything compiled from it lives, whatever the size bound; then the
     /// next trim removes them.
@@ -1309,8 +1288,8 @@ mod tests {
         let mut packer = python_files::Packer::new().unwrap();
         packer.add_tree("1", app.path(), &|_| true).unwrap();
         let mut bytes = wat::parse_str("(component)").unwrap();
-        with_section(&mut bytes, super::profile::PROFILE_SECTION, b"python");
-        with_section(
+        python_files::append_section(&mut bytes, super::profile::PROFILE_SECTION, b"python");
+        python_files::append_section(
             &mut bytes,
             python_files::FILES_SECTION,
             &packer.finish().unwrap(),

@@ -147,6 +147,29 @@ pub enum FilesError {
     },
 }
 
+/// Appends the custom section `name` holding `content` to `wasm`, at its
+/// top level, where [`custom_section`] finds it.
+pub fn append_section(wasm: &mut Vec<u8>, name: &str, content: &[u8]) {
+    fn leb(out: &mut Vec<u8>, mut value: usize) {
+        loop {
+            let byte = (value & 0x7f) as u8;
+            value >>= 7;
+            if value == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    let mut head = Vec::new();
+    leb(&mut head, name.len());
+    head.extend_from_slice(name.as_bytes());
+    wasm.push(0); // custom section id
+    leb(wasm, head.len() + content.len());
+    wasm.extend_from_slice(&head);
+    wasm.extend_from_slice(content);
+}
+
 /// Files unpacked for one component content.
 #[derive(Debug)]
 pub struct Unpacked {
