@@ -446,47 +446,28 @@ mod tests {
                 job.derive(&never).unwrap()
             };
             let n = len as usize;
-            assert_eq!(ours(Digest::Md5), theirs::<Hmac<md5::Md5>>(p, s, i, n));
-            assert_eq!(ours(Digest::Sha1), theirs::<Hmac<sha1::Sha1>>(p, s, i, n));
-            assert_eq!(
-                ours(Digest::Sha224),
-                theirs::<Hmac<sha2::Sha224>>(p, s, i, n)
-            );
-            assert_eq!(
-                ours(Digest::Sha256),
-                theirs::<Hmac<sha2::Sha256>>(p, s, i, n)
-            );
-            assert_eq!(
-                ours(Digest::Sha384),
-                theirs::<Hmac<sha2::Sha384>>(p, s, i, n)
-            );
-            assert_eq!(
-                ours(Digest::Sha512),
-                theirs::<Hmac<sha2::Sha512>>(p, s, i, n)
-            );
-            assert_eq!(
-                ours(Digest::Sha512_224),
-                theirs::<Hmac<sha2::Sha512_224>>(p, s, i, n)
-            );
-            assert_eq!(
-                ours(Digest::Sha512_256),
-                theirs::<Hmac<sha2::Sha512_256>>(p, s, i, n)
-            );
-            assert_eq!(
-                ours(Digest::Sha3_224),
-                theirs::<Hmac<sha3::Sha3_224>>(p, s, i, n)
-            );
-            assert_eq!(
-                ours(Digest::Sha3_256),
-                theirs::<Hmac<sha3::Sha3_256>>(p, s, i, n)
-            );
-            assert_eq!(
-                ours(Digest::Sha3_384),
-                theirs::<Hmac<sha3::Sha3_384>>(p, s, i, n)
-            );
-            assert_eq!(
-                ours(Digest::Sha3_512),
-                theirs::<Hmac<sha3::Sha3_512>>(p, s, i, n)
+            macro_rules! same {
+                ($($digest:ident: $hash:ty),* $(,)?) => {$(
+                    assert_eq!(
+                        ours(Digest::$digest),
+                        theirs::<Hmac<$hash>>(p, s, i, n),
+                        stringify!($digest)
+                    );
+                )*};
+            }
+            same!(
+                Md5: md5::Md5,
+                Sha1: sha1::Sha1,
+                Sha224: sha2::Sha224,
+                Sha256: sha2::Sha256,
+                Sha384: sha2::Sha384,
+                Sha512: sha2::Sha512,
+                Sha512_224: sha2::Sha512_224,
+                Sha512_256: sha2::Sha512_256,
+                Sha3_224: sha3::Sha3_224,
+                Sha3_256: sha3::Sha3_256,
+                Sha3_384: sha3::Sha3_384,
+                Sha3_512: sha3::Sha3_512,
             );
         }
         // CPython (OpenSSL) for HMAC-SHA3 and MD5, to be sure the crates'
