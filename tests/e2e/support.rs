@@ -351,6 +351,17 @@ pub struct Binary {
     pub stdout: BufReader<ChildStdout>,
 }
 
+/// The address on the server's next stdout line, after `prefix`.
+fn address_line(stdout: &mut impl BufRead, prefix: &str) -> SocketAddr {
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    line.trim()
+        .strip_prefix(prefix)
+        .unwrap_or_else(|| panic!("expected a line starting {prefix:?}, got {line:?}"))
+        .parse()
+        .unwrap()
+}
+
 impl Binary {
     /// Starts `wasm-gateway serve WASM --listen 127.0.0.1:0 EXTRA...` and waits
     /// for the `http://HOST:PORT` line.
@@ -371,14 +382,7 @@ impl Binary {
             .spawn()
             .expect("start wasm-gateway");
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("http://")
-            .unwrap_or_else(|| panic!("expected the address line, got {line:?}"))
-            .parse()
-            .unwrap();
+        let addr = address_line(&mut stdout, "http://");
         Binary {
             child,
             addr,
@@ -393,14 +397,7 @@ impl Binary {
         let mut all = args.to_vec();
         all.extend(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"]);
         let mut bin = Binary::spawn(&all, &[]);
-        let mut line = String::new();
-        bin.stdout.read_line(&mut line).unwrap();
-        let admin = line
-            .trim()
-            .strip_prefix("admin: http://")
-            .unwrap_or_else(|| panic!("expected the admin line, got {line:?}"))
-            .parse()
-            .unwrap();
+        let admin = address_line(&mut bin.stdout, "admin: http://");
         (bin, admin)
     }
 
